@@ -1,0 +1,1 @@
+"""Rightsflow: privacy requests as durable, verified workflows."""
