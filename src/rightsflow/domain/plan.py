@@ -1,0 +1,134 @@
+"""The ExecutionPlan: what the planner produces and the workflow follows. No personal data."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rightsflow.domain.policy import MaskStrategy
+from rightsflow.domain.requests import RequestType
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Rows of `target_collection` are those whose `target_field` is among the values of
+    `source_field` in the rows already found in `source_collection`."""
+
+    source_collection: str
+    source_field: str
+    target_collection: str
+    target_field: str
+
+
+@dataclass(frozen=True)
+class IdentityInput:
+    identity: str
+    field: str
+
+
+@dataclass(frozen=True)
+class TargetField:
+    path: str
+    categories: tuple[str, ...]
+    strategy: MaskStrategy | None = None  # erasure only
+    value: str | None = None
+    length: int | None = None
+
+
+@dataclass(frozen=True)
+class PlanNode:
+    address: str  # "dataset:collection"
+    system: str
+    connector: str
+    wave: int
+    primary_key: tuple[str, ...]
+    identity_inputs: tuple[IdentityInput, ...]
+    edge_inputs: tuple[Edge, ...]
+    targets: tuple[TargetField, ...]
+    fetch_fields: tuple[str, ...]  # top-level fields the connector reads
+    action: str  # "read" (traverse only) | "return" (access) | "mask" | "delete"
+
+    @property
+    def dataset(self) -> str:
+        return self.address.split(":", 1)[0]
+
+    @property
+    def collection(self) -> str:
+        return self.address.split(":", 1)[1]
+
+    @property
+    def erases(self) -> bool:
+        return self.action in ("mask", "delete")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    address: str
+    reason: str
+    holds_targeted_data: bool
+
+
+@dataclass(frozen=True)
+class ExecutionPlan:
+    request_type: RequestType
+    policy_key: str
+    identity_types: tuple[str, ...]
+    nodes: tuple[PlanNode, ...]
+    erase_order: tuple[tuple[str, ...], ...]  # groups; each group erased before the next
+    skipped: tuple[Skipped, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def waves(self) -> tuple[tuple[str, ...], ...]:
+        depth = max((n.wave for n in self.nodes), default=-1)
+        return tuple(tuple(n.address for n in self.nodes if n.wave == w) for w in range(depth + 1))
+
+    def node(self, address: str) -> PlanNode:
+        for n in self.nodes:
+            if n.address == address:
+                return n
+        raise KeyError(address)
+
+    @property
+    def unreachable(self) -> tuple[Skipped, ...]:
+        """Collections with targeted data the plan cannot reach: a data-map gap to report."""
+        return tuple(s for s in self.skipped if s.holds_targeted_data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ExecutionPlan:
+        return cls(
+            request_type=RequestType(raw["request_type"]),
+            policy_key=raw["policy_key"],
+            identity_types=tuple(raw["identity_types"]),
+            nodes=tuple(_node_from_dict(n) for n in raw["nodes"]),
+            erase_order=tuple(tuple(g) for g in raw["erase_order"]),
+            skipped=tuple(Skipped(**s) for s in raw["skipped"]),
+            notes=tuple(raw.get("notes", ())),
+        )
+
+
+def _node_from_dict(raw: dict[str, Any]) -> PlanNode:
+    return PlanNode(
+        address=raw["address"],
+        system=raw["system"],
+        connector=raw["connector"],
+        wave=raw["wave"],
+        primary_key=tuple(raw["primary_key"]),
+        identity_inputs=tuple(IdentityInput(**i) for i in raw["identity_inputs"]),
+        edge_inputs=tuple(Edge(**e) for e in raw["edge_inputs"]),
+        targets=tuple(
+            TargetField(
+                path=t["path"],
+                categories=tuple(t["categories"]),
+                strategy=MaskStrategy(t["strategy"]) if t["strategy"] else None,
+                value=t["value"],
+                length=t["length"],
+            )
+            for t in raw["targets"]
+        ),
+        fetch_fields=tuple(raw["fetch_fields"]),
+        action=raw["action"],
+    )

@@ -1,0 +1,21 @@
+"""Everything a use case needs, wired once by a composition root and passed down."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from rightsflow.domain.datamap import DataMap
+from rightsflow.domain.policy import Policy
+from rightsflow.services.ports import Clock, Connectors, PackageStore, UnitOfWork, Vault
+
+
+@dataclass(frozen=True)
+class Platform:
+    uow: Callable[[], UnitOfWork]
+    vault: Vault
+    packages: PackageStore
+    connectors: Connectors
+    clock: Clock
+    datamap: DataMap
+    policies: Mapping[str, Policy]

@@ -1,0 +1,140 @@
+"""The ports services talk to. Adapters live in storage/, workflows/ and the composition roots."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol
+
+from rightsflow.domain.connector import Connector
+from rightsflow.domain.requests import PrivacyRequest, RequestStatus, RequestType
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class NodeResult:
+    """What one phase did on one collection for one request. Counts only; rows are sealed."""
+
+    request_id: str
+    address: str
+    phase: str  # "retrieve" | "erase" | "recheck"
+    status: str = "done"  # "done" | "failed"
+    rows_found: int = 0
+    rows_masked: int = 0
+    rows_deleted: int = 0
+    rows_changed: int = 0  # rows this run actually wrote (0 when an earlier attempt did)
+    remaining: int = 0  # recheck: rows still holding targeted values
+    detail: str | None = None
+    sealed_rows: bytes | None = None  # encrypted JSON list of rows (retrieve only)
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    request_id: str
+    action: str  # e.g. "request.received", "request.status_changed", "node.erased"
+    at: datetime
+    actor: str = "system"
+    from_status: str | None = None
+    to_status: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)  # ids and counts only
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    status: RequestStatus | None = None
+    type: RequestType | None = None
+    regime: str | None = None
+    received_after: datetime | None = None
+    received_before: datetime | None = None
+
+
+class RequestRepository(Protocol):
+    def add(self, request: PrivacyRequest, sealed_identities: bytes) -> None: ...
+    def get(self, request_id: str) -> PrivacyRequest:
+        """Raises NotFound."""
+        ...
+
+    def save(self, request: PrivacyRequest) -> None: ...
+    def by_idempotency_key(self, key: str) -> PrivacyRequest | None: ...
+    def sealed_identities(self, request_id: str) -> bytes: ...
+    def save_plan(self, request_id: str, plan: dict[str, Any]) -> None: ...
+    def plan(self, request_id: str) -> dict[str, Any] | None: ...
+    def list(
+        self, filters: RequestFilter, after: tuple[datetime, str] | None, limit: int
+    ) -> Sequence[PrivacyRequest]:
+        """Newest first; `after` is the (received_at, id) of the last item of the previous page."""
+        ...
+
+    def unfinished(self) -> Sequence[PrivacyRequest]:
+        """Requests in RECEIVED or EXECUTING (to resume after a restart)."""
+        ...
+
+
+class ResultRepository(Protocol):
+    def get(self, request_id: str, address: str, phase: str) -> NodeResult | None: ...
+    def put(self, result: NodeResult) -> None:
+        """Insert or replace the result for (request_id, address, phase)."""
+        ...
+
+    def for_request(self, request_id: str) -> Sequence[NodeResult]: ...
+    def clear(self, request_id: str, phases: Sequence[str]) -> None: ...
+
+
+class AuditRepository(Protocol):
+    def append(self, event: AuditEvent) -> None: ...
+    def for_request(self, request_id: str) -> Sequence[AuditEvent]: ...
+
+
+class UnitOfWork(Protocol):
+    requests: RequestRepository
+    results: ResultRepository
+    audit: AuditRepository
+
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed."""
+        ...
+
+    def commit(self) -> None: ...
+
+
+class Vault(Protocol):
+    """Encryption of personal data at rest (one key for now; per-request keys later)."""
+
+    def seal(self, request_id: str, plaintext: bytes) -> bytes: ...
+    def open(self, request_id: str, sealed: bytes) -> bytes: ...
+    def masking_key(self) -> bytes:
+        """Key for the keyed-hash masking strategy."""
+        ...
+
+    def lookup_hash(self, value: str) -> str:
+        """Keyed hash for finding a record by a personal value without storing it."""
+        ...
+
+
+class PackageStore(Protocol):
+    def put(self, request_id: str, sealed: bytes) -> None: ...
+    def get(self, request_id: str) -> bytes | None: ...
+
+
+class WorkflowStarter(Protocol):
+    async def start(self, request_id: str, attempt: int) -> None:
+        """Start (or, for an existing run, do nothing) the request's workflow."""
+        ...
+
+    async def cancel(self, request_id: str) -> None: ...
+
+
+class Connectors(Protocol):
+    """Open connectors by system key (cached by the adapter)."""
+
+    def for_system(self, system_key: str) -> Connector: ...

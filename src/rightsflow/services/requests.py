@@ -1,0 +1,174 @@
+"""Use cases on privacy requests: submit, read, list, cancel, retry, resume."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from rightsflow.domain.errors import Conflict, InvalidInput
+from rightsflow.domain.policy import policy_for
+from rightsflow.domain.regimes import due_at, get_regime
+from rightsflow.domain.requests import (
+    IDENTITY_TYPES,
+    TERMINAL,
+    PrivacyRequest,
+    RequestStatus,
+    RequestType,
+    normalise_identities,
+)
+from rightsflow.services import audit
+from rightsflow.services.platform import Platform
+from rightsflow.services.ports import AuditEvent, NodeResult, RequestFilter, WorkflowStarter
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    type: str
+    identities: Mapping[str, object]
+    regime: str
+    policy: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestDetail:
+    request: PrivacyRequest
+    results: Sequence[NodeResult]
+    plan: dict[str, object] | None
+
+
+def _request_type(raw: str) -> RequestType:
+    try:
+        return RequestType(raw)
+    except ValueError:
+        allowed = ", ".join(t.value for t in RequestType)
+        raise InvalidInput(
+            f"unknown request type; expected one of: {allowed}", field="type"
+        ) from None
+
+
+def submit(platform: Platform, new: NewRequest) -> tuple[PrivacyRequest, bool]:
+    """Validate and store a request. Returns (request, created); an idempotent replay of the
+    same key returns the original request and created=False."""
+    request_type = _request_type(new.type)
+    regime = get_regime(new.regime)
+    known = frozenset(IDENTITY_TYPES) | platform.datamap.identity_types()
+    identities = normalise_identities(new.identities, known)
+    policy = policy_for(platform.policies, request_type, new.policy)
+    key = None
+    if new.idempotency_key is not None:
+        key = platform.vault.lookup_hash(f"idempotency:{new.idempotency_key}")
+    with platform.uow() as uow:
+        if key is not None:
+            existing = uow.requests.by_idempotency_key(key)
+            if existing is not None:
+                return existing, False
+        now = platform.clock()
+        request = PrivacyRequest(
+            id=str(uuid.uuid4()),
+            type=request_type,
+            regime=regime.key,
+            policy_key=policy.key,
+            status=RequestStatus.RECEIVED,
+            received_at=now,
+            due_at=due_at(regime, now),
+            identity_types=tuple(sorted(identities)),
+            idempotency_key=key,
+        )
+        sealed = platform.vault.seal(request.id, json.dumps(identities).encode())
+        uow.requests.add(request, sealed)
+        uow.audit.append(
+            AuditEvent(
+                request_id=request.id,
+                action="request.received",
+                at=now,
+                to_status=RequestStatus.RECEIVED.value,
+                detail={"type": request_type.value, "regime": regime.key, "policy": policy.key},
+            )
+        )
+        uow.commit()
+    return request, True
+
+
+async def submit_and_start(
+    platform: Platform, workflows: WorkflowStarter, new: NewRequest
+) -> tuple[PrivacyRequest, bool]:
+    request, created = submit(platform, new)
+    if created:
+        # If this start fails, the request stays RECEIVED and `resume_unfinished` starts it.
+        await workflows.start(request.id, request.attempt)
+    return request, created
+
+
+def detail(platform: Platform, request_id: str) -> RequestDetail:
+    with platform.uow() as uow:
+        request = uow.requests.get(request_id)
+        return RequestDetail(
+            request, uow.results.for_request(request_id), uow.requests.plan(request_id)
+        )
+
+
+def list_requests(
+    platform: Platform, filters: RequestFilter, after: tuple[datetime, str] | None, limit: int
+) -> Sequence[PrivacyRequest]:
+    with platform.uow() as uow:
+        return uow.requests.list(filters, after, limit)
+
+
+def audit_trail(platform: Platform, request_id: str) -> Sequence[AuditEvent]:
+    with platform.uow() as uow:
+        uow.requests.get(request_id)
+        return uow.audit.for_request(request_id)
+
+
+async def cancel(
+    platform: Platform, workflows: WorkflowStarter, request_id: str, actor: str
+) -> PrivacyRequest:
+    with platform.uow() as uow:
+        request = uow.requests.get(request_id)
+        if request.status in TERMINAL:
+            raise Conflict(f"the request is already {request.status.value}")
+        audit.transition(uow, request, RequestStatus.CANCELED, platform.clock(), actor=actor)
+        uow.commit()
+    await workflows.cancel(request_id)
+    return request
+
+
+async def retry(
+    platform: Platform, workflows: WorkflowStarter, request_id: str, actor: str
+) -> PrivacyRequest:
+    """Run a failed request again from where it failed; finished steps are not redone."""
+    with platform.uow() as uow:
+        request = uow.requests.get(request_id)
+        if request.status is not RequestStatus.FAILED:
+            raise Conflict(
+                f"only failed requests can be retried; this one is {request.status.value}"
+            )
+        results = uow.results.for_request(request_id)
+        if any(r.phase == "recheck" for r in results):
+            # The re-check found data left behind (e.g. rows added meanwhile): look again.
+            uow.results.clear(request_id, ["retrieve", "erase", "recheck"])
+        request.attempt += 1
+        audit.transition(
+            uow,
+            request,
+            RequestStatus.EXECUTING,
+            platform.clock(),
+            actor=actor,
+            detail={"attempt": request.attempt},
+        )
+        uow.commit()
+    await workflows.start(request.id, request.attempt)
+    return request
+
+
+async def resume_unfinished(platform: Platform, workflows: WorkflowStarter) -> int:
+    """Make sure every unfinished request has a running workflow (after a crash or restart)."""
+    with platform.uow() as uow:
+        pending = list(uow.requests.unfinished())
+    for request in pending:
+        await workflows.start(request.id, request.attempt)
+    return len(pending)
