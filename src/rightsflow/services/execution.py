@@ -12,7 +12,7 @@ from rightsflow.domain.connector import Row, Scalar
 from rightsflow.domain.errors import Conflict, ConnectorFailure
 from rightsflow.domain.plan import ExecutionPlan, PlanNode
 from rightsflow.domain.planner import plan_request
-from rightsflow.domain.requests import PrivacyRequest, RequestStatus, RequestType
+from rightsflow.domain.requests import RequestStatus, RequestType
 from rightsflow.services import audit
 from rightsflow.services.erasure import changes_for, key_of, remaining_rows
 from rightsflow.services.platform import Platform
@@ -67,18 +67,22 @@ def _stored_plan(uow: UnitOfWork, request_id: str) -> ExecutionPlan | None:
     return ExecutionPlan.from_dict(raw) if raw else None
 
 
-def _load(platform: Platform, request_id: str) -> tuple[PrivacyRequest, ExecutionPlan]:
+def load_plan(
+    platform: Platform, request_id: str, *, require_executing: bool = True
+) -> ExecutionPlan:
     with platform.uow() as uow:
         request = uow.requests.get(request_id)
         plan = _stored_plan(uow, request_id)
-    if request.status is not RequestStatus.EXECUTING or plan is None:
+    if require_executing and request.status is not RequestStatus.EXECUTING:
         raise Conflict(f"request is {request.status.value}, not executing")
-    return request, plan
+    if plan is None:
+        raise Conflict("the request has not been planned yet")
+    return plan
 
 
 def retrieve(platform: Platform, request_id: str, address: str) -> int:
     """Find the subject's rows in one collection; returns how many were found."""
-    _, plan = _load(platform, request_id)
+    plan = load_plan(platform, request_id)
     with platform.uow() as uow:
         done = uow.results.get(request_id, address, "retrieve")
         if done is not None and done.status == "done":
@@ -153,7 +157,7 @@ def _guarded(
 
 def erase(platform: Platform, request_id: str, address: str) -> int:
     """Mask or delete the rows found in one collection; returns rows erased."""
-    _, plan = _load(platform, request_id)
+    plan = load_plan(platform, request_id)
     node = plan.node(address)
     with platform.uow() as uow:
         done = uow.results.get(request_id, address, "erase")
@@ -194,7 +198,7 @@ def erase(platform: Platform, request_id: str, address: str) -> int:
 
 def recheck(platform: Platform, request_id: str) -> list[str]:
     """Read again what was erased; returns failure reasons (empty when verified)."""
-    _, plan = _load(platform, request_id)
+    plan = load_plan(platform, request_id)
     problems: list[str] = []
     for node in (n for n in plan.nodes if n.erases):
         remaining = _recheck_node(platform, request_id, node)

@@ -1,0 +1,90 @@
+"""Settings: flags, then RIGHTSFLOW_* environment, then a TOML file, then defaults.
+
+Built once per process by a composition root and passed down; nothing reads it globally.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RIGHTSFLOW_", extra="forbid")
+
+    data_dir: Path = Path("rightsflow-data")
+    datamap_dir: Path | None = None
+    database_url: str | None = Field(
+        default=None, description="App database; default: SQLite in the data dir"
+    )
+    temporal_address: str | None = Field(
+        default=None, description="host:port of a Temporal cluster; default: start a dev server"
+    )
+    temporal_namespace: str = "default"
+    temporal_ui_port: int | None = None
+    task_queue: str = "rightsflow"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    # How hard a step tries before the request fails with the step's reason.
+    step_max_attempts: int = Field(default=8, ge=1)
+    step_initial_interval_s: float = Field(default=1.0, gt=0)
+    step_max_interval_s: float = Field(default=30.0, gt=0)
+    step_timeout_s: float = Field(default=300.0, gt=0)
+    log_level: str = "info"
+    log_json: bool = False
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def app_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'rightsflow.db'}"
+
+    @property
+    def admin_token_file(self) -> Path:
+        return self.data_dir / "admin-token"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.data_dir / "secret.key"
+
+    @property
+    def packages_dir(self) -> Path:
+        return self.data_dir / "packages"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 (signature set by pydantic-settings)
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
+    """Flags (None means not given) beat RIGHTSFLOW_* variables, which beat the TOML file."""
+    given = {k: v for k, v in flags.items() if v is not None}
+    if config_file is None:
+        return Settings(**given)
+    if not config_file.is_file():
+        raise FileNotFoundError(f"config file not found: {config_file}")
+
+    class _WithFile(Settings):
+        model_config = SettingsConfigDict(
+            env_prefix="RIGHTSFLOW_", extra="forbid", toml_file=config_file
+        )
+
+    return _WithFile(**given)

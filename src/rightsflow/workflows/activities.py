@@ -1,0 +1,89 @@
+"""Activities: the only place workflows touch I/O. Each runs a service step in a thread and
+turns domain errors into Temporal failures whose message is safe to keep in history."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import structlog
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from rightsflow.domain.errors import ConnectorFailure, RightsflowError
+from rightsflow.services import execution, package
+from rightsflow.services.platform import Platform
+from rightsflow.workflows.contracts import Finish, NodeStep, Outline
+
+T = TypeVar("T")
+log = structlog.get_logger("rightsflow.activities")
+
+
+async def _run(call: Callable[[], T], what: str, request_id: str) -> T:
+    try:
+        return await asyncio.to_thread(call)
+    except ConnectorFailure as exc:
+        log.warning("step_failed", step=what, request_id=request_id, retryable=exc.retryable)
+        kind = "Retryable" if exc.retryable else "NonRetryable"
+        raise ApplicationError(str(exc), type=kind, non_retryable=not exc.retryable) from None
+    except RightsflowError as exc:
+        log.warning("step_refused", step=what, request_id=request_id, code=exc.code)
+        raise ApplicationError(str(exc), type="NonRetryable", non_retryable=True) from None
+    except Exception as exc:
+        # Unknown errors may carry data in their text: keep only the type.
+        log.exception("step_crashed", step=what, request_id=request_id)
+        raise ApplicationError(f"{what}: internal error ({type(exc).__name__})") from None
+
+
+class RequestActivities:
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [
+            self.begin,
+            self.retrieve,
+            self.erase,
+            self.recheck,
+            self.build_package,
+            self.finish,
+        ]
+
+    @activity.defn(name="begin")
+    async def begin(self, request_id: str) -> Outline:
+        return await _run(lambda: execution.begin(self._platform, request_id), "plan", request_id)
+
+    @activity.defn(name="retrieve")
+    async def retrieve(self, step: NodeStep) -> int:
+        return await _run(
+            lambda: execution.retrieve(self._platform, step.request_id, step.address),
+            f"read {step.address}",
+            step.request_id,
+        )
+
+    @activity.defn(name="erase")
+    async def erase(self, step: NodeStep) -> int:
+        return await _run(
+            lambda: execution.erase(self._platform, step.request_id, step.address),
+            f"erase {step.address}",
+            step.request_id,
+        )
+
+    @activity.defn(name="recheck")
+    async def recheck(self, request_id: str) -> list[str]:
+        return await _run(
+            lambda: execution.recheck(self._platform, request_id), "re-check", request_id
+        )
+
+    @activity.defn(name="build_package")
+    async def build_package(self, request_id: str) -> int:
+        return await _run(lambda: package.build(self._platform, request_id), "package", request_id)
+
+    @activity.defn(name="finish")
+    async def finish(self, step: Finish) -> str:
+        return await _run(
+            lambda: execution.finish(self._platform, step.request_id, step.failure),
+            "finish",
+            step.request_id,
+        )

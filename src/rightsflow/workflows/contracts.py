@@ -1,0 +1,42 @@
+"""Inputs and outputs of the request workflow and its activities: ids and counts only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rightsflow.services.execution import Outline
+
+__all__ = ["Finish", "NodeStep", "Outline", "RunRequest", "StepPolicy", "workflow_id"]
+
+WORKFLOW_NAME = "PrivacyRequest"
+
+
+def workflow_id(request_id: str) -> str:
+    return f"privacy-request-{request_id}"
+
+
+@dataclass(frozen=True)
+class StepPolicy:
+    max_attempts: int = 8
+    initial_interval_s: float = 1.0
+    max_interval_s: float = 30.0
+    timeout_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    request_id: str
+    attempt: int
+    steps: StepPolicy
+
+
+@dataclass(frozen=True)
+class NodeStep:
+    request_id: str
+    address: str
+
+
+@dataclass(frozen=True)
+class Finish:
+    request_id: str
+    failure: str | None = None
