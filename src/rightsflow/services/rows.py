@@ -16,7 +16,8 @@ from rightsflow.services.ports import Vault
 
 def _plain(value: object) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        # Exact, as text, without the column's padding zeros: 193.9500000000 -> "193.95".
+        return format(value.normalize(), "f")
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, UUID):

@@ -1,0 +1,88 @@
+"""Wiring shared by the composition roots (serve, worker, CLI commands): Settings in,
+a ready Platform out. Nothing here runs at import time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, text
+
+from rightsflow.config import Settings
+from rightsflow.connectors.pool import ConnectorPool
+from rightsflow.connectors.registry import ConnectorRegistry, default_registry
+from rightsflow.domain.datamap import DataMap
+from rightsflow.domain.errors import DataMapInvalid, Problem
+from rightsflow.domain.policy import Policy
+from rightsflow.services.datamap import load_datamap
+from rightsflow.services.platform import Platform
+from rightsflow.storage.migrate import make_engine, upgrade_database
+from rightsflow.storage.packages import FilePackageStore
+from rightsflow.storage.uow import SqlUnitOfWorkFactory
+from rightsflow.storage.vault import FileVault
+from rightsflow.workflows.contracts import StepPolicy
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    platform: Platform
+    connectors: ConnectorPool
+
+    def close(self) -> None:
+        self.connectors.close()
+        self.engine.dispose()
+
+    def database_status(self) -> str:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # readiness reports, never raises
+            return f"unreachable ({type(exc).__name__})"
+        return "ok"
+
+
+def load_map(
+    settings: Settings, registry: ConnectorRegistry, env: Mapping[str, str] | None = None
+) -> tuple[DataMap, dict[str, Policy]]:
+    if settings.datamap_dir is None:
+        raise DataMapInvalid([Problem("settings", "datamap_dir", "no data map directory given")])
+    return load_datamap(
+        settings.datamap_dir, env if env is not None else os.environ, registry.validate_config
+    )
+
+
+def build_runtime(settings: Settings, registry: ConnectorRegistry | None = None) -> Runtime:
+    """Validate the data map, migrate the app database and wire the platform."""
+    registry = registry or default_registry()
+    datamap, policies = load_map(settings, registry)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    upgrade_database(settings.app_database_url)
+    engine = make_engine(settings.app_database_url)
+    pool = ConnectorPool(registry, datamap)
+    platform = Platform(
+        uow=SqlUnitOfWorkFactory(engine),
+        vault=FileVault(settings.secret_key_file),
+        packages=FilePackageStore(settings.packages_dir),
+        connectors=pool,
+        clock=utc_now,
+        datamap=datamap,
+        policies=policies,
+    )
+    return Runtime(settings, engine, platform, pool)
+
+
+def step_policy(settings: Settings) -> StepPolicy:
+    return StepPolicy(
+        max_attempts=settings.step_max_attempts,
+        initial_interval_s=settings.step_initial_interval_s,
+        max_interval_s=settings.step_max_interval_s,
+        timeout_s=settings.step_timeout_s,
+    )

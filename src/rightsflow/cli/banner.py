@@ -1,0 +1,43 @@
+"""What `serve` and `demo` print once everything is up."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from rich.console import Console
+
+from rightsflow.cli.runner import Started
+
+out = Console()
+
+
+def print_started(started: Started, sample_email: str | None = None) -> None:
+    token = "created" if started.token_created else "existing"
+    out.print(f"[bold green]Rightsflow is running[/bold green] at {started.url}")
+    out.print(f"  API docs:      {started.url}/docs")
+    if started.temporal_ui:
+        out.print(f"  Temporal UI:   {started.temporal_ui}")
+    out.print(f"  Temporal:      {started.temporal_address}")
+    out.print(f"  Admin token:   {started.token_file} ({token}; keep it secret)")
+    if started.resumed:
+        out.print(f"  Resumed {started.resumed} unfinished request(s).")
+    if sample_email:
+        auth = f"Authorization: Bearer $(cat {shlex.quote(started.token_file)})"
+        for kind in ("access", "erasure"):
+            body = json.dumps(
+                {"type": kind, "identities": {"email": sample_email}, "regime": "gdpr"}
+            )
+            out.print(f"\n  # {kind} request:", highlight=False)
+            out.print(
+                f"  curl -s -X POST {started.url}/api/v1/privacy-requests "
+                f'-H "{auth}" -H "Content-Type: application/json" -d {shlex.quote(body)}',
+                highlight=False,
+                soft_wrap=True,
+            )
+        out.print(
+            f'\n  # then: curl -s -H "{auth}" {started.url}/api/v1/privacy-requests/<id>',
+            highlight=False,
+            soft_wrap=True,
+        )
+    out.print("\nPress Ctrl-C to stop.")

@@ -1,0 +1,75 @@
+"""`rightsflow` command line. Each command is a composition root: settings in, work done."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rightsflow.cli import datamap_cmd, demo_cmd
+from rightsflow.cli.banner import print_started
+from rightsflow.cli.common import guarded, settings_from
+from rightsflow.cli.runner import run_platform, run_worker
+
+app = typer.Typer(
+    name="rightsflow",
+    help="Privacy requests as durable, verified workflows.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(datamap_cmd.app, name="datamap")
+app.command("plan")(datamap_cmd.plan)
+app.command("demo")(demo_cmd.demo)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
+DataDirOpt = Annotated[Path | None, typer.Option(help="Where state lives (database, keys...).")]
+MapOpt = Annotated[Path | None, typer.Option("--datamap", help="Data map directory.")]
+HostOpt = Annotated[str | None, typer.Option(help="Address to listen on.")]
+PortOpt = Annotated[int | None, typer.Option(help="Port to listen on.")]
+TemporalOpt = Annotated[str | None, typer.Option(help="Temporal host:port; default: dev server.")]
+
+
+@app.command()
+def serve(
+    data_dir: DataDirOpt = None,
+    datamap: MapOpt = None,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    temporal_address: TemporalOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run the API, a worker and (unless an address is set) Temporal's dev server."""
+    settings = settings_from(
+        config,
+        data_dir=data_dir,
+        datamap_dir=datamap,
+        host=host,
+        port=port,
+        temporal_address=temporal_address,
+    )
+    guarded(lambda: asyncio.run(run_platform(settings, print_started)))
+
+
+@app.command()
+def worker(
+    data_dir: DataDirOpt = None,
+    datamap: MapOpt = None,
+    temporal_address: TemporalOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run only a worker against a Temporal cluster; start as many as the load needs."""
+    settings = settings_from(
+        config, data_dir=data_dir, datamap_dir=datamap, temporal_address=temporal_address
+    )
+    guarded(lambda: asyncio.run(run_worker(settings)))
+
+
+def run() -> None:
+    app(prog_name="rightsflow")
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -1,0 +1,110 @@
+"""Run the platform in one process: Temporal dev server (unless an address is configured),
+a worker, and the REST API. Ctrl-C stops all of it, the dev server included."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+import uvicorn
+from temporalio.client import Client
+
+from rightsflow.api.app import create_app
+from rightsflow.api.deps import ApiDeps
+from rightsflow.bootstrap import Runtime, build_runtime, step_policy
+from rightsflow.config import Settings
+from rightsflow.services.requests import resume_unfinished
+from rightsflow.storage.tokens import ensure_admin_token, token_is_valid
+from rightsflow.workflows.devserver import DevServer
+from rightsflow.workflows.health import temporal_status
+from rightsflow.workflows.starter import TemporalStarter
+from rightsflow.workflows.worker import build_worker, connect
+
+log = structlog.get_logger("rightsflow")
+
+
+@dataclass(frozen=True)
+class Started:
+    url: str
+    temporal_address: str
+    temporal_ui: str | None
+    token_file: str
+    token_created: bool
+    resumed: int
+
+
+async def _temporal(settings: Settings) -> tuple[str, DevServer | None]:
+    if settings.temporal_address:
+        return settings.temporal_address, None
+    server = DevServer(
+        settings.data_dir, ui_port=settings.temporal_ui_port, namespace=settings.temporal_namespace
+    )
+    await server.astart()
+    return server.address, server
+
+
+def _app_deps(runtime: Runtime, client: Client, starter: TemporalStarter) -> ApiDeps:
+    settings = runtime.settings
+
+    async def readiness() -> dict[str, str]:
+        database = await asyncio.to_thread(runtime.database_status)
+        return {"database": database, **await temporal_status(client, settings.task_queue)}
+
+    return ApiDeps(
+        platform=runtime.platform,
+        workflows=starter,
+        token_is_valid=lambda token: token_is_valid(runtime.engine, token),
+        readiness=readiness,
+    )
+
+
+async def run_platform(settings: Settings, on_started: Callable[[Started], None]) -> None:
+    runtime = build_runtime(settings)  # an invalid data map stops us before we listen
+    devserver: DevServer | None = None
+    try:
+        address, devserver = await _temporal(settings)
+        client = await connect(address, settings.temporal_namespace)
+        starter = TemporalStarter(client, settings.task_queue, step_policy(settings))
+        _, created = ensure_admin_token(runtime.engine, settings.admin_token_file)
+        app = create_app(settings, _app_deps(runtime, client, starter))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app, host=settings.host, port=settings.port, log_level="warning", access_log=False
+            )
+        )
+        async with build_worker(client, runtime.platform, settings.task_queue):
+            resumed = await resume_unfinished(runtime.platform, starter)
+            serving = asyncio.create_task(server.serve())
+            while not server.started and not serving.done():  # noqa: ASYNC110 (uvicorn has no event)
+                await asyncio.sleep(0.05)
+            if server.started:
+                on_started(
+                    Started(
+                        url=f"http://{settings.host}:{settings.port}",
+                        temporal_address=address,
+                        temporal_ui=devserver.ui_url if devserver else None,
+                        token_file=str(settings.admin_token_file),
+                        token_created=created,
+                        resumed=resumed,
+                    )
+                )
+            await serving
+    finally:
+        runtime.close()
+        if devserver is not None:
+            await devserver.astop()
+
+
+async def run_worker(settings: Settings) -> None:
+    """Only a worker, against a configured Temporal cluster (several can share the queue)."""
+    runtime = build_runtime(settings)
+    try:
+        if not settings.temporal_address:
+            raise SystemExit("a worker needs RIGHTSFLOW_TEMPORAL_ADDRESS (or --temporal-address)")
+        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        log.info("worker_started", task_queue=settings.task_queue)
+        await build_worker(client, runtime.platform, settings.task_queue).run()
+    finally:
+        runtime.close()

@@ -1,0 +1,35 @@
+"""Open connectors per system, once each, shared by every request a process runs."""
+
+from __future__ import annotations
+
+import threading
+
+from rightsflow.connectors.base import Connector
+from rightsflow.connectors.registry import ConnectorRegistry
+from rightsflow.domain.datamap import DataMap
+from rightsflow.domain.errors import NotFound
+
+
+class ConnectorPool:
+    def __init__(self, registry: ConnectorRegistry, datamap: DataMap) -> None:
+        self._registry = registry
+        self._systems = {s.key: s for s in datamap.systems}
+        self._open: dict[str, Connector] = {}
+        self._lock = threading.Lock()
+
+    def for_system(self, system_key: str) -> Connector:
+        with self._lock:
+            connector = self._open.get(system_key)
+            if connector is None:
+                system = self._systems.get(system_key)
+                if system is None:
+                    raise NotFound(f"system {system_key!r} is not in the data map")
+                connector = self._registry.create(system.connector, system.config)
+                self._open[system_key] = connector
+            return connector
+
+    def close(self) -> None:
+        with self._lock:
+            for connector in self._open.values():
+                connector.close()
+            self._open.clear()

@@ -1,0 +1,39 @@
+"""The WorkflowStarter port on a Temporal client."""
+
+from __future__ import annotations
+
+import contextlib
+
+from temporalio.client import Client
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from rightsflow.workflows.contracts import WORKFLOW_NAME, RunRequest, StepPolicy, workflow_id
+
+
+class TemporalStarter:
+    def __init__(self, client: Client, task_queue: str, steps: StepPolicy) -> None:
+        self._client = client
+        self._task_queue = task_queue
+        self._steps = steps
+
+    async def start(self, request_id: str, attempt: int) -> None:
+        # Already running: starting is idempotent.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await self._client.start_workflow(
+                WORKFLOW_NAME,
+                RunRequest(request_id, attempt, self._steps),
+                id=workflow_id(request_id),
+                task_queue=self._task_queue,
+                # A retry starts a new run under the same id once the previous one closed.
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            )
+
+    async def cancel(self, request_id: str) -> None:
+        handle = self._client.get_workflow_handle(workflow_id(request_id))
+        try:
+            await handle.cancel()
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                raise

@@ -1,0 +1,24 @@
+"""Composition root of a worker: a Temporal worker running the request workflow."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from rightsflow.services.platform import Platform
+from rightsflow.workflows.activities import RequestActivities
+from rightsflow.workflows.request_workflow import PrivacyRequestWorkflow
+
+
+def build_worker(client: Client, platform: Platform, task_queue: str) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[PrivacyRequestWorkflow],
+        activities=RequestActivities(platform).all(),
+        max_concurrent_activities=32,
+    )
+
+
+async def connect(address: str, namespace: str) -> Client:
+    return await Client.connect(address, namespace=namespace)
