@@ -1,0 +1,147 @@
+"""The embedded default end to end: `rightsflow demo` in a child process, driven over HTTP."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rightsflow.workflows.devserver import free_port
+
+pytestmark = [pytest.mark.temporal, pytest.mark.slow]
+SUBJECT = "customer0000011@shop.example"
+FORGOTTEN = "customer0000012@shop.example"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, Path]]:
+    data_dir = tmp_path_factory.mktemp("demo")
+    port = free_port()
+    log = (data_dir / "stdout.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rightsflow.cli.main", "demo", "--data-dir", str(data_dir),
+         "--port", str(port), "--customers", "300"],
+        stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "RIGHTSFLOW_STEP_INITIAL_INTERVAL_S": "0.2"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, proc, data_dir)
+        token = (data_dir / "admin-token").read_text().strip()
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:
+            yield client, data_dir
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        log.close()
+    # Ctrl-C stopped everything it started: no Temporal server is left on this data dir.
+    leftovers = subprocess.run(["pgrep", "-f", str(data_dir / "temporal.sqlite")],
+                               capture_output=True, check=False)
+    assert leftovers.stdout == b""
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[bytes], data_dir: Path) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, (data_dir / "stdout.log").read_text()
+        try:
+            if httpx.get(f"{base}/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("demo did not become ready")
+
+
+def _submit(client: httpx.Client, kind: str, email: str) -> str:
+    answer = client.post("/api/v1/privacy-requests",
+                         json={"type": kind, "identities": {"email": email}, "regime": "gdpr"})
+    assert answer.status_code == 202, answer.text
+    return str(answer.json()["id"])
+
+
+def _wait_done(client: httpx.Client, request_id: str) -> dict[str, object]:
+    for _ in range(300):
+        body: dict[str, object] = client.get(f"/api/v1/privacy-requests/{request_id}").json()
+        if body["status"] in ("completed", "failed", "canceled"):
+            return body
+        time.sleep(0.2)
+    raise AssertionError("request did not finish")
+
+
+def test_access_package_holds_exactly_the_subjects_rows(
+    demo: tuple[httpx.Client, Path],
+) -> None:
+    client, data_dir = demo
+    request_id = _submit(client, "access", SUBJECT)
+    assert _wait_done(client, request_id)["status"] == "completed"
+    answer = client.get(f"/api/v1/privacy-requests/{request_id}/package")
+    assert answer.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(answer.content))
+    data = json.loads(archive.read("data.json"))
+    assert "<html" in archive.read("index.html").decode()
+    with sqlite3.connect(data_dir / "shop.db") as db:
+        (cid,) = db.execute("select id from customers where email = ?", (SUBJECT,)).fetchone()
+        cards = db.execute("select last4 from payment_cards where customer_id = ?", (cid,))
+        tickets = db.execute("select body from support_tickets where customer_email = ?",
+                             (SUBJECT,))
+        assert sorted(r["last4"] for r in data["shop:payment_cards"]) == sorted(
+            r for (r,) in cards)
+        assert sorted(r["body"] for r in data["shop:support_tickets"]) == sorted(
+            r for (r,) in tickets)
+    assert [r["email"] for r in data["shop:customers"]] == [SUBJECT]
+
+
+def test_erasure_leaves_no_targeted_value_and_the_receipt_says_so(
+    demo: tuple[httpx.Client, Path],
+) -> None:
+    client, data_dir = demo
+    with sqlite3.connect(data_dir / "shop.db") as db:
+        (cid, name) = db.execute("select id, name from customers where email = ?",
+                                 (FORGOTTEN,)).fetchone()
+    request_id = _submit(client, "erasure", FORGOTTEN)
+    assert _wait_done(client, request_id)["status"] == "completed"
+    proof = client.get(f"/api/v1/privacy-requests/{request_id}/receipt").json()
+    assert proof["verified"] is True
+    assert {line["recheck"] for line in proof["lines"]} <= {"verified", "not needed"}
+    with sqlite3.connect(data_dir / "shop.db") as db:
+        assert db.execute("select email, name, phone from customers where id = ?",
+                          (cid,)).fetchone() == (None, "MASKED", None)
+        for table, column in (("login_events", "customer_email"),
+                              ("support_tickets", "customer_email")):
+            found = db.execute(f"select count(*) from {table} where {column} = ?", (FORGOTTEN,))
+            assert found.fetchone() == (0,)
+        left = db.execute("select count(*) from payment_cards where customer_id = ? and "
+                          "(last4 is not null or ccn_hash is not null)", (cid,)).fetchone()
+        assert left == (0,)
+    # Nothing personal in plain text anywhere Rightsflow writes (the target db aside).
+    for path in data_dir.rglob("*"):
+        if path.is_file() and not path.name.startswith("shop.db"):
+            content = path.read_bytes()
+            assert SUBJECT.encode() not in content, path
+            assert FORGOTTEN.encode() not in content, path
+            assert name.encode() not in content, path
+
+
+def test_bad_input_gets_a_clear_problem(demo: tuple[httpx.Client, Path]) -> None:
+    client, _ = demo
+    answer = client.post("/api/v1/privacy-requests",
+                         json={"type": "access", "identities": {"shoe_size": "42"},
+                               "regime": "gdpr"})
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert "identities.shoe_size" in answer.text
+    missing = client.get("/api/v1/privacy-requests/00000000-0000-4000-8000-000000000000")
+    assert missing.status_code == 404
+    assert httpx.get(f"{client.base_url}/api/v1/privacy-requests").status_code == 401
