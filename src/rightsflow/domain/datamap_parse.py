@@ -26,7 +26,7 @@ from rightsflow.domain.datamap import (
     Reference,
     System,
 )
-from rightsflow.domain.errors import DataMapInvalid, Problem
+from rightsflow.domain.errors import DataMapInvalid, InvalidInput, Problem
 
 SYSTEMS_FILE = "systems.yml"
 POLICIES_FILE = "policies.yml"
@@ -228,7 +228,12 @@ def _parse_system(
         return None
     config = _expand_env(config, env, f"{where}.config", problems)
     if check_connector is not None:
-        for message in check_connector(str(connector), config):
+        try:
+            messages = check_connector(str(connector), config)
+        except InvalidInput as exc:  # e.g. an unknown connector kind
+            problems.append(Problem(SYSTEMS_FILE, f"{where}({key}).connector", str(exc)))
+            messages = []
+        for message in messages:
             problems.append(Problem(SYSTEMS_FILE, f"{where}({key}).config", message))
     return System(str(key), str(connector), tuple(datasets or ()), config)
 
