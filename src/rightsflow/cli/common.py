@@ -32,7 +32,7 @@ def settings_from(config: Path | None, **flags: Any) -> Settings:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -42,7 +42,7 @@ def guarded(call: Callable[[], T]) -> T:
         return call()
     except DataMapInvalid as exc:
         for problem in exc.problems:
-            err.print(f"[red]error:[/red] {problem}", highlight=False)
+            err.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except (RightsflowError, OSError) as exc:
         fail(str(exc))

@@ -32,7 +32,7 @@ def _load(mapdir: Path):  # type: ignore[no-untyped-def]
         return load_datamap(mapdir, os.environ, registry.validate_config)
     except DataMapInvalid as exc:
         for problem in exc.problems:
-            err.print(f"[red]error:[/red] {problem}", highlight=False)
+            err.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True)
         err.print(f"{len(exc.problems)} problem(s); the data map is not valid.")
         raise typer.Exit(1) from None
 
