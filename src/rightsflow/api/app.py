@@ -1,0 +1,48 @@
+"""The FastAPI application factory: the API's composition root.
+
+`create_app` wires what it is given and connects to nothing; the caller (the `serve` command or
+a test) builds the Settings and the ApiDeps.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+
+from rightsflow.api.deps import ApiDeps
+from rightsflow.api.middleware import RequestIdMiddleware
+from rightsflow.api.problems import install_problem_handlers
+from rightsflow.api.rest import health, privacy_requests
+from rightsflow.config import Settings
+
+DESCRIPTION = """Privacy requests as durable, verified workflows.
+
+Every `/api` route takes the admin token as `Authorization: Bearer <token>`. Errors are
+`application/problem+json` (RFC 9457) whose `type` is a stable URI per kind of problem.
+"""
+
+
+def _version() -> str:
+    try:
+        return version("rightsflow")
+    except PackageNotFoundError:
+        return "0.0.0+unknown"
+
+
+def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
+    app = FastAPI(
+        title="Rightsflow",
+        version=_version(),
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.deps = deps
+    install_problem_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health.router)
+    app.include_router(privacy_requests.router)
+    return app

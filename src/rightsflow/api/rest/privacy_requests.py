@@ -1,0 +1,203 @@
+"""/api/v1/privacy-requests: submit, read, list, cancel, retry, package, receipt, audit."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from enum import StrEnum
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, Security
+
+from rightsflow.api.deps import AuthenticatedRoute, PlatformDep, WorkflowsDep, bearer_scheme
+from rightsflow.api.problems import problem_responses
+from rightsflow.api.rest.paging import decode_cursor, encode_cursor
+from rightsflow.api.rest.progress import detail_out
+from rightsflow.api.rest.schemas import (
+    AuditEventOut,
+    ReceiptOut,
+    RequestDetailOut,
+    RequestPage,
+    RequestSummary,
+    SubmitBody,
+)
+from rightsflow.domain.errors import InvalidInput, NotFound
+from rightsflow.domain.regimes import get_regime
+from rightsflow.domain.requests import RequestStatus, RequestType
+from rightsflow.services import package, receipt, requests
+from rightsflow.services.ports import RequestFilter
+
+ACTOR = "admin-token"
+E = TypeVar("E", bound=StrEnum)
+
+router = APIRouter(
+    prefix="/api/v1/privacy-requests",
+    tags=["privacy requests"],
+    route_class=AuthenticatedRoute,
+    dependencies=[Security(bearer_scheme)],
+    # 422 for every route, so the docs do not show FastAPI's default validation error schema.
+    responses=problem_responses(401, 422),
+)
+
+
+def _request_id(
+    request_id: Annotated[str, Path(description="The request's id (a UUID)")],
+) -> str:
+    """Anything that is not a UUID cannot name a request: 404, like an unknown id."""
+    try:
+        return str(uuid.UUID(request_id))
+    except ValueError:
+        raise NotFound("privacy request not found") from None
+
+
+RequestId = Annotated[str, Depends(_request_id)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Submitting again with the same key returns the first request (200)",
+    ),
+]
+
+
+def _choice(enum: type[E], raw: str | None, field: str) -> E | None:
+    if raw is None:
+        return None
+    try:
+        return enum(raw)
+    except ValueError:
+        allowed = ", ".join(e.value for e in enum)
+        raise InvalidInput(f"expected one of: {allowed}", field=field) from None
+
+
+@router.post(
+    "",
+    status_code=202,
+    summary="Submit a privacy request",
+    responses={
+        200: {"model": RequestSummary, "description": "Replay of an earlier Idempotency-Key"},
+        **problem_responses(422),
+    },
+)
+async def submit_privacy_request(
+    *,
+    body: SubmitBody,
+    request: Request,
+    response: Response,
+    platform: PlatformDep,
+    workflows: WorkflowsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> RequestSummary:
+    new = requests.NewRequest(
+        type=body.type,
+        identities=body.identities,
+        regime=body.regime,
+        policy=body.policy,
+        idempotency_key=idempotency_key,
+    )
+    stored, created = await requests.submit_and_start(platform, workflows, new)
+    response.status_code = 202 if created else 200
+    response.headers["Location"] = str(
+        request.app.url_path_for("get_privacy_request", request_id=stored.id)
+    )
+    return RequestSummary.of(stored)
+
+
+@router.get("", summary="List privacy requests, newest first", responses=problem_responses(422))
+def list_privacy_requests(
+    *,
+    platform: PlatformDep,
+    status: Annotated[str | None, Query(description="received | executing | ...")] = None,
+    request_type: Annotated[str | None, Query(alias="type", description="access | erasure")] = None,
+    regime: Annotated[str | None, Query(description="e.g. gdpr")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512, description="next_cursor")] = None,
+) -> RequestPage:
+    filters = RequestFilter(
+        status=_choice(RequestStatus, status, "status"),
+        type=_choice(RequestType, request_type, "type"),
+        regime=get_regime(regime).key if regime is not None else None,
+    )
+    after = decode_cursor(cursor) if cursor is not None else None
+    found = list(requests.list_requests(platform, filters, after, limit + 1))
+    page = found[:limit]
+    return RequestPage(
+        items=[RequestSummary.of(r) for r in page],
+        next_cursor=encode_cursor(page[-1]) if len(found) > limit else None,
+    )
+
+
+@router.get(
+    "/{request_id}",
+    name="get_privacy_request",
+    summary="A request with its progress per system and collection",
+    responses=problem_responses(404),
+)
+def get_privacy_request(platform: PlatformDep, request_id: RequestId) -> RequestDetailOut:
+    return detail_out(requests.detail(platform, request_id))
+
+
+@router.post("/{request_id}/cancel", responses=problem_responses(404, 409))
+async def cancel_privacy_request(
+    platform: PlatformDep, workflows: WorkflowsDep, request_id: RequestId
+) -> RequestSummary:
+    return RequestSummary.of(await requests.cancel(platform, workflows, request_id, ACTOR))
+
+
+@router.post(
+    "/{request_id}/retry",
+    status_code=202,
+    summary="Run a failed request again from where it failed",
+    responses=problem_responses(404, 409),
+)
+async def retry_privacy_request(
+    platform: PlatformDep, workflows: WorkflowsDep, request_id: RequestId
+) -> RequestSummary:
+    return RequestSummary.of(await requests.retry(platform, workflows, request_id, ACTOR))
+
+
+@router.get(
+    "/{request_id}/package",
+    response_class=Response,
+    summary="Download the access package (zip) of a completed access request",
+    responses={
+        200: {"content": {"application/zip": {}}, "description": "The package"},
+        **problem_responses(404, 409),
+    },
+)
+def download_package(platform: PlatformDep, request_id: RequestId) -> Response:
+    body = package.download(platform, request_id, ACTOR)
+    return Response(
+        body,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="rightsflow-{request_id}.zip"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get(
+    "/{request_id}/receipt",
+    summary="The erasure receipt: found, erased, kept and re-checked per collection",
+    responses=problem_responses(404, 409),
+)
+def get_receipt(platform: PlatformDep, request_id: RequestId) -> ReceiptOut:
+    return ReceiptOut.model_validate(asdict(receipt.build(platform, request_id)))
+
+
+@router.get("/{request_id}/audit", responses=problem_responses(404))
+def get_audit_trail(platform: PlatformDep, request_id: RequestId) -> list[AuditEventOut]:
+    return [
+        AuditEventOut(
+            action=e.action,
+            at=e.at,
+            actor=e.actor,
+            from_status=e.from_status,
+            to_status=e.to_status,
+            detail=dict(e.detail),
+        )
+        for e in requests.audit_trail(platform, request_id)
+    ]

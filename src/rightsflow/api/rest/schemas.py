@@ -1,0 +1,130 @@
+"""Request and response bodies of the privacy-request API. Identities go in, never out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rightsflow.domain.requests import PrivacyRequest
+
+
+class SubmitBody(BaseModel):
+    """`type` and `regime` are plain strings so the domain's own checks name the field."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"type": "access", "identities": {"email": "ada@example.com"}, "regime": "gdpr"}
+            ]
+        },
+    )
+
+    type: str = Field(description="access | erasure")
+    identities: dict[str, str] = Field(description="Identity type -> value, e.g. email")
+    regime: str = Field(description="Legal regime, e.g. gdpr, ccpa")
+    policy: str | None = Field(default=None, description="Policy key; default per type")
+
+
+class RequestSummary(BaseModel):
+    id: str
+    status: str
+    type: str
+    regime: str
+    received_at: datetime
+    due_at: datetime
+
+    @classmethod
+    def of(cls, request: PrivacyRequest) -> RequestSummary:
+        return cls(
+            id=request.id,
+            status=request.status.value,
+            type=request.type.value,
+            regime=request.regime,
+            received_at=request.received_at,
+            due_at=request.due_at,
+        )
+
+
+class PhaseState(BaseModel):
+    status: str = Field(description="pending | done | failed")
+    rows_found: int = 0
+    rows_masked: int = 0
+    rows_deleted: int = 0
+    remaining: int = Field(default=0, description="recheck: rows still holding targeted data")
+    detail: str | None = None
+    updated_at: datetime | None = None
+
+
+class CollectionProgress(BaseModel):
+    collection: str = Field(description="dataset:collection")
+    action: str = Field(description="read | return | mask | delete")
+    retrieve: PhaseState
+    erase: PhaseState | None = Field(default=None, description="null when nothing is erased")
+    recheck: PhaseState | None = None
+
+
+class Unreachable(BaseModel):
+    collection: str
+    reason: str
+
+
+class Progress(BaseModel):
+    planned: bool
+    systems: dict[str, list[CollectionProgress]] = Field(
+        default_factory=dict, description="System key -> its collections in plan order"
+    )
+    unreachable: list[Unreachable] = Field(
+        default_factory=list, description="Collections with targeted data the plan cannot reach"
+    )
+
+
+class RequestDetailOut(BaseModel):
+    id: str
+    type: str
+    status: str
+    regime: str
+    policy: str
+    received_at: datetime
+    due_at: datetime
+    completed_at: datetime | None
+    failure_reason: str | None
+    attempt: int
+    progress: Progress
+
+
+class RequestPage(BaseModel):
+    items: list[RequestSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page")
+
+
+class AuditEventOut(BaseModel):
+    action: str
+    at: datetime
+    actor: str
+    from_status: str | None
+    to_status: str | None
+    detail: dict[str, Any]
+
+
+class ReceiptLineOut(BaseModel):
+    collection: str
+    system: str
+    action: str
+    rows_found: int
+    rows_masked: int
+    rows_deleted: int
+    rows_kept: int
+    kept_reason: str | None
+    recheck: str
+
+
+class ReceiptOut(BaseModel):
+    request_id: str
+    status: str
+    policy: str
+    verified: bool
+    lines: list[ReceiptLineOut]
+    not_reached: list[dict[str, str]]

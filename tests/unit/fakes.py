@@ -1,0 +1,298 @@
+"""In-memory adapters for the services' ports, and an API harness built on them.
+
+The unit of work is transactional in the simplest way: it snapshots the store on enter and puts
+the snapshot back on exit unless `commit` was called, so a use case that forgets to commit is
+caught here as it would be against a database.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import hmac
+import warnings
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.exceptions import StarletteDeprecationWarning
+
+from rightsflow.api.app import create_app
+from rightsflow.api.deps import ApiDeps
+from rightsflow.config import Settings
+from rightsflow.domain.connector import Connector
+from rightsflow.domain.datamap_parse import parse_datamap
+from rightsflow.domain.errors import NotFound
+from rightsflow.domain.policy import DEFAULT_POLICIES
+from rightsflow.domain.requests import PrivacyRequest, RequestStatus
+from rightsflow.sample.shop import shop_dataset_yaml
+from rightsflow.services.platform import Platform
+from rightsflow.services.ports import (
+    AuditEvent,
+    AuditRepository,
+    NodeResult,
+    RequestFilter,
+    RequestRepository,
+    ResultRepository,
+)
+
+with warnings.catch_warnings():
+    # Starlette 1.x warns when its TestClient runs on httpx instead of httpx2; the warning is
+    # about the environment, not this code (installing httpx2 makes it go away).
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+SYSTEMS_YML = """\
+systems:
+  - key: shop
+    connector: sql
+    datasets: [shop]
+    config:
+      url: sqlite:///unused.db
+"""
+
+
+@dataclass
+class StoreState:
+    requests: dict[str, PrivacyRequest] = field(default_factory=dict)
+    sealed: dict[str, bytes] = field(default_factory=dict)
+    plans: dict[str, dict[str, Any]] = field(default_factory=dict)
+    results: dict[tuple[str, str, str], NodeResult] = field(default_factory=dict)
+    audit: list[AuditEvent] = field(default_factory=list)
+
+
+@dataclass
+class FakeStore:
+    state: StoreState = field(default_factory=StoreState)
+
+
+class FakeRequests:
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+
+    def add(self, request: PrivacyRequest, sealed_identities: bytes) -> None:
+        self._store.state.requests[request.id] = copy.deepcopy(request)
+        self._store.state.sealed[request.id] = sealed_identities
+
+    def get(self, request_id: str) -> PrivacyRequest:
+        found = self._store.state.requests.get(request_id)
+        if found is None:
+            raise NotFound("privacy request not found")
+        return copy.deepcopy(found)
+
+    def save(self, request: PrivacyRequest) -> None:
+        self._store.state.requests[request.id] = copy.deepcopy(request)
+
+    def by_idempotency_key(self, key: str) -> PrivacyRequest | None:
+        for request in self._store.state.requests.values():
+            if request.idempotency_key == key:
+                return copy.deepcopy(request)
+        return None
+
+    def sealed_identities(self, request_id: str) -> bytes:
+        return self._store.state.sealed[request_id]
+
+    def save_plan(self, request_id: str, plan: dict[str, Any]) -> None:
+        self._store.state.plans[request_id] = copy.deepcopy(plan)
+
+    def plan(self, request_id: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self._store.state.plans.get(request_id))
+
+    def list(
+        self, filters: RequestFilter, after: tuple[datetime, str] | None, limit: int
+    ) -> Sequence[PrivacyRequest]:
+        def keep(r: PrivacyRequest) -> bool:
+            return (
+                (filters.status is None or r.status is filters.status)
+                and (filters.type is None or r.type is filters.type)
+                and (filters.regime is None or r.regime == filters.regime)
+                and (after is None or (r.received_at, r.id) < after)
+            )
+
+        found = sorted(
+            (r for r in self._store.state.requests.values() if keep(r)),
+            key=lambda r: (r.received_at, r.id),
+            reverse=True,
+        )
+        return [copy.deepcopy(r) for r in found[:limit]]
+
+    def unfinished(self) -> Sequence[PrivacyRequest]:
+        live = (RequestStatus.RECEIVED, RequestStatus.EXECUTING)
+        return [copy.deepcopy(r) for r in self._store.state.requests.values() if r.status in live]
+
+
+class FakeResults:
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+
+    def get(self, request_id: str, address: str, phase: str) -> NodeResult | None:
+        return copy.deepcopy(self._store.state.results.get((request_id, address, phase)))
+
+    def put(self, r: NodeResult) -> None:
+        self._store.state.results[(r.request_id, r.address, r.phase)] = copy.deepcopy(r)
+
+    def for_request(self, request_id: str) -> Sequence[NodeResult]:
+        return [
+            copy.deepcopy(r) for k, r in self._store.state.results.items() if k[0] == request_id
+        ]
+
+    def clear(self, request_id: str, phases: Sequence[str]) -> None:
+        results = self._store.state.results
+        for key in [k for k in results if k[0] == request_id and k[2] in phases]:
+            del results[key]
+
+
+class FakeAudit:
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+
+    def append(self, event: AuditEvent) -> None:
+        self._store.state.audit.append(event)
+
+    def for_request(self, request_id: str) -> Sequence[AuditEvent]:
+        return [e for e in self._store.state.audit if e.request_id == request_id]
+
+
+class FakeUnitOfWork:
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+        self._snapshot: StoreState | None = None
+        # Typed as the ports: a Protocol's attributes are invariant.
+        self.requests: RequestRepository = FakeRequests(store)
+        self.results: ResultRepository = FakeResults(store)
+        self.audit: AuditRepository = FakeAudit(store)
+
+    def __enter__(self) -> FakeUnitOfWork:
+        self._snapshot = copy.deepcopy(self._store.state)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._snapshot is not None:
+            self._store.state = self._snapshot
+            self._snapshot = None
+
+    def commit(self) -> None:
+        self._snapshot = None
+
+
+class FakeVault:
+    """XOR with a fixed key, then base64: reversible and obviously not plaintext."""
+
+    KEY = b"rightsflow-unit-test-key"
+
+    def _xor(self, request_id: str, data: bytes) -> bytes:
+        pad = hashlib.sha256(self.KEY + request_id.encode()).digest()
+        return bytes(b ^ pad[i % len(pad)] for i, b in enumerate(data))
+
+    def seal(self, request_id: str, plaintext: bytes) -> bytes:
+        return b"sealed:" + base64.b64encode(self._xor(request_id, plaintext))
+
+    def open(self, request_id: str, sealed: bytes) -> bytes:
+        assert sealed.startswith(b"sealed:")
+        return self._xor(request_id, base64.b64decode(sealed.removeprefix(b"sealed:")))
+
+    def masking_key(self) -> bytes:
+        return hashlib.sha256(self.KEY + b"masking").digest()
+
+    def lookup_hash(self, value: str) -> str:
+        return hmac.new(self.KEY, value.encode(), hashlib.sha256).hexdigest()
+
+
+class FakePackages:
+    def __init__(self) -> None:
+        self.stored: dict[str, bytes] = {}
+
+    def put(self, request_id: str, sealed: bytes) -> None:
+        self.stored[request_id] = sealed
+
+    def get(self, request_id: str) -> bytes | None:
+        return self.stored.get(request_id)
+
+
+class NoConnectors:
+    def for_system(self, system_key: str) -> Connector:
+        raise AssertionError(f"the API tests reach no system ({system_key})")
+
+
+@dataclass
+class RecordingStarter:
+    started: list[tuple[str, int]] = field(default_factory=list)
+    canceled: list[str] = field(default_factory=list)
+
+    async def start(self, request_id: str, attempt: int) -> None:
+        self.started.append((request_id, attempt))
+
+    async def cancel(self, request_id: str) -> None:
+        self.canceled.append(request_id)
+
+
+@dataclass
+class TickingClock:
+    """Each reading is one second after the last, so every request has its own received_at."""
+
+    now: datetime = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+def make_platform(store: FakeStore | None = None) -> tuple[Platform, FakeStore]:
+    store = store or FakeStore()
+    datamap = parse_datamap({"shop.yml": shop_dataset_yaml(), "systems.yml": SYSTEMS_YML}, env={})
+    platform = Platform(
+        uow=lambda: FakeUnitOfWork(store),
+        vault=FakeVault(),
+        packages=FakePackages(),
+        connectors=NoConnectors(),
+        clock=TickingClock(),
+        datamap=datamap,
+        policies=DEFAULT_POLICIES,
+    )
+    return platform, store
+
+
+async def all_ok() -> dict[str, str]:
+    return {"database": "ok", "temporal": "ok", "worker": "ok"}
+
+
+TOKEN = "unit-test-admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@dataclass
+class ApiHarness:
+    client: TestClient
+    app: FastAPI
+    platform: Platform
+    store: FakeStore
+    starter: RecordingStarter
+
+
+@contextmanager
+def api_harness(
+    data_dir: Path, readiness: Callable[[], Awaitable[dict[str, str]]] = all_ok
+) -> Iterator[ApiHarness]:
+    """The real app over fakes; the client sends the admin token unless a test overrides it."""
+    platform, store = make_platform()
+    starter = RecordingStarter()
+    deps = ApiDeps(
+        platform=platform,
+        workflows=starter,
+        token_is_valid=lambda token: hmac.compare_digest(token, TOKEN),
+        readiness=readiness,
+    )
+    app = create_app(Settings(data_dir=data_dir), deps)
+    with TestClient(app, headers=AUTH) as client:
+        yield ApiHarness(client, app, platform, store, starter)
