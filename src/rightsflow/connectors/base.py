@@ -1,0 +1,80 @@
+"""The connector plugin boundary: the Protocol (from the domain) and the spec a plugin declares.
+
+A plugin ships one `ConnectorSpec`: its kind (a validated string, never an enum, so a new
+connector needs no schema change), a pydantic model for its configuration, a factory that turns
+a validated configuration into a `Connector`, and the operations it supports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from rightsflow.domain.connector import Connector, Row, RowChange, Scalar
+from rightsflow.domain.errors import InvalidInput
+
+__all__ = [
+    "CAPABILITIES",
+    "KIND_PATTERN",
+    "AnySpec",
+    "Connector",
+    "ConnectorSpec",
+    "Row",
+    "RowChange",
+    "Scalar",
+    "validate_kind",
+]
+
+KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+
+# What a connector can be asked to do; the planner and executor check these before calling it.
+CAPABILITIES: frozenset[str] = frozenset({"retrieve", "mask", "delete"})
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+
+def validate_kind(kind: str) -> str:
+    """Return `kind` if it is a valid connector kind, else raise `InvalidInput`."""
+    if not isinstance(kind, str) or not KIND_PATTERN.fullmatch(kind):
+        raise InvalidInput(
+            f"invalid connector kind {str(kind)[:60]!r}: use lowercase letters, digits and "
+            "underscores, starting with a letter (at most 41 characters)",
+            field="connector",
+        )
+    return kind
+
+
+@dataclass(frozen=True)
+class ConnectorSpec(Generic[ConfigT]):
+    """What a connector plugin declares. `factory` receives an instance of `config_model`."""
+
+    kind: str
+    config_model: type[ConfigT]
+    factory: Callable[[ConfigT], Connector]
+    capabilities: frozenset[str]
+    description: str
+
+    def __post_init__(self) -> None:
+        validate_kind(self.kind)
+        if not (isinstance(self.config_model, type) and issubclass(self.config_model, BaseModel)):
+            raise InvalidInput(f"connector {self.kind!r}: config_model must be a pydantic model")
+        if not callable(self.factory):
+            raise InvalidInput(f"connector {self.kind!r}: factory must be callable")
+        unknown = sorted(set(self.capabilities) - CAPABILITIES)
+        if unknown:
+            raise InvalidInput(
+                f"connector {self.kind!r}: unknown capabilities {unknown}; "
+                f"known: {sorted(CAPABILITIES)}"
+            )
+        # Accept any iterable of names but always hold a frozenset.
+        object.__setattr__(self, "capabilities", frozenset(self.capabilities))
+
+    def supports(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+
+AnySpec = ConnectorSpec[Any]

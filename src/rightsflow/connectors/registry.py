@@ -1,0 +1,143 @@
+"""Connector kinds by name: the built-ins plus plugins from the `rightsflow.connectors` group.
+
+There is no registry at import time: a composition root calls `default_registry()` once and
+passes the result down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from rightsflow.connectors.base import AnySpec, Connector, ConnectorSpec, validate_kind
+from rightsflow.connectors.sql import SQL_CONNECTOR
+from rightsflow.domain.errors import InvalidInput, RightsflowError
+
+ENTRY_POINT_GROUP = "rightsflow.connectors"
+
+
+class ConnectorPluginError(RightsflowError):
+    """A connector plugin could not be loaded or registered; the message names its entry point."""
+
+    code = "connector-plugin-error"
+
+
+class ConnectorRegistry:
+    """Connector specs by kind. Not thread-safe for `register`; build it, then share it."""
+
+    def __init__(self, specs: Iterable[AnySpec] = ()) -> None:
+        self._specs: dict[str, AnySpec] = {}
+        for spec in specs:
+            self.register(spec)
+
+    def register(self, spec: AnySpec) -> None:
+        if not isinstance(spec, ConnectorSpec):
+            raise InvalidInput(f"expected a ConnectorSpec, got {type(spec).__name__}")
+        if spec.kind in self._specs:
+            raise InvalidInput(f"connector kind {spec.kind!r} is already registered")
+        self._specs[spec.kind] = spec
+
+    def get(self, kind: str) -> AnySpec:
+        spec = self._specs.get(kind) if isinstance(kind, str) else None
+        if spec is None:
+            known = ", ".join(self.kinds()) or "none"
+            raise InvalidInput(
+                f"unknown connector kind {str(kind)[:60]!r}; known kinds: {known}",
+                field="connector",
+            )
+        return spec
+
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(sorted(self._specs))
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self._specs
+
+    def validate_config(self, kind: str, config: Mapping[str, Any]) -> list[str]:
+        """Problems with `config` for `kind`, as `path: message`; empty when it is valid.
+
+        Messages never echo the values given (a config may hold passwords)."""
+        try:
+            self.parse_config(kind, config)
+        except _ConfigInvalid as exc:
+            return exc.messages
+        return []
+
+    def parse_config(self, kind: str, config: Mapping[str, Any]) -> BaseModel:
+        """The validated config model; raises `InvalidInput` listing every problem."""
+        spec = self.get(kind)
+        if not isinstance(config, Mapping):
+            raise _ConfigInvalid(kind, [f"(root): expected a mapping, got {type(config).__name__}"])
+        try:
+            model: BaseModel = spec.config_model.model_validate(dict(config))
+        except ValidationError as exc:
+            raise _ConfigInvalid(kind, _messages(exc)) from None
+        return model
+
+    def create(self, kind: str, config: Mapping[str, Any]) -> Connector:
+        """A new connector of `kind` for `config` (validated first)."""
+        model = self.parse_config(kind, config)
+        connector: Connector = self.get(kind).factory(model)
+        return connector
+
+
+class _ConfigInvalid(InvalidInput):
+    def __init__(self, kind: str, messages: list[str]) -> None:
+        super().__init__(f"invalid config for connector {kind!r}: " + "; ".join(messages))
+        self.messages = messages
+
+
+def _messages(exc: ValidationError) -> list[str]:
+    messages = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        where = ".".join(str(part) for part in error["loc"]) or "(root)"
+        text = "field required" if error["type"] == "missing" else error["msg"]
+        text = text.removeprefix("Value error, ")
+        messages.append(f"{where}: {text[:1].lower()}{text[1:]}")
+    return messages
+
+
+def load_plugins(registry: ConnectorRegistry, plugins: Iterable[EntryPoint]) -> None:
+    """Register the spec each entry point loads; raise `ConnectorPluginError` naming a bad one."""
+    for entry_point in plugins:
+        registry.register(_load_plugin(entry_point, registry))
+
+
+def _load_plugin(entry_point: EntryPoint, registry: ConnectorRegistry) -> AnySpec:
+    where = (
+        f"connector plugin {entry_point.name!r} ({entry_point.value}, "
+        f"entry point group {ENTRY_POINT_GROUP!r})"
+    )
+    try:
+        validate_kind(entry_point.name)
+    except InvalidInput as exc:
+        raise ConnectorPluginError(f"{where}: {exc}") from None
+    try:
+        spec = entry_point.load()
+    except Exception as exc:
+        raise ConnectorPluginError(f"{where} failed to load: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(spec, ConnectorSpec):
+        raise ConnectorPluginError(f"{where} must load a ConnectorSpec, got {type(spec).__name__}")
+    if spec.kind != entry_point.name:
+        raise ConnectorPluginError(
+            f"{where} declares kind {spec.kind!r}; the entry point must be named after its kind"
+        )
+    if spec.kind in registry:
+        raise ConnectorPluginError(f"{where}: connector kind {spec.kind!r} is already registered")
+    return spec
+
+
+def builtin_specs() -> tuple[AnySpec, ...]:
+    return (SQL_CONNECTOR,)
+
+
+def default_registry(plugins: Iterable[EntryPoint] | None = None) -> ConnectorRegistry:
+    """A new registry with the built-ins and the installed plugins (or `plugins`, if given)."""
+    registry = ConnectorRegistry(builtin_specs())
+    if plugins is None:
+        plugins = entry_points(group=ENTRY_POINT_GROUP)
+    load_plugins(registry, plugins)
+    return registry
