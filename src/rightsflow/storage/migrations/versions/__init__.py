@@ -1,0 +1,1 @@
+"""Migration revisions (alembic loads these files itself; this file only makes a package)."""

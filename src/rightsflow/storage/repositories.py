@@ -1,0 +1,305 @@
+"""SQL repositories over one Connection (the unit of work owns the transaction).
+
+They satisfy the repository Protocols in services/ports.py structurally."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.exc import IntegrityError
+
+from rightsflow.domain.errors import Conflict, InvalidInput, NotFound
+from rightsflow.domain.requests import PrivacyRequest, RequestStatus, RequestType
+from rightsflow.domain.records import AuditEvent, NodeResult, RequestFilter
+from rightsflow.storage.tables import audit_events, node_results, privacy_requests, utcnow
+
+_UNFINISHED = (RequestStatus.RECEIVED.value, RequestStatus.EXECUTING.value)
+_pr = privacy_requests.c
+_nr = node_results.c
+
+
+def idempotency_digest(key: str) -> str:
+    """What is stored for a client's idempotency key: its sha256 hex (never the raw key)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _not_found() -> NotFound:
+    return NotFound("privacy request not found")
+
+
+def _to_request(row: RowMapping) -> PrivacyRequest:
+    """A stored request. `idempotency_key` carries the stored digest, not the client's key."""
+    return PrivacyRequest(
+        id=row["id"],
+        type=RequestType(row["type"]),
+        regime=row["regime"],
+        policy_key=row["policy_key"],
+        status=RequestStatus(row["status"]),
+        received_at=row["received_at"],
+        due_at=row["due_at"],
+        identity_types=tuple(row["identity_types"]),
+        completed_at=row["completed_at"],
+        failure_reason=row["failure_reason"],
+        attempt=row["attempt"],
+        idempotency_key=row["idempotency_key"],
+    )
+
+
+_REQUEST_COLUMNS = [c for c in privacy_requests.c if c.name not in ("sealed_identities", "plan")]
+
+
+class SqlRequestRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def add(self, request: PrivacyRequest, sealed_identities: bytes) -> None:
+        now = utcnow()
+        key = request.idempotency_key
+        values: dict[str, Any] = {
+            "id": request.id,
+            "type": request.type.value,
+            "status": request.status.value,
+            "regime": request.regime,
+            "policy_key": request.policy_key,
+            "received_at": request.received_at,
+            "due_at": request.due_at,
+            "completed_at": request.completed_at,
+            "failure_reason": request.failure_reason,
+            "attempt": request.attempt,
+            "idempotency_key": idempotency_digest(key) if key is not None else None,
+            "identity_types": list(request.identity_types),
+            "sealed_identities": sealed_identities,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            self._conn.execute(privacy_requests.insert().values(values))
+        except IntegrityError:
+            raise Conflict(
+                "a privacy request with this id or idempotency key already exists"
+            ) from None
+
+    def get(self, request_id: str) -> PrivacyRequest:
+        query = sa.select(*_REQUEST_COLUMNS).where(_pr.id == request_id)
+        row = self._conn.execute(query).mappings().first()
+        if row is None:
+            raise _not_found()
+        return _to_request(row)
+
+    def save(self, request: PrivacyRequest) -> None:
+        """Persist the mutable fields (status, deadline, completion, failure, attempt)."""
+        update = (
+            privacy_requests.update()
+            .where(_pr.id == request.id)
+            .values(
+                status=request.status.value,
+                due_at=request.due_at,
+                completed_at=request.completed_at,
+                failure_reason=request.failure_reason,
+                attempt=request.attempt,
+                updated_at=utcnow(),
+            )
+        )
+        if self._conn.execute(update).rowcount == 0:
+            raise _not_found()
+
+    def by_idempotency_key(self, key: str) -> PrivacyRequest | None:
+        query = sa.select(*_REQUEST_COLUMNS).where(_pr.idempotency_key == idempotency_digest(key))
+        row = self._conn.execute(query).mappings().first()
+        return None if row is None else _to_request(row)
+
+    def sealed_identities(self, request_id: str) -> bytes:
+        query = sa.select(_pr.sealed_identities).where(_pr.id == request_id)
+        sealed = self._conn.execute(query).scalar_one_or_none()
+        if sealed is None:
+            raise _not_found()
+        return bytes(sealed)
+
+    def save_plan(self, request_id: str, plan: dict[str, Any]) -> None:
+        update = (
+            privacy_requests.update()
+            .where(_pr.id == request_id)
+            .values(plan=plan, updated_at=utcnow())
+        )
+        if self._conn.execute(update).rowcount == 0:
+            raise _not_found()
+
+    def plan(self, request_id: str) -> dict[str, Any] | None:
+        row = self._conn.execute(sa.select(_pr.plan).where(_pr.id == request_id)).first()
+        if row is None:
+            raise _not_found()
+        plan: dict[str, Any] | None = row[0]
+        return plan
+
+    def list(
+        self, filters: RequestFilter, after: tuple[datetime, str] | None, limit: int
+    ) -> Sequence[PrivacyRequest]:
+        """Newest first (received_at, id descending); received_after <= t < received_before."""
+        if limit < 1:
+            raise InvalidInput("limit must be at least 1", field="limit")
+        query = sa.select(*_REQUEST_COLUMNS).where(*_conditions(filters))
+        if after is not None:
+            at, last_id = after
+            query = query.where(
+                sa.or_(_pr.received_at < at, sa.and_(_pr.received_at == at, _pr.id < last_id))
+            )
+        query = query.order_by(_pr.received_at.desc(), _pr.id.desc()).limit(limit)
+        return [_to_request(row) for row in self._conn.execute(query).mappings()]
+
+    def unfinished(self) -> Sequence[PrivacyRequest]:
+        query = (
+            sa.select(*_REQUEST_COLUMNS)
+            .where(_pr.status.in_(_UNFINISHED))
+            .order_by(_pr.received_at, _pr.id)
+        )
+        return [_to_request(row) for row in self._conn.execute(query).mappings()]
+
+
+def _conditions(filters: RequestFilter) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if filters.status is not None:
+        conditions.append(_pr.status == filters.status.value)
+    if filters.type is not None:
+        conditions.append(_pr.type == filters.type.value)
+    if filters.regime is not None:
+        conditions.append(_pr.regime == filters.regime)
+    if filters.received_after is not None:
+        conditions.append(_pr.received_at >= filters.received_after)
+    if filters.received_before is not None:
+        conditions.append(_pr.received_at < filters.received_before)
+    return conditions
+
+
+_RESULT_FIELDS = (
+    "status",
+    "rows_found",
+    "rows_masked",
+    "rows_deleted",
+    "rows_changed",
+    "remaining",
+    "detail",
+    "sealed_rows",
+    "updated_at",
+)
+
+
+def _to_result(row: RowMapping) -> NodeResult:
+    sealed = row["sealed_rows"]
+    return NodeResult(
+        request_id=row["request_id"],
+        address=row["address"],
+        phase=row["phase"],
+        status=row["status"],
+        rows_found=row["rows_found"],
+        rows_masked=row["rows_masked"],
+        rows_deleted=row["rows_deleted"],
+        rows_changed=row["rows_changed"],
+        remaining=row["remaining"],
+        detail=row["detail"],
+        sealed_rows=None if sealed is None else bytes(sealed),
+        updated_at=row["updated_at"],
+    )
+
+
+class SqlResultRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def get(self, request_id: str, address: str, phase: str) -> NodeResult | None:
+        query = sa.select(node_results).where(
+            _nr.request_id == request_id, _nr.address == address, _nr.phase == phase
+        )
+        row = self._conn.execute(query).mappings().first()
+        return None if row is None else _to_result(row)
+
+    def put(self, result: NodeResult) -> None:
+        """Insert or replace the result for (request_id, address, phase)."""
+        values: dict[str, Any] = {
+            "request_id": result.request_id,
+            "address": result.address,
+            "phase": result.phase,
+            **{name: getattr(result, name) for name in _RESULT_FIELDS},
+        }
+        if values["updated_at"] is None:
+            values["updated_at"] = utcnow()
+        dialect = self._conn.dialect.name
+        if dialect not in ("sqlite", "postgresql"):
+            self._delete_one(result)
+            self._conn.execute(node_results.insert().values(values))
+            return
+        insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(node_results)
+        upsert = insert.values(values).on_conflict_do_update(
+            index_elements=[_nr.request_id, _nr.address, _nr.phase],
+            set_={name: insert.excluded[name] for name in _RESULT_FIELDS},
+        )
+        try:
+            self._conn.execute(upsert)
+        except IntegrityError:
+            raise _not_found() from None
+
+    def _delete_one(self, result: NodeResult) -> None:
+        self._conn.execute(
+            node_results.delete().where(
+                _nr.request_id == result.request_id,
+                _nr.address == result.address,
+                _nr.phase == result.phase,
+            )
+        )
+
+    def for_request(self, request_id: str) -> Sequence[NodeResult]:
+        query = (
+            sa.select(node_results)
+            .where(_nr.request_id == request_id)
+            .order_by(_nr.phase, _nr.address)
+        )
+        return [_to_result(row) for row in self._conn.execute(query).mappings()]
+
+    def clear(self, request_id: str, phases: Sequence[str]) -> None:
+        if not phases:
+            return
+        self._conn.execute(
+            node_results.delete().where(_nr.request_id == request_id, _nr.phase.in_(list(phases)))
+        )
+
+
+class SqlAuditRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def append(self, event: AuditEvent) -> None:
+        self._conn.execute(
+            audit_events.insert().values(
+                request_id=event.request_id,
+                action=event.action,
+                at=event.at,
+                actor=event.actor,
+                from_status=event.from_status,
+                to_status=event.to_status,
+                detail=dict(event.detail),
+            )
+        )
+
+    def for_request(self, request_id: str) -> Sequence[AuditEvent]:
+        query = (
+            sa.select(audit_events)
+            .where(audit_events.c.request_id == request_id)
+            .order_by(audit_events.c.id)
+        )
+        return [
+            AuditEvent(
+                request_id=row["request_id"],
+                action=row["action"],
+                at=row["at"],
+                actor=row["actor"],
+                from_status=row["from_status"],
+                to_status=row["to_status"],
+                detail=dict(row["detail"]),
+            )
+            for row in self._conn.execute(query).mappings()
+        ]

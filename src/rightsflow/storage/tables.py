@@ -1,0 +1,134 @@
+"""The app database schema (SQLAlchemy Core). Migrations must match it; a test checks that.
+
+Kinds, statuses and regimes are plain strings validated by the domain, never database enums, so
+adding a value never needs a migration. Personal data is only ever stored sealed (encrypted).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored as UTC; always read back as an aware UTC datetime.
+
+    SQLite has no timezone support: values are stored as naive UTC text (which sorts correctly)
+    and get their tzinfo back on read. Naive values are refused rather than guessed at.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime: storage needs timezone-aware datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, _dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _json() -> sa.JSON:
+    return sa.JSON(none_as_null=True)
+
+
+privacy_requests = sa.Table(
+    "privacy_requests",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("regime", sa.String(64), nullable=False),
+    sa.Column("policy_key", sa.String(128), nullable=False),
+    sa.Column("received_at", UtcDateTime(), nullable=False),
+    sa.Column("due_at", UtcDateTime(), nullable=False),
+    sa.Column("completed_at", UtcDateTime(), nullable=True),
+    sa.Column("failure_reason", sa.Text(), nullable=True),  # no personal data, ever
+    sa.Column("attempt", sa.Integer(), nullable=False),
+    # sha256 hex of the client's key; the raw key is never stored
+    sa.Column("idempotency_key", sa.String(64), nullable=True, unique=True),
+    sa.Column("identity_types", _json(), nullable=False),
+    sa.Column("sealed_identities", sa.LargeBinary(), nullable=False),
+    sa.Column("plan", _json(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Index(None, "received_at", "id"),
+    sa.Index(None, "status"),
+)
+
+node_results = sa.Table(
+    "node_results",
+    metadata,
+    sa.Column(
+        "request_id",
+        sa.String(36),
+        sa.ForeignKey("privacy_requests.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("address", sa.String(255), primary_key=True),
+    sa.Column("phase", sa.String(16), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("rows_found", sa.Integer(), nullable=False),
+    sa.Column("rows_masked", sa.Integer(), nullable=False),
+    sa.Column("rows_deleted", sa.Integer(), nullable=False),
+    sa.Column("rows_changed", sa.Integer(), nullable=False),
+    sa.Column("remaining", sa.Integer(), nullable=False),
+    sa.Column("detail", sa.Text(), nullable=True),
+    sa.Column("sealed_rows", sa.LargeBinary(), nullable=True),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# No foreign key on purpose: the audit trail outlives the request rows it describes.
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("request_id", sa.String(36), nullable=False, index=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("from_status", sa.String(32), nullable=True),
+    sa.Column("to_status", sa.String(32), nullable=True),
+    sa.Column("detail", _json(), nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),  # sha256 hex
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+)
+
+
+def utcnow() -> datetime:
+    """Wall clock for bookkeeping columns (created_at/updated_at) only."""
+    return datetime.now(UTC)
