@@ -73,7 +73,10 @@ def _edges(datamap: DataMap) -> list[Edge]:
                     out.add(Edge(target.collection_address, target.field, c.address, f.path))
                 if ref.direction in ("to", None):
                     out.add(Edge(c.address, f.path, target.collection_address, target.field))
-    return sorted(out, key=lambda e: (e.target_collection, e.target_field, e.source_collection))
+    return sorted(
+        out,
+        key=lambda e: (e.target_collection, e.target_field, e.source_collection, e.source_field),
+    )
 
 
 def _waves(
@@ -220,24 +223,66 @@ def _skipped(
 def _erase_order(
     nodes: list[PlanNode], collections: dict[str, Collection], notes: list[str]
 ) -> tuple[tuple[str, ...], ...]:
-    """Groups of collections, children (those holding a reference) before their parents."""
+    """Groups of collections, children (those holding a reference) before their parents.
+
+    Collections in a reference cycle cannot be ordered among themselves: they share a group,
+    and everything they reference still comes after them."""
     erasable = {n.address for n in nodes if collections[n.address].primary_key}
-    parents: dict[str, set[str]] = defaultdict(set)  # child -> parents it references
+    parents: dict[str, set[str]] = {a: set() for a in erasable}  # child -> parents it references
     for address in erasable:
         for f in collections[address].fields:
             for ref in f.references:
                 parent = ref.target.collection_address
                 if parent in erasable and parent != address:
                     parents[address].add(parent)
+    component = _components(parents)
+    members: dict[str, list[str]] = defaultdict(list)
+    for address in sorted(erasable):
+        members[component[address]].append(address)
+    for group in members.values():
+        if len(group) > 1:
+            notes.append(f"reference cycle between {', '.join(group)}: erased together")
+    # Component graph: child component -> parent components.
+    up = {c: {component[p] for a in m for p in parents[a]} - {c} for c, m in members.items()}
     groups: list[tuple[str, ...]] = []
-    remaining = set(erasable)
+    remaining = set(members)
     while remaining:
-        # Ready: nobody still waiting references it (all of its children are erased).
-        ready = sorted(a for a in remaining if not any(a in parents[c] for c in remaining))
-        if not ready:
-            cycle = sorted(remaining)
-            notes.append(f"reference cycle between {', '.join(cycle)}: erased together")
-            ready = cycle
-        groups.append(tuple(ready))
+        ready = [c for c in remaining if not any(c in up[o] for o in remaining)]
+        groups.append(tuple(sorted(a for c in ready for a in members[c])))
         remaining -= set(ready)
     return tuple(groups)
+
+
+def _components(edges: dict[str, set[str]]) -> dict[str, str]:
+    """Strongly connected components (Tarjan); each node maps to its component's first name."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: dict[str, str] = {}
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(edges[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                group.append(top)
+                if top == node:
+                    break
+            name = min(group)
+            out.update(dict.fromkeys(group, name))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return out
