@@ -28,10 +28,14 @@ def test_validate_accepts_the_sample_map(tmp_path: Path) -> None:
 def test_validate_reports_every_problem_with_file_and_location(tmp_path: Path) -> None:
     mapdir = _map(tmp_path)
     shop = mapdir / "shop.yml"
-    shop.write_text(shop.read_text().replace("user.contact.phone_number", "user.contact.fax")
-                    .replace("field: orders.id", "field: orders.nope"))
+    shop.write_text(
+        shop.read_text()
+        .replace("user.contact.phone_number", "user.contact.fax")
+        .replace("field: orders.id", "field: orders.nope")
+    )
     (mapdir / "systems.yml").write_text(
-        (mapdir / "systems.yml").read_text().replace("connector: sql", "connector: sqlx"))
+        (mapdir / "systems.yml").read_text().replace("connector: sql", "connector: sqlx")
+    )
     result = runner.invoke(app, ["datamap", "validate", str(mapdir)])
     assert result.exit_code == 1
     assert "shop.yml" in result.output
@@ -52,8 +56,9 @@ def test_plan_prints_waves_erase_order_and_what_it_left_out(tmp_path: Path) -> N
 def test_serve_refuses_an_invalid_map_before_listening(tmp_path: Path) -> None:
     mapdir = _map(tmp_path)
     (mapdir / "systems.yml").write_text("systems: [")
-    result = runner.invoke(app, ["serve", "--data-dir", str(tmp_path / "d"), "--datamap",
-                                 str(mapdir), "--port", "1"])
+    result = runner.invoke(
+        app, ["serve", "--data-dir", str(tmp_path / "d"), "--datamap", str(mapdir), "--port", "1"]
+    )
     assert result.exit_code == 1
     assert "systems.yml" in result.output
     assert "not valid YAML" in result.output

@@ -30,9 +30,20 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Clien
     port = free_port()
     log = (data_dir / "stdout.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rightsflow.cli.main", "demo", "--data-dir", str(data_dir),
-         "--port", str(port), "--customers", "300"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "rightsflow.cli.main",
+            "demo",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+            "--customers",
+            "300",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
         env={**os.environ, "RIGHTSFLOW_STEP_INITIAL_INTERVAL_S": "0.2"},
     )
     base = f"http://127.0.0.1:{port}"
@@ -46,8 +57,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Clien
         proc.wait(timeout=30)
         log.close()
     # Ctrl-C stopped everything it started: no Temporal server is left on this data dir.
-    leftovers = subprocess.run(["pgrep", "-f", str(data_dir / "temporal.sqlite")],
-                               capture_output=True, check=False)
+    leftovers = subprocess.run(
+        ["pgrep", "-f", str(data_dir / "temporal.sqlite")], capture_output=True, check=False
+    )
     assert leftovers.stdout == b""
 
 
@@ -65,8 +77,10 @@ def _wait_ready(base: str, proc: subprocess.Popen[bytes], data_dir: Path) -> Non
 
 
 def _submit(client: httpx.Client, kind: str, email: str) -> str:
-    answer = client.post("/api/v1/privacy-requests",
-                         json={"type": kind, "identities": {"email": email}, "regime": "gdpr"})
+    answer = client.post(
+        "/api/v1/privacy-requests",
+        json={"type": kind, "identities": {"email": email}, "regime": "gdpr"},
+    )
     assert answer.status_code == 202, answer.text
     return str(answer.json()["id"])
 
@@ -94,12 +108,13 @@ def test_access_package_holds_exactly_the_subjects_rows(
     with sqlite3.connect(data_dir / "shop.db") as db:
         (cid,) = db.execute("select id from customers where email = ?", (SUBJECT,)).fetchone()
         cards = db.execute("select last4 from payment_cards where customer_id = ?", (cid,))
-        tickets = db.execute("select body from support_tickets where customer_email = ?",
-                             (SUBJECT,))
-        assert sorted(r["last4"] for r in data["shop:payment_cards"]) == sorted(
-            r for (r,) in cards)
+        tickets = db.execute(
+            "select body from support_tickets where customer_email = ?", (SUBJECT,)
+        )
+        assert sorted(r["last4"] for r in data["shop:payment_cards"]) == sorted(r for (r,) in cards)
         assert sorted(r["body"] for r in data["shop:support_tickets"]) == sorted(
-            r for (r,) in tickets)
+            r for (r,) in tickets
+        )
     assert [r["email"] for r in data["shop:customers"]] == [SUBJECT]
 
 
@@ -108,22 +123,29 @@ def test_erasure_leaves_no_targeted_value_and_the_receipt_says_so(
 ) -> None:
     client, data_dir = demo
     with sqlite3.connect(data_dir / "shop.db") as db:
-        (cid, name) = db.execute("select id, name from customers where email = ?",
-                                 (FORGOTTEN,)).fetchone()
+        (cid, name) = db.execute(
+            "select id, name from customers where email = ?", (FORGOTTEN,)
+        ).fetchone()
     request_id = _submit(client, "erasure", FORGOTTEN)
     assert _wait_done(client, request_id)["status"] == "completed"
     proof = client.get(f"/api/v1/privacy-requests/{request_id}/receipt").json()
     assert proof["verified"] is True
     assert {line["recheck"] for line in proof["lines"]} <= {"verified", "not needed"}
     with sqlite3.connect(data_dir / "shop.db") as db:
-        assert db.execute("select email, name, phone from customers where id = ?",
-                          (cid,)).fetchone() == (None, "MASKED", None)
-        for table, column in (("login_events", "customer_email"),
-                              ("support_tickets", "customer_email")):
+        assert db.execute(
+            "select email, name, phone from customers where id = ?", (cid,)
+        ).fetchone() == (None, "MASKED", None)
+        for table, column in (
+            ("login_events", "customer_email"),
+            ("support_tickets", "customer_email"),
+        ):
             found = db.execute(f"select count(*) from {table} where {column} = ?", (FORGOTTEN,))
             assert found.fetchone() == (0,)
-        left = db.execute("select count(*) from payment_cards where customer_id = ? and "
-                          "(last4 is not null or ccn_hash is not null)", (cid,)).fetchone()
+        left = db.execute(
+            "select count(*) from payment_cards where customer_id = ? and "
+            "(last4 is not null or ccn_hash is not null)",
+            (cid,),
+        ).fetchone()
         assert left == (0,)
     # Nothing personal in plain text anywhere Rightsflow writes (the target db aside).
     for path in data_dir.rglob("*"):
@@ -136,9 +158,10 @@ def test_erasure_leaves_no_targeted_value_and_the_receipt_says_so(
 
 def test_bad_input_gets_a_clear_problem(demo: tuple[httpx.Client, Path]) -> None:
     client, _ = demo
-    answer = client.post("/api/v1/privacy-requests",
-                         json={"type": "access", "identities": {"shoe_size": "42"},
-                               "regime": "gdpr"})
+    answer = client.post(
+        "/api/v1/privacy-requests",
+        json={"type": "access", "identities": {"shoe_size": "42"}, "regime": "gdpr"},
+    )
     assert answer.status_code == 422
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert "identities.shoe_size" in answer.text

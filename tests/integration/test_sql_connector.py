@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tests.support.postgres import PostgresServer, start_postgres
 
 from rightsflow.connectors.base import Row, RowChange
 from rightsflow.connectors.sql import SqlConfig, SqlConnector
@@ -26,6 +25,7 @@ from rightsflow.connectors.testing import (
 )
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.domain.plan import PlanNode
+from tests.support.postgres import PostgresServer, start_postgres
 
 CHUNK = 7
 SQL_WORDS = ("SELECT", "UPDATE", "DELETE", "WHERE", "select", "where")

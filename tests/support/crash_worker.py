@@ -44,7 +44,9 @@ def registry(marker: Path | None) -> ConnectorRegistry:
     specs = list(builtin_specs())
     if marker is not None:
         specs = [
-            dataclasses.replace(s, factory=lambda cfg, f=s.factory: PausingConnector(f(cfg), marker))
+            dataclasses.replace(
+                s, factory=lambda cfg, f=s.factory: PausingConnector(f(cfg), marker)
+            )
             for s in specs
         ]
     return ConnectorRegistry(specs)

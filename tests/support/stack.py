@@ -50,11 +50,11 @@ class Stack:
     client: Client
     starter: TemporalStarter
 
-    async def wait(self, request_id: str, timeout: float = 60) -> str:
+    async def wait(self, request_id: str, seconds: float = 60) -> str:
         handle: WorkflowHandle[object, object] = self.client.get_workflow_handle(
             workflow_id(request_id)
         )
-        return str(await asyncio.wait_for(handle.result(), timeout))
+        return str(await asyncio.wait_for(handle.result(), seconds))
 
 
 @asynccontextmanager

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.unit.fakes import ApiHarness, api_harness
 
 from rightsflow.services import execution, package
+from tests.unit.fakes import ApiHarness, api_harness
 
 URL = "/api/v1/privacy-requests"
 PROBLEM = "application/problem+json"

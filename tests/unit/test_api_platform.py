@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 import structlog
-from tests.unit.fakes import ApiHarness, api_harness
 
 from rightsflow.api.deps import ApiDeps
 from rightsflow.domain.errors import ConnectorFailure, DataMapInvalid, Problem
+from tests.unit.fakes import ApiHarness, api_harness
 
 PROBLEM = "application/problem+json"
 SECRET = "ada@example.com has card 4111111111111111"

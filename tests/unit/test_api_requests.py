@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.unit.fakes import ApiHarness, api_harness
 
 from rightsflow.domain.planner import plan_request
 from rightsflow.domain.policy import DEFAULT_ERASURE
 from rightsflow.services.ports import NodeResult
+from tests.unit.fakes import ApiHarness, api_harness
 
 URL = "/api/v1/privacy-requests"
 EMAIL = "Ada.Lovelace@Example.com"

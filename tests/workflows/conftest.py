@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,5 +18,5 @@ def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevSer
 
 
 @pytest.fixture(scope="session")
-async def temporal_client(temporal_server: DevServer) -> AsyncIterator[Client]:
-    yield await Client.connect(temporal_server.address)
+async def temporal_client(temporal_server: DevServer) -> Client:
+    return await Client.connect(temporal_server.address)

@@ -73,7 +73,8 @@ async def test_erasure_leaves_nothing_behind_and_the_receipt_says_so(
         (0,)
     ]
     assert rows(
-        db, "select count(*) from addresses where customer_id = ? and street is not null",
+        db,
+        "select count(*) from addresses where customer_id = ? and street is not null",
         customer_id,
     ) == [(0,)]
     assert rows(db, "select * from customers where email != ? order by id", EMAIL) == before_other

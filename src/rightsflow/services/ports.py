@@ -67,9 +67,13 @@ class AuditRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    requests: RequestRepository
-    results: ResultRepository
-    audit: AuditRepository
+    # Read-only, so an adapter may expose its concrete repository types.
+    @property
+    def requests(self) -> RequestRepository: ...
+    @property
+    def results(self) -> ResultRepository: ...
+    @property
+    def audit(self) -> AuditRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

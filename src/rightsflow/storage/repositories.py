@@ -15,8 +15,8 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from rightsflow.domain.errors import Conflict, InvalidInput, NotFound
-from rightsflow.domain.requests import PrivacyRequest, RequestStatus, RequestType
 from rightsflow.domain.records import AuditEvent, NodeResult, RequestFilter
+from rightsflow.domain.requests import PrivacyRequest, RequestStatus, RequestType
 from rightsflow.storage.tables import audit_events, node_results, privacy_requests, utcnow
 
 _UNFINISHED = (RequestStatus.RECEIVED.value, RequestStatus.EXECUTING.value)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 
 from temporalio.client import Client
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from rightsflow.workflows.contracts import WORKFLOW_NAME, RunRequest, StepPolicy, workflow_id

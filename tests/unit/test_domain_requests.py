@@ -1,0 +1,219 @@
+"""Requests: the state machine, identity normalisation, and regime deadlines."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+
+import pytest
+
+from rightsflow.domain.errors import InvalidInput, InvalidTransition
+from rightsflow.domain.regimes import REGIMES, add_months, due_at, get_regime
+from rightsflow.domain.requests import (
+    PrivacyRequest,
+    RequestStatus,
+    RequestType,
+    can_transition,
+    check_transition,
+    normalise_identities,
+)
+
+S = RequestStatus
+ALLOWED = {
+    (S.RECEIVED, S.EXECUTING),
+    (S.RECEIVED, S.FAILED),
+    (S.RECEIVED, S.CANCELED),
+    (S.EXECUTING, S.COMPLETED),
+    (S.EXECUTING, S.FAILED),
+    (S.EXECUTING, S.CANCELED),
+    (S.FAILED, S.EXECUTING),
+    (S.FAILED, S.CANCELED),
+}
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+T1 = datetime(2024, 5, 2, 12, 0, tzinfo=UTC)
+
+
+def _request(status: RequestStatus = S.RECEIVED) -> PrivacyRequest:
+    return PrivacyRequest(
+        id="r1",
+        type=RequestType.ERASURE,
+        regime="gdpr",
+        policy_key="default_erasure",
+        status=status,
+        received_at=T0,
+        due_at=T0,
+        identity_types=("email",),
+    )
+
+
+@pytest.mark.parametrize(("current", "new"), list(itertools.product(S, S)))
+def test_every_transition_pair(current: RequestStatus, new: RequestStatus) -> None:
+    allowed = (current, new) in ALLOWED
+    assert can_transition(current, new) is allowed
+    request = _request(current)
+    if allowed:
+        check_transition(current, new)
+        request.transition(new, T1, reason="boom" if new is S.FAILED else None)
+        assert request.status is new
+        assert request.events == [(current, new)]
+    else:
+        with pytest.raises(InvalidTransition) as exc:
+            check_transition(current, new)
+        assert current.value in str(exc.value)
+        assert new.value in str(exc.value)
+        with pytest.raises(InvalidTransition):
+            request.transition(new, T1)
+        assert request.status is current
+        assert request.events == []
+
+
+@pytest.mark.parametrize("terminal", [S.COMPLETED, S.CANCELED])
+def test_terminal_states_have_no_way_out(terminal: RequestStatus) -> None:
+    assert not any(can_transition(terminal, s) for s in S)
+
+
+def test_completion_sets_completed_at_and_clears_failure() -> None:
+    request = _request()
+    request.transition(S.EXECUTING, T0)
+    assert request.completed_at is None
+    request.transition(S.FAILED, T0, reason="connector shop failed")
+    request.transition(S.EXECUTING, T0)
+    request.transition(S.COMPLETED, T1)
+    assert request.completed_at == T1
+    assert request.failure_reason is None
+    assert request.events == [
+        (S.RECEIVED, S.EXECUTING),
+        (S.EXECUTING, S.FAILED),
+        (S.FAILED, S.EXECUTING),
+        (S.EXECUTING, S.COMPLETED),
+    ]
+
+
+def test_failure_reason_set_then_cleared_on_retry() -> None:
+    request = _request()
+    request.transition(S.EXECUTING, T0)
+    request.transition(S.FAILED, T1, reason="timeout reading shop:orders")
+    assert request.failure_reason == "timeout reading shop:orders"
+    assert request.completed_at is None
+    request.transition(S.EXECUTING, T1)
+    assert request.failure_reason is None
+
+
+def test_cancel_after_failure_keeps_the_reason() -> None:
+    request = _request()
+    request.transition(S.FAILED, T0, reason="no connector")
+    request.transition(S.CANCELED, T1)
+    assert request.failure_reason == "no connector"
+    assert request.completed_at is None
+
+
+# --- identities --------------------------------------------------------------------------
+
+
+def test_normalise_lowercases_and_strips_emails() -> None:
+    out = normalise_identities({"email": "  Alice.Smith@Example.COM ", "phone_number": "+44 7700"})
+    assert out == {"email": "alice.smith@example.com", "phone_number": "+44 7700"}
+
+
+def test_integer_user_id_becomes_text() -> None:
+    assert normalise_identities({"user_id": 42}) == {"user_id": "42"}
+
+
+def test_custom_identity_type_when_known() -> None:
+    known = frozenset({"email", "loyalty_id"})
+    assert normalise_identities({"loyalty_id": "L-1"}, known) == {"loyalty_id": "L-1"}
+    with pytest.raises(InvalidInput) as exc:
+        normalise_identities({"user_id": "u1"}, known)
+    assert exc.value.field == "identities.user_id"
+
+
+SECRET = "zelda.secret@hidden.example"
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ({}, "identities"),
+        ({"fax": SECRET}, "identities.fax"),
+        ({"Email": SECRET}, "identities.Email"),
+        ({"email": "zelda.secret-at-hidden.example"}, "identities.email"),
+        ({"email": "zelda secret@hidden.example"}, "identities.email"),
+        ({"email": "   "}, "identities.email"),
+        ({"email": ""}, "identities.email"),
+        ({"phone_number": "call zelda.secret"}, "identities.phone_number"),
+        ({"user_id": [SECRET]}, "identities.user_id"),
+        ({"user_id": {"v": SECRET}}, "identities.user_id"),
+        ({"user_id": None}, "identities.user_id"),
+        ({"user_id": True}, "identities.user_id"),
+        ({"user_id": 1.5}, "identities.user_id"),
+        ({"user_id": "zelda" * 65}, "identities.user_id"),
+        ({"email": "z" * 310 + "@hidden.example"}, "identities.email"),
+    ],
+)
+def test_bad_identities_name_the_field_not_the_value(raw: dict[str, object], field: str) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        normalise_identities(raw)
+    assert exc.value.field == field
+    assert "zelda" not in str(exc.value).lower()
+    assert "hidden" not in str(exc.value)
+
+
+def test_length_limit_is_320_characters() -> None:
+    assert normalise_identities({"user_id": "u" * 320}) == {"user_id": "u" * 320}
+    with pytest.raises(InvalidInput):
+        normalise_identities({"user_id": "u" * 321})
+
+
+def test_first_bad_identity_is_reported_even_with_good_ones() -> None:
+    with pytest.raises(InvalidInput) as exc:
+        normalise_identities({"email": "ok@example.com", "phone_number": "nope"})
+    assert exc.value.field == "identities.phone_number"
+
+
+# --- regimes -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("received", "due"),
+    [
+        (datetime(2024, 1, 31, 9, 30, tzinfo=UTC), datetime(2024, 2, 29, 9, 30, tzinfo=UTC)),
+        (datetime(2023, 1, 31, 9, 30, tzinfo=UTC), datetime(2023, 2, 28, 9, 30, tzinfo=UTC)),
+        (datetime(2100, 1, 31, tzinfo=UTC), datetime(2100, 2, 28, tzinfo=UTC)),  # not leap
+        (datetime(2000, 1, 30, tzinfo=UTC), datetime(2000, 2, 29, tzinfo=UTC)),  # leap
+        (datetime(2024, 3, 31, tzinfo=UTC), datetime(2024, 4, 30, tzinfo=UTC)),
+        (datetime(2024, 2, 29, tzinfo=UTC), datetime(2024, 3, 29, tzinfo=UTC)),
+        (datetime(2024, 5, 15, tzinfo=UTC), datetime(2024, 6, 15, tzinfo=UTC)),
+        (datetime(2023, 12, 15, 23, 59, tzinfo=UTC), datetime(2024, 1, 15, 23, 59, tzinfo=UTC)),
+        (datetime(2023, 12, 31, tzinfo=UTC), datetime(2024, 1, 31, tzinfo=UTC)),
+        (datetime(2023, 11, 30, tzinfo=UTC), datetime(2023, 12, 30, tzinfo=UTC)),
+    ],
+)
+def test_gdpr_is_the_same_date_next_month(received: datetime, due: datetime) -> None:
+    assert due_at(get_regime("gdpr"), received) == due
+    assert due_at(get_regime("uk_gdpr"), received) == due
+
+
+def test_add_months_over_several_years() -> None:
+    assert add_months(datetime(2023, 11, 30, tzinfo=UTC), 3) == datetime(2024, 2, 29, tzinfo=UTC)
+    assert add_months(datetime(2023, 1, 31, tzinfo=UTC), 25) == datetime(2025, 2, 28, tzinfo=UTC)
+    assert add_months(datetime(2023, 5, 10, tzinfo=UTC), 12) == datetime(2024, 5, 10, tzinfo=UTC)
+
+
+def test_ccpa_is_45_days() -> None:
+    received = datetime(2024, 12, 20, 8, 0, tzinfo=UTC)
+    assert due_at(get_regime("ccpa"), received) == datetime(2025, 2, 3, 8, 0, tzinfo=UTC)
+    leap = datetime(2024, 2, 1, tzinfo=UTC)
+    assert due_at(get_regime("ccpa"), leap) == datetime(2024, 3, 17, tzinfo=UTC)
+
+
+def test_every_regime_gives_a_later_deadline() -> None:
+    for regime in REGIMES.values():
+        assert due_at(regime, T0) > T0
+
+
+def test_unknown_regime_names_the_field() -> None:
+    with pytest.raises(InvalidInput) as exc:
+        get_regime("hipaa")
+    assert exc.value.field == "regime"
+    assert "gdpr" in str(exc.value)
+    assert "ccpa" in str(exc.value)

@@ -1,0 +1,169 @@
+"""Erase changes and the re-check, on hand-built plan nodes."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from rightsflow.domain.connector import RowChange
+from rightsflow.domain.masking import masked_value
+from rightsflow.domain.plan import PlanNode, TargetField
+from rightsflow.domain.policy import MaskRule, MaskStrategy
+from rightsflow.services.erasure import changes_for, key_of, masked_row, remaining_rows
+
+KEY = b"request-key"
+EMAIL = TargetField("email", ("user.contact.email",), MaskStrategy.NULL)
+NAME = TargetField("name", ("user.name",), MaskStrategy.FIXED, "MASKED")
+CITY = TargetField("profile.address.city", ("user.contact.address.city",), MaskStrategy.NULL)
+NICK = TargetField("profile.nickname", ("user.name",), MaskStrategy.FIXED, "MASKED", length=3)
+PHONE = TargetField("phone", ("user.contact.phone_number",), MaskStrategy.HASH)
+
+
+def _node(*targets: TargetField, action: str = "mask") -> PlanNode:
+    return PlanNode(
+        address="shop:customers",
+        system="shop",
+        connector="sql",
+        wave=0,
+        primary_key=("id",),
+        identity_inputs=(),
+        edge_inputs=(),
+        targets=targets,
+        fetch_fields=tuple(sorted({"id", *(t.path.split(".")[0] for t in targets)})),
+        action=action,
+    )
+
+
+def test_mask_changes_only_targeted_non_null_fields() -> None:
+    node = _node(EMAIL, NAME)
+    rows = [
+        {"id": 1, "email": "a@example.com", "name": "Ada"},
+        {"id": 2, "email": None, "name": "Alan"},
+        {"id": 3, "email": None, "name": None},
+    ]
+    assert changes_for(node, rows, KEY) == [
+        RowChange(key={"id": 1}, values={"email": None, "name": "MASKED"}),
+        RowChange(key={"id": 2}, values={"name": "MASKED"}),
+    ]
+
+
+def test_hash_strategy_uses_the_request_key() -> None:
+    node = _node(PHONE)
+    (change,) = changes_for(node, [{"id": 7, "phone": "+44 7700 900123"}], KEY)
+    rule = MaskRule(category="user.contact.phone_number", strategy=MaskStrategy.HASH)
+    assert change.values == {"phone": masked_value(rule, "+44 7700 900123", KEY)}
+    assert change.values["phone"] != "+44 7700 900123"
+    (other,) = changes_for(node, [{"id": 7, "phone": "+44 7700 900123"}], b"another-key")
+    assert other.values != change.values
+
+
+def test_composite_keys() -> None:
+    node = _node(EMAIL)
+    node = PlanNode(**{**node.__dict__, "primary_key": ("tenant", "id")})
+    assert key_of(node, {"tenant": "t1", "id": 5, "email": "x@y.z"}) == {"tenant": "t1", "id": 5}
+    (change,) = changes_for(node, [{"tenant": "t1", "id": 5, "email": "x@y.z"}], KEY)
+    assert change.key == {"tenant": "t1", "id": 5}
+
+
+def _profile() -> dict[str, Any]:
+    return {"nickname": "Ace", "address": {"city": "Oslo", "zip": "0150"}, "lang": "no"}
+
+
+def test_nested_fields_in_a_dict_value() -> None:
+    row = {"id": 1, "profile": _profile()}
+    before = copy.deepcopy(row)
+    values = masked_row(_node(CITY, NICK), row, KEY)
+    assert values == {
+        "profile": {"nickname": "MAS", "address": {"city": None, "zip": "0150"}, "lang": "no"}
+    }
+    assert row == before  # the retrieved row is not modified
+
+
+def test_nested_fields_in_a_json_string_value() -> None:
+    row = {"id": 1, "profile": json.dumps(_profile())}
+    values = masked_row(_node(CITY, NICK), row, KEY)
+    assert isinstance(values["profile"], str)
+    assert json.loads(values["profile"]) == {
+        "nickname": "MAS",
+        "address": {"city": None, "zip": "0150"},
+        "lang": "no",
+    }
+
+
+def test_nested_nothing_to_mask() -> None:
+    node = _node(CITY, NICK)
+    rows = [
+        {"id": 1, "profile": None},
+        {"id": 2, "profile": {"lang": "en"}},
+        {"id": 3, "profile": {"nickname": None, "address": {"city": None}}},
+        {"id": 4, "profile": {"address": "not an object"}},
+        {"id": 5, "profile": json.dumps({"address": {"zip": "1"}})},
+    ]
+    assert changes_for(node, rows, KEY) == []
+
+
+def test_nested_one_of_two_paths_present() -> None:
+    node = _node(CITY, NICK)
+    (change,) = changes_for(node, [{"id": 1, "profile": {"address": {"city": "Rome"}}}], KEY)
+    assert change.values == {"profile": {"address": {"city": None}}}
+
+
+def test_remaining_after_a_complete_mask_is_zero() -> None:
+    node = _node(EMAIL, NAME, PHONE)
+    before = [
+        {"id": 1, "email": "a@example.com", "name": "Ada", "phone": "+1 555 0100"},
+        {"id": 2, "email": "b@example.com", "name": None, "phone": None},
+    ]
+    after = [{**r, **masked_row(node, r, KEY)} for r in before]
+    assert after[0]["phone"] != "+1 555 0100"
+    assert remaining_rows(node, before, after, KEY) == 0
+
+
+def test_remaining_counts_rows_still_holding_data() -> None:
+    node = _node(EMAIL, NAME)
+    before = [
+        {"id": 1, "email": "a@example.com", "name": "Ada"},
+        {"id": 2, "email": "b@example.com", "name": "Bo"},
+    ]
+    now = [
+        {"id": 1, "email": None, "name": "MASKED"},  # erased
+        {"id": 2, "email": None, "name": "Bo"},  # name was not overwritten
+    ]
+    assert remaining_rows(node, before, now, KEY) == 1
+
+
+def test_a_row_added_after_retrieval_counts_as_remaining() -> None:
+    node = _node(EMAIL, NAME)
+    before = [{"id": 1, "email": "a@example.com", "name": "Ada"}]
+    now = [
+        {"id": 1, "email": None, "name": "MASKED"},
+        {"id": 9, "email": "new@example.com", "name": "Newcomer"},
+    ]
+    assert remaining_rows(node, before, now, KEY) == 1
+    # ... unless it holds nothing the erasure would change.
+    quiet = [now[0], {"id": 9, "email": None, "name": "MASKED"}]
+    assert remaining_rows(node, before, quiet, KEY) == 0
+
+
+def test_remaining_for_nested_json_in_either_form() -> None:
+    node = _node(CITY, NICK)
+    before = [{"id": 1, "profile": _profile()}, {"id": 2, "profile": json.dumps(_profile())}]
+    erased = [{**r, **masked_row(node, r, KEY)} for r in before]
+    assert remaining_rows(node, before, erased, KEY) == 0
+    # The store may hand back a JSON column as text or as an object.
+    swapped = [
+        {"id": 1, "profile": json.dumps(erased[0]["profile"])},
+        {"id": 2, "profile": json.loads(erased[1]["profile"])},
+    ]
+    assert remaining_rows(node, before, swapped, KEY) == 0
+    assert remaining_rows(node, before, before, KEY) == 2
+
+
+def test_delete_action() -> None:
+    node = _node(EMAIL, action="delete")
+    before = [{"id": 1, "email": "a@example.com"}, {"id": 2, "email": "b@example.com"}]
+    assert remaining_rows(node, before, [], KEY) == 0
+    assert remaining_rows(node, before, [before[1]], KEY) == 1
+    # Even a row whose targeted fields are already empty is still there: delete removes rows.
+    assert remaining_rows(node, before, [{"id": 2, "email": None}], KEY) == 1
