@@ -103,6 +103,13 @@ def test_nested_nothing_to_mask() -> None:
     assert changes_for(node, rows, KEY) == []
 
 
+def test_nested_target_over_text_that_is_not_json() -> None:
+    """Like any other value that is not an object (see above): nothing to mask, no crash."""
+    node = _node(CITY)
+    assert changes_for(node, [{"id": 1, "profile": "Oslo"}, {"id": 2, "profile": ""}], KEY) == []
+    assert remaining_rows(node, [], [{"id": 1, "profile": "Oslo"}], KEY) == 0
+
+
 def test_nested_one_of_two_paths_present() -> None:
     node = _node(CITY, NICK)
     (change,) = changes_for(node, [{"id": 1, "profile": {"address": {"city": "Rome"}}}], KEY)
