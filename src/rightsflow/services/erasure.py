@@ -37,10 +37,20 @@ def masked_row(node: PlanNode, row: Row, key: bytes) -> dict[str, Any]:
             continue
         container = out.get(top, row.get(top))
         as_text = isinstance(container, str)
-        doc = json.loads(container) if isinstance(container, str) else copy.deepcopy(container)
+        doc = _json_object(container)
         if isinstance(doc, dict) and _mask_path(doc, rest.split("."), target, key):
             out[top] = json.dumps(doc, sort_keys=True) if as_text else doc
     return out
+
+
+def _json_object(value: Any) -> Any:
+    """A nested field's container: parsed JSON text, or a copy; None when it is neither."""
+    if not isinstance(value, str):
+        return copy.deepcopy(value)
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None  # not JSON: nothing nested to mask (the error would quote the value)
 
 
 def _mask_path(doc: dict[str, Any], path: list[str], target: TargetField, key: bytes) -> bool:
