@@ -17,8 +17,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
 from rightsflow.domain.errors import Conflict, InvalidInput, NotFound
+from rightsflow.domain.records import AuditEvent, NodeResult, RequestFilter
 from rightsflow.domain.requests import PrivacyRequest, RequestStatus, RequestType
-from rightsflow.services.ports import AuditEvent, NodeResult, RequestFilter
 from rightsflow.storage.migrate import alembic_config, make_engine, normalise_url, upgrade_database
 from rightsflow.storage.packages import FilePackageStore
 from rightsflow.storage.tables import metadata

@@ -23,6 +23,13 @@ def _at(name: str, *, nullable: bool = False) -> sa.Column[object]:
 
 
 def upgrade() -> None:
+    _create_privacy_requests()
+    _create_node_results()
+    _create_audit_events()
+    _create_api_tokens()
+
+
+def _create_privacy_requests() -> None:
     op.create_table(
         "privacy_requests",
         sa.Column("id", sa.String(36), nullable=False),
@@ -47,6 +54,8 @@ def upgrade() -> None:
     op.create_index("ix_privacy_requests_received_at_id", "privacy_requests", ["received_at", "id"])
     op.create_index("ix_privacy_requests_status", "privacy_requests", ["status"])
 
+
+def _create_node_results() -> None:
     op.create_table(
         "node_results",
         sa.Column("request_id", sa.String(36), nullable=False),
@@ -70,6 +79,8 @@ def upgrade() -> None:
         ),
     )
 
+
+def _create_audit_events() -> None:
     op.create_table(
         "audit_events",
         sa.Column(
@@ -89,6 +100,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_audit_events_request_id", "audit_events", ["request_id"])
 
+
+def _create_api_tokens() -> None:
     op.create_table(
         "api_tokens",
         sa.Column("id", sa.String(36), nullable=False),
