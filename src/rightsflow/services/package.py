@@ -81,7 +81,7 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, dict | list):
-        return to_json(value).decode() if isinstance(value, dict) else json.dumps(value)
+        return to_json(value).decode()
     return str(value)
 
 

@@ -27,7 +27,7 @@ def _plain(value: object) -> Any:
     raise TypeError(f"cannot store a value of type {type(value).__name__}")
 
 
-def to_json(rows: Sequence[Row] | dict[str, Any]) -> bytes:
+def to_json(rows: Sequence[Any] | dict[str, Any]) -> bytes:
     return json.dumps(rows, default=_plain, separators=(",", ":"), sort_keys=True).encode()
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import uuid
 from pathlib import Path
 
 from rightsflow.domain.errors import InvalidInput
+from rightsflow.storage.private_files import write_private_file
 
 
 def _checked_id(request_id: str) -> str:
@@ -32,22 +30,7 @@ class FilePackageStore:
         return self.root / f"{_checked_id(request_id)}.bin"
 
     def put(self, request_id: str, sealed: bytes) -> None:
-        """Write atomically: a temp file in the same directory, fsync, then rename over."""
-        target = self.path_for(request_id)
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=".pkg-", suffix=".tmp")
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                os.fchmod(handle.fileno(), 0o600)
-                handle.write(sealed)
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.replace(target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
+        write_private_file(self.path_for(request_id), sealed)
 
     def get(self, request_id: str) -> bytes | None:
         try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import os
 import secrets
 import uuid
 from pathlib import Path
@@ -14,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from rightsflow.storage.migrate import take_write_lock
+from rightsflow.storage.private_files import write_private_file
 from rightsflow.storage.tables import api_tokens, utcnow
 
 ADMIN_NAME = "admin"
@@ -46,7 +46,7 @@ def ensure_admin_token(engine: Engine, token_file: Path) -> tuple[str | None, bo
                 revoked_at=None,
             )
         )
-        _write_secret_file(token_file, token + "\n")
+        write_private_file(token_file, (token + "\n").encode())
         try:
             connection.commit()
         except BaseException:
@@ -68,20 +68,3 @@ def token_is_valid(engine: Engine, token: str) -> bool:
             )
         ).scalar_one_or_none()
     return stored is not None and hmac.compare_digest(stored, digest)
-
-
-def _write_secret_file(path: Path, content: str) -> None:
-    """Write `content` to `path` atomically, readable by the owner only (0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import hmac
-import os
 import secrets
 import threading
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from rightsflow.domain.errors import RightsflowError
+from rightsflow.storage.private_files import write_private_file
 
 SECRET_BYTES = 32
 _VERSION = 1
@@ -133,18 +132,6 @@ def load_or_create_secret(key_file: Path) -> bytes:
 
 
 def _create_secret_file(key_file: Path) -> None:
-    """Write a fresh secret under a temp name, then link it into place; a racing creator wins."""
-    key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """A fresh secret; if another process created the file first, theirs is kept."""
     encoded = base64.urlsafe_b64encode(secrets.token_bytes(SECRET_BYTES)) + b"\n"
-    tmp = key_file.with_name(f".{key_file.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(encoded)
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(FileExistsError):  # another process created it first
-            os.link(tmp, key_file)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    write_private_file(key_file, encoded, overwrite=False)
