@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
 import typer
@@ -36,8 +38,16 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def guarded(call: Callable[[], T]) -> T:
-    """Turn expected failures into a one-line message and a non-zero exit."""
+    """Turn expected failures into a one-line message and a non-zero exit.
+
+    SIGTERM is handled like Ctrl-C, so `kill` or a service manager also runs the cleanup that
+    stops the children (the default action would end the process before any `finally`)."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return call()
     except DataMapInvalid as exc:
@@ -49,3 +59,5 @@ def guarded(call: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         err.print("stopped")
         raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
