@@ -14,6 +14,17 @@ from rightsflow.domain.errors import InvalidInput, InvalidTransition
 class RequestType(StrEnum):
     ACCESS = "access"
     ERASURE = "erasure"
+    RECTIFICATION = "rectification"  # correct named fields of the subject's records
+    RESTRICTION = "restriction"  # set the data map's restriction flag on the subject's records
+    PORTABILITY = "portability"  # the access package, machine-readable (JSON and CSV)
+
+    @property
+    def reads_only(self) -> bool:
+        return self in (RequestType.ACCESS, RequestType.PORTABILITY)
+
+    @property
+    def writes(self) -> bool:
+        return not self.reads_only
 
 
 class RequestStatus(StrEnum):
