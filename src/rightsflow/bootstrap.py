@@ -20,6 +20,7 @@ from rightsflow.services.datamap import load_datamap
 from rightsflow.services.platform import Platform
 from rightsflow.storage.migrate import make_engine, upgrade_database
 from rightsflow.storage.packages import FilePackageStore
+from rightsflow.storage.signing_keys import FileSigningKey
 from rightsflow.storage.uow import SqlUnitOfWorkFactory
 from rightsflow.storage.vault import FileVault
 from rightsflow.workflows.contracts import StepPolicy
@@ -75,6 +76,7 @@ def build_runtime(settings: Settings, registry: ConnectorRegistry | None = None)
         clock=utc_now,
         datamap=datamap,
         policies=policies,
+        signer=FileSigningKey(settings.data_dir),
     )
     return Runtime(settings, engine, platform, pool)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from starlette.exceptions import StarletteDeprecationWarning
 
@@ -31,6 +32,7 @@ from rightsflow.domain.datamap_parse import parse_datamap
 from rightsflow.domain.errors import NotFound
 from rightsflow.domain.policy import DEFAULT_POLICIES
 from rightsflow.domain.requests import PrivacyRequest, RequestStatus
+from rightsflow.domain.signature import key_id, public_key_pem, raw_public_key, sign_document
 from rightsflow.sample.shop import shop_dataset_yaml
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import (
@@ -248,6 +250,22 @@ class TickingClock:
         return self.now
 
 
+class KeySigner:
+    """The Signer port over an in-memory Ed25519 key: real signatures, no files."""
+
+    def __init__(self, key: Ed25519PrivateKey | None = None) -> None:
+        self.private_key = key or Ed25519PrivateKey.generate()
+
+    def sign(self, document: dict[str, Any]) -> dict[str, Any]:
+        return sign_document(document, self.private_key)
+
+    def public_key_pem(self) -> str:
+        return public_key_pem(self.private_key)
+
+    def key_id(self) -> str:
+        return key_id(raw_public_key(self.private_key))
+
+
 def make_platform(store: FakeStore | None = None) -> tuple[Platform, FakeStore]:
     store = store or FakeStore()
     datamap = parse_datamap({"shop.yml": shop_dataset_yaml(), "systems.yml": SYSTEMS_YML}, env={})
@@ -259,6 +277,7 @@ def make_platform(store: FakeStore | None = None) -> tuple[Platform, FakeStore]:
         clock=TickingClock(),
         datamap=datamap,
         policies=DEFAULT_POLICIES,
+        signer=KeySigner(),
     )
     return platform, store
 

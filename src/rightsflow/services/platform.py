@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 from rightsflow.domain.datamap import DataMap
 from rightsflow.domain.policy import Policy
-from rightsflow.services.ports import Clock, Connectors, PackageStore, UnitOfWork, Vault
+from rightsflow.services.ports import (
+    Clock,
+    Connectors,
+    PackageStore,
+    Signer,
+    UnitOfWork,
+    Vault,
+)
 
 
 @dataclass(frozen=True)
@@ -19,3 +26,4 @@ class Platform:
     clock: Clock
     datamap: DataMap
     policies: Mapping[str, Policy]
+    signer: Signer

@@ -119,3 +119,14 @@ class Connectors(Protocol):
     """Open connectors by system key (cached by the adapter)."""
 
     def for_system(self, system_key: str) -> Connector: ...
+
+
+class Signer(Protocol):
+    """Signs documents (receipts) so that anyone with the public key can check them offline."""
+
+    def sign(self, document: dict[str, Any]) -> dict[str, Any]:
+        """A copy of `document` with a `signature` member."""
+        ...
+
+    def public_key_pem(self) -> str: ...
+    def key_id(self) -> str: ...
