@@ -12,7 +12,7 @@ import copy
 import hashlib
 import hmac
 import warnings
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -66,6 +66,8 @@ class StoreState:
     sealed: dict[str, bytes] = field(default_factory=dict)
     plans: dict[str, dict[str, Any]] = field(default_factory=dict)
     results: dict[tuple[str, str, str], NodeResult] = field(default_factory=dict)
+    # (request_id, address) -> page number -> (sealed page, rows in it)
+    pages: dict[tuple[str, str], dict[int, tuple[bytes, int]]] = field(default_factory=dict)
     audit: list[AuditEvent] = field(default_factory=list)
 
 
@@ -148,6 +150,22 @@ class FakeResults:
         results = self._store.state.results
         for key in [k for k in results if k[0] == request_id and k[2] in phases]:
             del results[key]
+        if "retrieve" in phases:
+            for key in [k for k in self._store.state.pages if k[0] == request_id]:
+                del self._store.state.pages[key]
+
+    def put_page(self, request_id: str, address: str, page: int, sealed: bytes, rows: int) -> None:
+        self._store.state.pages.setdefault((request_id, address), {})[page] = (sealed, rows)
+
+    def pages(self, request_id: str, address: str) -> Iterator[bytes]:
+        stored = self._store.state.pages.get((request_id, address), {})
+        for number in sorted(stored):
+            yield stored[number][0]
+
+    def clear_pages(self, request_id: str, address: str, from_page: int = 0) -> None:
+        stored = self._store.state.pages.get((request_id, address), {})
+        for number in [n for n in stored if n >= from_page]:
+            del stored[number]
 
 
 class FakeAudit:
@@ -210,16 +228,34 @@ class FakeVault:
     def lookup_hash(self, value: str) -> str:
         return hmac.new(self.KEY, value.encode(), hashlib.sha256).hexdigest()
 
+    def seal_stream(self, request_id: str, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        """One sealed line per input chunk (no authentication: the real format is tested on
+        FileVault)."""
+        for chunk in chunks:
+            yield self.seal(request_id, chunk) + b"\n"
+
+    def open_stream(self, request_id: str, sealed: Iterable[bytes]) -> Iterator[bytes]:
+        for line in b"".join(sealed).splitlines():
+            yield self.open(request_id, line)
+
 
 class FakePackages:
-    def __init__(self) -> None:
+    """Sealed packages in memory; `chunk_size` re-cuts what is read to exercise streaming."""
+
+    def __init__(self, chunk_size: int = 4096) -> None:
         self.stored: dict[str, bytes] = {}
+        self.chunk_size = chunk_size
 
-    def put(self, request_id: str, sealed: bytes) -> None:
-        self.stored[request_id] = sealed
+    def write(self, request_id: str, chunks: Iterable[bytes]) -> int:
+        self.stored[request_id] = b"".join(chunks)
+        return len(self.stored[request_id])
 
-    def get(self, request_id: str) -> bytes | None:
-        return self.stored.get(request_id)
+    def read(self, request_id: str) -> Iterator[bytes] | None:
+        data = self.stored.get(request_id)
+        if data is None:
+            return None
+        size = self.chunk_size
+        return (data[i : i + size] for i in range(0, len(data), size))
 
 
 class NoConnectors:

@@ -1,12 +1,19 @@
-"""The access package: data.json (rows per collection, targeted fields only) and index.html."""
+"""The access and portability packages: a zip built from the sealed result pages, sealed in
+chunks as it is written and stored as a stream, so no step holds the whole dataset in memory
+and no plaintext copy touches the disk.
+
+Entries, collections sorted by address, fixed timestamps (the same data gives the same zip):
+- data.json: collection address -> list of projected rows;
+- csv/<dataset>.<collection>.csv: one per collection, header = targeted field paths;
+- index.html: human-readable, the first rows of each collection;
+- manifest.json (portability only): format version, collections, row counts, generated time.
+"""
 
 from __future__ import annotations
 
-import html
-import io
-import json
 import zipfile
-from typing import Any
+from collections.abc import Iterable, Iterator
+from itertools import chain
 
 from rightsflow.domain.connector import Row
 from rightsflow.domain.errors import Conflict, NotFound
@@ -14,107 +21,144 @@ from rightsflow.domain.plan import PlanNode
 from rightsflow.domain.requests import RequestStatus, RequestType
 from rightsflow.services import audit
 from rightsflow.services.execution import load_plan
+from rightsflow.services.package_files import (
+    csv_file,
+    csv_name,
+    data_json,
+    index_html,
+    manifest,
+)
 from rightsflow.services.platform import Platform
-from rightsflow.services.rows import open_rows, to_json
+from rightsflow.services.ports import ResultRepository, Vault
+from rightsflow.services.rows import iter_rows
 
 # Fixed timestamp inside the zip so the same data always gives the same bytes.
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+_FLUSH_BYTES = 1024 * 1024
 
 
-def _project(node: PlanNode, row: Row) -> dict[str, Any]:
-    """Only the fields whose categories the policy targets (nested paths kept nested)."""
-    out: dict[str, Any] = {}
-    for target in node.targets:
-        top, _, rest = target.path.partition(".")
-        value: Any = row.get(top)
-        if rest:
-            doc = json.loads(value) if isinstance(value, str) else value
-            for part in rest.split("."):
-                doc = doc.get(part) if isinstance(doc, dict) else None
-            _set_path(out, target.path.split("."), doc)
-        else:
-            out[top] = value
-    return out
+class _Sink:
+    """A write-only file for ZipFile; `take()` hands over what was written since last time.
+
+    Being unseekable makes zipfile stream each entry (sizes in data descriptors)."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self._buffer += data
+        return len(data)
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def __len__(self) -> int:
+        return len(self._buffer)
+
+    def take(self) -> bytes:
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        return data
 
 
-def _set_path(out: dict[str, Any], path: list[str], value: Any) -> None:
-    for part in path[:-1]:
-        out = out.setdefault(part, {})
-    out[path[-1]] = value
+def zip_stream(entries: Iterable[tuple[str, Iterable[bytes]]]) -> Iterator[bytes]:
+    """A deflated zip of (name, content pieces), produced piece by piece."""
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, pieces in entries:
+            info = zipfile.ZipInfo(name, _ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, "w", force_zip64=True) as entry:
+                for piece in pieces:
+                    entry.write(piece)
+                    if len(sink) >= _FLUSH_BYTES:
+                        yield sink.take()
+    yield sink.take()
 
 
-def collect(platform: Platform, request_id: str) -> dict[str, list[dict[str, Any]]]:
-    plan = load_plan(platform, request_id)
-    data: dict[str, list[dict[str, Any]]] = {}
-    with platform.uow() as uow:
-        for node in (n for n in plan.nodes if n.action == "return"):
-            found = uow.results.get(request_id, node.address, "retrieve")
-            rows = open_rows(platform.vault, request_id, found.sealed_rows if found else None)
-            data[node.address] = [_project(node, r) for r in rows]
-    return data
+class _Rows:
+    """The retrieved rows of one collection, read page by page from the result repository.
+
+    Falls back to the one-blob `sealed_rows` of results written before result pages existed."""
+
+    def __init__(self, vault: Vault, results: ResultRepository, request_id: str) -> None:
+        self._vault = vault
+        self._results = results
+        self._request_id = request_id
+
+    def __call__(self, node: PlanNode) -> Iterator[Row]:
+        return iter_rows(self._vault, self._request_id, self._sealed_pages(node.address))
+
+    def _sealed_pages(self, address: str) -> Iterator[bytes]:
+        pages = self._results.pages(self._request_id, address)
+        first = next(pages, None)
+        if first is not None:
+            yield first
+            yield from pages
+            return
+        found = self._results.get(self._request_id, address, "retrieve")
+        if found is not None and found.sealed_rows:
+            yield found.sealed_rows
 
 
-def render_html(data: dict[str, list[dict[str, Any]]]) -> str:
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>Your data</title></head><body><h1>Your data</h1>",
-        "<p>Every record we hold about you, by system and collection. "
-        "The same data is in data.json in this archive.</p>",
-    ]
-    for address, rows in data.items():
-        parts.append(f"<h2>{html.escape(address)} ({len(rows)})</h2>")
-        if not rows:
-            parts.append("<p>No records.</p>")
-            continue
-        columns = sorted({c for r in rows for c in r})
-        head = "".join(f"<th scope='col'>{html.escape(c)}</th>" for c in columns)
-        parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>")
-        for row in rows:
-            cells = "".join(f"<td>{html.escape(_text(row.get(c)))}</td>" for c in columns)
-            parts.append(f"<tr>{cells}</tr>")
-        parts.append("</tbody></table>")
-    parts.append("</body></html>")
-    return "".join(parts)
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        return to_json(value).decode()
-    return str(value)
+def _entries(
+    platform: Platform,
+    rows: _Rows,
+    nodes: list[PlanNode],
+    kind: RequestType,
+    counts: dict[str, int],
+) -> Iterator[tuple[str, Iterable[bytes]]]:
+    yield "data.json", data_json(nodes, rows, counts)  # fills counts for what follows
+    for node in nodes:
+        yield csv_name(node), csv_file(node, rows(node))
+    yield "index.html", (part.encode() for part in index_html(nodes, rows, counts))
+    if kind is RequestType.PORTABILITY:
+        yield "manifest.json", [manifest(nodes, counts, kind.value, platform.clock())]
 
 
 def build(platform: Platform, request_id: str) -> int:
     """Assemble, seal and store the package; returns the number of rows in it."""
-    data = collect(platform, request_id)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, body in (
-            ("data.json", to_json(data)),
-            ("index.html", render_html(data).encode()),
-        ):
-            archive.writestr(zipfile.ZipInfo(name, _ZIP_TIME), body)
-    platform.packages.put(request_id, platform.vault.seal(request_id, buffer.getvalue()))
-    rows = sum(len(v) for v in data.values())
+    plan = load_plan(platform, request_id)
+    nodes = sorted((n for n in plan.nodes if n.action == "return"), key=lambda n: n.address)
+    counts: dict[str, int] = {}
     with platform.uow() as uow:
-        audit.record(uow, request_id, "package.built", platform.clock(), rows=rows)
+        kind = uow.requests.get(request_id).type
+        rows = _Rows(platform.vault, uow.results, request_id)
+        archive = zip_stream(_entries(platform, rows, nodes, kind, counts))
+        size = platform.packages.write(request_id, platform.vault.seal_stream(request_id, archive))
+    total = sum(counts.values())
+    with platform.uow() as uow:
+        audit.record(uow, request_id, "package.built", platform.clock(), rows=total, bytes=size)
         uow.commit()
-    return rows
+    return total
 
 
-def download(platform: Platform, request_id: str, actor: str) -> bytes:
+def open_package(platform: Platform, request_id: str, actor: str) -> Iterator[bytes]:
+    """The package's plaintext zip as chunks, for streaming to the subject; audited.
+
+    The first chunk is opened (authenticated) before anything is recorded or returned, so a
+    damaged or foreign package fails here rather than half-way through a download."""
     with platform.uow() as uow:
         request = uow.requests.get(request_id)
-        if request.type is not RequestType.ACCESS:
-            raise Conflict("only access requests have a package")
+        if not request.type.reads_only:
+            raise Conflict("only access and portability requests have a package")
         if request.status is not RequestStatus.COMPLETED:
             raise Conflict(
                 f"the package is ready when the request completes ({request.status.value})"
             )
-        sealed = platform.packages.get(request_id)
+        sealed = platform.packages.read(request_id)
         if sealed is None:
             raise NotFound("package not found")
+        chunks = platform.vault.open_stream(request_id, sealed)
+        first = next(chunks, b"")
         audit.record(uow, request_id, "package.downloaded", platform.clock(), actor=actor)
         uow.commit()
-    return platform.vault.open(request_id, sealed)
+    return chain([first], chunks)
+
+
+def download(platform: Platform, request_id: str, actor: str) -> bytes:
+    """The whole package in memory: for tests and small packages; the API streams instead."""
+    return b"".join(open_package(platform, request_id, actor))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
@@ -58,7 +58,21 @@ class ResultRepository(Protocol):
         ...
 
     def for_request(self, request_id: str) -> Sequence[NodeResult]: ...
-    def clear(self, request_id: str, phases: Sequence[str]) -> None: ...
+    def clear(self, request_id: str, phases: Sequence[str]) -> None:
+        """Forget these phases' results; clearing "retrieve" also drops the result pages."""
+        ...
+
+    def put_page(self, request_id: str, address: str, page: int, sealed: bytes, rows: int) -> None:
+        """Insert or replace page `page` (0, 1, ...) of a retrieve result (`rows` rows in it)."""
+        ...
+
+    def pages(self, request_id: str, address: str) -> Iterator[bytes]:
+        """The sealed pages in page order, one at a time. Consume it inside the unit of work."""
+        ...
+
+    def clear_pages(self, request_id: str, address: str, from_page: int = 0) -> None:
+        """Drop pages numbered `from_page` and up (a rerun that found fewer rows drops the rest)."""
+        ...
 
 
 class AuditRepository(Protocol):
@@ -93,6 +107,15 @@ class Vault(Protocol):
 
     def seal(self, request_id: str, plaintext: bytes) -> bytes: ...
     def open(self, request_id: str, sealed: bytes) -> bytes: ...
+    def seal_stream(self, request_id: str, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        """Seal a file of any size chunk by chunk; yields the sealed stream's bytes."""
+        ...
+
+    def open_stream(self, request_id: str, sealed: Iterable[bytes]) -> Iterator[bytes]:
+        """Plaintext chunks of a sealed stream, each yielded only once authenticated. Raises
+        (possibly after earlier chunks) if the stream was altered, reordered or cut short."""
+        ...
+
     def masking_key(self) -> bytes:
         """Key for the keyed-hash masking strategy."""
         ...
@@ -103,8 +126,15 @@ class Vault(Protocol):
 
 
 class PackageStore(Protocol):
-    def put(self, request_id: str, sealed: bytes) -> None: ...
-    def get(self, request_id: str) -> bytes | None: ...
+    """Sealed packages, written and read as streams (never whole in memory)."""
+
+    def write(self, request_id: str, chunks: Iterable[bytes]) -> int:
+        """Store the sealed package (replacing any earlier one atomically); returns its size."""
+        ...
+
+    def read(self, request_id: str) -> Iterator[bytes] | None:
+        """The sealed package's bytes in chunks, or None when there is none."""
+        ...
 
 
 class WorkflowStarter(Protocol):

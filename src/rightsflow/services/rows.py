@@ -1,17 +1,23 @@
-"""Rows in and out of sealed JSON. Only this module knows how rows are serialised."""
+"""Rows in and out of sealed JSON. Only this module knows how rows are serialised.
+
+A retrieve result is stored as pages of at most PAGE_ROWS rows, each sealed on its own, so
+rows can be written and read one page at a time whatever the size of a collection."""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 from uuid import UUID
 
 from rightsflow.domain.connector import Row
 from rightsflow.services.ports import Vault
+
+PAGE_ROWS = 1_000
 
 
 def _plain(value: object) -> Any:
@@ -40,3 +46,23 @@ def open_rows(vault: Vault, request_id: str, sealed: bytes | None) -> list[Row]:
         return []
     rows: list[Row] = json.loads(vault.open(request_id, sealed))
     return rows
+
+
+def seal_page(vault: Vault, request_id: str, rows: Sequence[Row]) -> bytes:
+    """One page of a retrieve result (see ResultRepository.put_page)."""
+    return seal_rows(vault, request_id, rows)
+
+
+def iter_rows(vault: Vault, request_id: str, sealed_pages: Iterable[bytes]) -> Iterator[Row]:
+    """The rows of sealed pages, opening one page at a time."""
+    for sealed in sealed_pages:
+        yield from open_rows(vault, request_id, sealed)
+
+
+def paged(rows: Iterable[Row], size: int = PAGE_ROWS) -> Iterator[list[Row]]:
+    """Cut a stream of rows into pages of `size` rows (the last may be shorter)."""
+    if size < 1:
+        raise ValueError("page size must be at least 1")
+    source = iter(rows)
+    while page := list(islice(source, size)):
+        yield page

@@ -5,7 +5,7 @@ They satisfy the repository Protocols in services/ports.py structurally."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,11 +17,18 @@ from sqlalchemy.exc import IntegrityError
 from rightsflow.domain.errors import Conflict, InvalidInput, NotFound
 from rightsflow.domain.records import AuditEvent, NodeResult, RequestFilter
 from rightsflow.domain.requests import PrivacyRequest, RequestStatus, RequestType
-from rightsflow.storage.tables import audit_events, node_results, privacy_requests, utcnow
+from rightsflow.storage.tables import (
+    audit_events,
+    node_results,
+    privacy_requests,
+    result_pages,
+    utcnow,
+)
 
 _UNFINISHED = (RequestStatus.RECEIVED.value, RequestStatus.EXECUTING.value)
 _pr = privacy_requests.c
 _nr = node_results.c
+_rp = result_pages.c
 
 
 def idempotency_digest(key: str) -> str:
@@ -228,20 +235,9 @@ class SqlResultRepository:
         }
         if values["updated_at"] is None:
             values["updated_at"] = utcnow()
-        dialect = self._conn.dialect.name
-        if dialect not in ("sqlite", "postgresql"):
+        if not _upsert(self._conn, node_results, values, _RESULT_FIELDS):
             self._delete_one(result)
             self._conn.execute(node_results.insert().values(values))
-            return
-        insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(node_results)
-        upsert = insert.values(values).on_conflict_do_update(
-            index_elements=[_nr.request_id, _nr.address, _nr.phase],
-            set_={name: insert.excluded[name] for name in _RESULT_FIELDS},
-        )
-        try:
-            self._conn.execute(upsert)
-        except IntegrityError:
-            raise _not_found() from None
 
     def _delete_one(self, result: NodeResult) -> None:
         self._conn.execute(
@@ -261,11 +257,80 @@ class SqlResultRepository:
         return [_to_result(row) for row in self._conn.execute(query).mappings()]
 
     def clear(self, request_id: str, phases: Sequence[str]) -> None:
+        """Forget these phases' results; clearing "retrieve" also drops the result pages."""
         if not phases:
             return
         self._conn.execute(
             node_results.delete().where(_nr.request_id == request_id, _nr.phase.in_(list(phases)))
         )
+        if "retrieve" in phases:
+            self._conn.execute(result_pages.delete().where(_rp.request_id == request_id))
+
+    def put_page(self, request_id: str, address: str, page: int, sealed: bytes, rows: int) -> None:
+        """Insert or replace page `page` (0, 1, ...) of a retrieve result."""
+        if page < 0 or rows < 0:
+            raise InvalidInput("page and row count must not be negative", field="page")
+        values: dict[str, Any] = {
+            "request_id": request_id,
+            "address": address,
+            "page": page,
+            "row_count": rows,
+            "sealed": sealed,
+        }
+        if not _upsert(self._conn, result_pages, values, ("row_count", "sealed")):
+            self._conn.execute(
+                result_pages.delete().where(
+                    _rp.request_id == request_id, _rp.address == address, _rp.page == page
+                )
+            )
+            self._conn.execute(result_pages.insert().values(values))
+
+    def pages(self, request_id: str, address: str) -> Iterator[bytes]:
+        """The sealed pages in page order, fetched one per query (keyset), never all at once.
+
+        Lazy: consume it inside the unit of work that gave it."""
+        last = -1
+        while True:
+            query = (
+                sa.select(_rp.page, _rp.sealed)
+                .where(_rp.request_id == request_id, _rp.address == address, _rp.page > last)
+                .order_by(_rp.page)
+                .limit(1)
+            )
+            row = self._conn.execute(query).first()
+            if row is None:
+                return
+            last = row.page
+            yield bytes(row.sealed)
+
+    def clear_pages(self, request_id: str, address: str, from_page: int = 0) -> None:
+        """Drop pages numbered `from_page` and up (a rerun that found fewer rows drops the rest)."""
+        self._conn.execute(
+            result_pages.delete().where(
+                _rp.request_id == request_id, _rp.address == address, _rp.page >= from_page
+            )
+        )
+
+
+def _upsert(
+    conn: Connection, table: sa.Table, values: dict[str, Any], update: Sequence[str]
+) -> bool:
+    """Insert or update on the primary key; False on a dialect without ON CONFLICT.
+
+    A missing parent request (foreign key) is NotFound."""
+    dialect = conn.dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        return False
+    insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
+    upsert = insert.values(values).on_conflict_do_update(
+        index_elements=list(table.primary_key.columns),
+        set_={name: insert.excluded[name] for name in update},
+    )
+    try:
+        conn.execute(upsert)
+    except IntegrityError:
+        raise _not_found() from None
+    return True
 
 
 class SqlAuditRepository:

@@ -95,8 +95,26 @@ node_results = sa.Table(
     sa.Column("rows_changed", sa.Integer(), nullable=False),
     sa.Column("remaining", sa.Integer(), nullable=False),
     sa.Column("detail", sa.Text(), nullable=True),
+    # Legacy: the whole retrieve result in one sealed blob (revision 0001). Kept while the
+    # execution still writes it; new code writes result_pages and reads this only as a fallback.
     sa.Column("sealed_rows", sa.LargeBinary(), nullable=True),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# A retrieve result in pages of sealed rows, so no step ever holds a whole collection in memory.
+result_pages = sa.Table(
+    "result_pages",
+    metadata,
+    sa.Column(
+        "request_id",
+        sa.String(36),
+        sa.ForeignKey("privacy_requests.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("address", sa.String(255), primary_key=True),
+    sa.Column("page", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("row_count", sa.Integer(), nullable=False),
+    sa.Column("sealed", sa.LargeBinary(), nullable=False),
 )
 
 # No foreign key on purpose: the audit trail outlives the request rows it describes.

@@ -5,6 +5,8 @@ Subkeys are derived from the master secret with HKDF-SHA256, one per purpose:
   sealed blob cannot be replayed under another request. Format: version | nonce | ciphertext+tag.
 - masking: the key of the keyed-hash masking strategy.
 - lookup: HMAC-SHA256 for finding a record by a personal value without storing the value.
+Files of any size (access packages) are sealed in chunks with the sealing key, bound to the
+request id the same way; see sealed_stream.py for the format.
 The secret is never logged, printed or put in an error message or repr.
 """
 
@@ -16,6 +18,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +29,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from rightsflow.domain.errors import RightsflowError
 from rightsflow.storage.private_files import write_private_file
+from rightsflow.storage.sealed_stream import CHUNK_SIZE, open_chunks, seal_chunks
 
 SECRET_BYTES = 32
 _VERSION = 1
@@ -94,6 +98,15 @@ class FileVault:
                 "sealed data cannot be opened: it was altered, belongs to another request, "
                 "or was sealed with another key"
             ) from None
+
+    def seal_stream(
+        self, request_id: str, chunks: Iterable[bytes], chunk_size: int = CHUNK_SIZE
+    ) -> Iterator[bytes]:
+        """Seal a file of any size, `chunk_size` plaintext bytes per authenticated frame."""
+        return seal_chunks(self._loaded().aead, request_id, chunks, chunk_size)
+
+    def open_stream(self, request_id: str, sealed: Iterable[bytes]) -> Iterator[bytes]:
+        return open_chunks(self._loaded().aead, request_id, sealed)
 
     def masking_key(self) -> bytes:
         return self._loaded().masking

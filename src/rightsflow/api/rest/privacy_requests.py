@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, Security
+from fastapi.responses import StreamingResponse
 
 from rightsflow.api.deps import AuthenticatedRoute, PlatformDep, WorkflowsDep, bearer_scheme
 from rightsflow.api.problems import problem_responses
@@ -160,17 +161,19 @@ async def retry_privacy_request(
 
 @router.get(
     "/{request_id}/package",
-    response_class=Response,
-    summary="Download the access package (zip) of a completed access request",
+    response_class=StreamingResponse,
+    summary="Download the package (zip) of a completed access or portability request",
     responses={
         200: {"content": {"application/zip": {}}, "description": "The package"},
         **problem_responses(404, 409),
     },
 )
-def download_package(platform: PlatformDep, request_id: RequestId) -> Response:
-    body = package.download(platform, request_id, ACTOR)
-    return Response(
-        body,
+def download_package(platform: PlatformDep, request_id: RequestId) -> StreamingResponse:
+    # Checked, audited and its first chunk authenticated before the response starts; the rest
+    # is opened chunk by chunk as the client reads (a package may be larger than memory).
+    chunks = package.open_package(platform, request_id, ACTOR)
+    return StreamingResponse(
+        chunks,
         media_type="application/zip",
         headers={
             "Content-Disposition": f'attachment; filename="rightsflow-{request_id}.zip"',
