@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rightsflow.connectors.registry import default_registry
+from rightsflow.domain.datamap_checks import check_datamap
 from rightsflow.domain.errors import DataMapInvalid, RightsflowError
 from rightsflow.domain.plan import ExecutionPlan
 from rightsflow.domain.planner import plan_request
@@ -41,7 +42,7 @@ def _load(mapdir: Path):  # type: ignore[no-untyped-def]
 def validate(mapdir: MapArg) -> None:
     """Report every problem with its file and location; exit 1 if there is any."""
     datamap, policies = _load(mapdir)
-    for warning in datamap.warnings:
+    for warning in (*datamap.warnings, *check_datamap(datamap, policies)):
         err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     collections = sum(len(d.collections) for d in datamap.datasets)
     out.print(
@@ -92,6 +93,9 @@ def _print_plan(plan: ExecutionPlan) -> None:
             f"{e.source_collection}.{e.source_field} -> {e.target_field}" for e in node.edge_inputs
         ]
         targets = [t.path + (f" ({t.strategy.value})" if t.strategy else "") for t in node.targets]
+        targets += [f"{path} (detach: set NULL)" for path in node.detach]
+        if node.exemption is not None:
+            targets.append(f"kept: {node.exemption.legal_basis}")
         table.add_row(
             str(node.wave),
             node.address,

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Direction = Literal["from", "to"] | None
+ErasureMode = Literal["delete", "mask", "keep"]
+OnParentErase = Literal["delete", "detach"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,11 @@ class DataField:
     length: int | None = None
     references: tuple[Reference, ...] = ()
     has_children: bool = False
+    # Column facts (from introspection or by hand) that masking must respect.
+    nullable: bool | None = None
+    unique: bool = False
+    db_type: str | None = None
+    review: str | None = None  # an introspection suggestion no human has confirmed yet
 
     @property
     def top_level(self) -> str:
@@ -48,10 +55,32 @@ class DataField:
 
 
 @dataclass(frozen=True)
+class Exemption:
+    """Why rows are kept despite an erasure request (e.g. a tax-law retention duty)."""
+
+    legal_basis: str
+    retain_for: str | None = None  # e.g. "10 years"
+
+
+@dataclass(frozen=True)
+class RestrictionFlag:
+    """How restriction of processing is recorded in a collection: set `field` to `value`."""
+
+    field: str
+    value: str | int | bool
+
+
+@dataclass(frozen=True)
 class Collection:
     dataset: str
     name: str
     fields: tuple[DataField, ...]
+    erasure: ErasureMode | None = None  # None: the policy's default
+    exemption: Exemption | None = None  # with erasure == "keep"
+    # What erasing a referenced (parent) row does to this collection's rows that point at it.
+    on_parent_erase: OnParentErase | None = None  # None: delete them
+    restriction: RestrictionFlag | None = None
+    erase_after: tuple[str, ...] = ()  # collection addresses erased before this one
 
     @property
     def address(self) -> str:

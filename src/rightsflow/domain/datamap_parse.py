@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -26,6 +27,7 @@ from rightsflow.domain.datamap import (
     Reference,
     System,
 )
+from rightsflow.domain.datamap_extras import collection_extras, field_extras
 from rightsflow.domain.errors import DataMapInvalid, InvalidInput, Problem
 
 SYSTEMS_FILE = "systems.yml"
@@ -87,7 +89,7 @@ def _parse_dataset_file(name: str, text: str, problems: list[Problem]) -> list[D
                 Problem(name, _loc(where, raw, e["loc"]), e["msg"]) for e in exc.errors()
             )
             continue
-        out.append(_to_dataset(fides, name, where, problems))
+        out.append(_to_dataset(fides, raw, name, where, problems))
     return out
 
 
@@ -105,28 +107,73 @@ def _loc(prefix: str, raw: Any, loc: Sequence[int | str]) -> str:
     return ".".join(parts)
 
 
-def _to_dataset(fides: FidesDataset, file: str, where: str, problems: list[Problem]) -> Dataset:
+def _to_dataset(
+    fides: FidesDataset, raw: dict[str, Any], file: str, where: str, problems: list[Problem]
+) -> Dataset:
     collections = []
+    raw_collections = _by_name(raw.get("collections"))
     for col in fides.collections:
+        raw_col = raw_collections.get(col.name, {})
+        cwhere = f"{where}({fides.fides_key}).collections({col.name})"
         fields: list[DataField] = []
+        raw_fields = _by_name(raw_col.get("fields") if isinstance(raw_col, dict) else None)
         for f in col.fields:
-            _flatten(f, "", fides.fides_key, col.name, fields)
+            _flatten(f, raw_fields.get(f.name), "", _Where(file, cwhere, problems), fields)
         for flat in fields:
-            bad = [c for c in flat.categories if not is_known(c)]
-            for c in bad:
-                loc = f"{where}({fides.fides_key}).collections({col.name}).fields({flat.path})"
+            for c in (c for c in flat.categories if not is_known(c)):
+                loc = f"{cwhere}.fields({flat.path})"
                 problems.append(Problem(file, loc, f"unknown data category '{c}'"))
-        collections.append(Collection(fides.fides_key, col.name, tuple(fields)))
+        at = _Where(file, cwhere, problems)
+        collections.append(_collection(fides.fides_key, col, raw_col, fields, at))
     return Dataset(fides.fides_key, tuple(collections), file)
 
 
-def _flatten(f: FidesField, prefix: str, dataset: str, col: str, out: list[DataField]) -> None:
+def _collection(
+    dataset: str, col: Any, raw: object, fields: list[DataField], at: _Where
+) -> Collection:
+    file, where, problems = at.file, at.collection, at.problems
+    extras = collection_extras(raw, file, where, problems)
+    restriction = extras.restriction_value()
+    if restriction is not None and not any(f.path == restriction.field for f in fields):
+        problems.append(
+            Problem(
+                file,
+                f"{where}.fides_meta.rightsflow.restriction.field",
+                f"no field '{restriction.field}' in this collection",
+            )
+        )
+    meta = col.fides_meta
+    after = tuple(
+        str(key).replace(".", ":", 1) for key in ((meta.erase_after or []) if meta else [])
+    )
+    return Collection(
+        dataset,
+        col.name,
+        tuple(fields),
+        erasure=extras.erasure,
+        exemption=extras.exemption_value(),
+        on_parent_erase=extras.on_parent_erase,
+        restriction=restriction,
+        erase_after=after,
+    )
+
+
+@dataclass(frozen=True)
+class _Where:
+    file: str
+    collection: str
+    problems: list[Problem]
+
+
+def _flatten(f: FidesField, raw: object, prefix: str, at: _Where, out: list[DataField]) -> None:
     path = f"{prefix}{f.name}"
     meta = f.fides_meta
     refs = tuple(
         Reference(_address(r.dataset, r.field), _direction(r.direction))
         for r in (meta.references or [] if meta else [])
     )
+    extras = field_extras(raw, at.file, f"{at.collection}.fields({path})", at.problems)
+    review = extras.review
     out.append(
         DataField(
             path=path,
@@ -137,10 +184,22 @@ def _flatten(f: FidesField, prefix: str, dataset: str, col: str, out: list[DataF
             length=meta.length if meta else None,
             references=refs,
             has_children=bool(f.fields),
+            nullable=extras.nullable,
+            unique=extras.unique,
+            db_type=extras.db_type,
+            review=(review if isinstance(review, str) else "suggested") if review else None,
         )
     )
+    raw_children = _by_name(raw.get("fields") if isinstance(raw, dict) else None)
     for child in f.fields or ():
-        _flatten(child, f"{path}.", dataset, col, out)
+        _flatten(child, raw_children.get(child.name), f"{path}.", at, out)
+
+
+def _by_name(raw: object) -> dict[str, Any]:
+    """Raw mappings by their `name` (fideslang may reorder what it validates)."""
+    if not isinstance(raw, list):
+        return {}
+    return {str(r["name"]): r for r in raw if isinstance(r, dict) and "name" in r}
 
 
 def _address(dataset: str, dotted: str) -> FieldAddress:

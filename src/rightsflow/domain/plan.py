@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rightsflow.domain.datamap import Exemption, RestrictionFlag
 from rightsflow.domain.policy import MaskStrategy
 from rightsflow.domain.requests import RequestType
 
@@ -33,6 +34,11 @@ class TargetField:
     strategy: MaskStrategy | None = None  # erasure only
     value: str | None = None
     length: int | None = None
+    granularity: str | None = None  # generalize only
+    data_type: str | None = None
+    db_type: str | None = None
+    unique: bool = False
+    nullable: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,12 @@ class PlanNode:
     edge_inputs: tuple[Edge, ...]
     targets: tuple[TargetField, ...]
     fetch_fields: tuple[str, ...]  # top-level fields the connector reads
-    action: str  # "read" (traverse only) | "return" (access) | "mask" | "delete"
+    # "read" (traverse only) | "return" (access, portability) | "mask" | "delete" | "keep"
+    # (erasure exemption) | "restrict" | "rectify"
+    action: str
+    exemption: Exemption | None = None  # action "keep"
+    detach: tuple[str, ...] = ()  # reference fields set to NULL: the rows they point at go
+    restriction: RestrictionFlag | None = None  # action "restrict"
 
     @property
     def dataset(self) -> str:
@@ -58,7 +69,8 @@ class PlanNode:
 
     @property
     def erases(self) -> bool:
-        return self.action in ("mask", "delete")
+        """Whether the node changes rows (erasure, detaching, restriction, rectification)."""
+        return self.action in ("mask", "delete", "restrict", "rectify") or bool(self.detach)
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,7 @@ class ExecutionPlan:
 
 
 def _node_from_dict(raw: dict[str, Any]) -> PlanNode:
+    exemption, restriction = raw.get("exemption"), raw.get("restriction")
     return PlanNode(
         address=raw["address"],
         system=raw["system"],
@@ -119,16 +132,21 @@ def _node_from_dict(raw: dict[str, Any]) -> PlanNode:
         primary_key=tuple(raw["primary_key"]),
         identity_inputs=tuple(IdentityInput(**i) for i in raw["identity_inputs"]),
         edge_inputs=tuple(Edge(**e) for e in raw["edge_inputs"]),
-        targets=tuple(
-            TargetField(
-                path=t["path"],
-                categories=tuple(t["categories"]),
-                strategy=MaskStrategy(t["strategy"]) if t["strategy"] else None,
-                value=t["value"],
-                length=t["length"],
-            )
-            for t in raw["targets"]
-        ),
+        targets=tuple(_target_from_dict(t) for t in raw["targets"]),
         fetch_fields=tuple(raw["fetch_fields"]),
         action=raw["action"],
+        exemption=Exemption(**exemption) if exemption else None,
+        detach=tuple(raw.get("detach", ())),
+        restriction=RestrictionFlag(**restriction) if restriction else None,
+    )
+
+
+def _target_from_dict(raw: dict[str, Any]) -> TargetField:
+    strategy = raw.get("strategy")
+    return TargetField(
+        **{
+            **raw,
+            "categories": tuple(raw["categories"]),
+            "strategy": MaskStrategy(strategy) if strategy else None,
+        }
     )

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
-from rightsflow.domain.datamap import Collection, DataMap
+from rightsflow.domain.datamap import Collection, DataField, DataMap
+from rightsflow.domain.node_actions import NodeSpec, decide
 from rightsflow.domain.plan import (
     Edge,
     ExecutionPlan,
@@ -17,18 +19,26 @@ from rightsflow.domain.plan import (
     Skipped,
     TargetField,
 )
-from rightsflow.domain.policy import MaskStrategy, Policy
+from rightsflow.domain.policy import Policy
 from rightsflow.domain.requests import RequestType
 
 
-def plan_request(datamap: DataMap, policy: Policy, identity_types: Iterable[str]) -> ExecutionPlan:
+def plan_request(
+    datamap: DataMap,
+    policy: Policy,
+    identity_types: Iterable[str],
+    corrections: Iterable[str] = (),
+) -> ExecutionPlan:
+    """`corrections`: the field addresses (`dataset:collection.path`) a rectification sets."""
     identities = tuple(sorted(set(identity_types)))
     collections = {c.address: c for c in datamap.collections()}
     edges = _edges(datamap)
     waves = _waves(collections, edges, identities)
-    targets = {a: _targets(collections[a], policy) for a in waves}
-    kept = _prune(waves, edges, targets)
+    wanted = _Wanted(policy, frozenset(corrections))
+    targets = {a: _targets(collections[a], wanted) for a in waves}
     notes: list[str] = []
+    specs = decide(collections, waves, targets, policy, notes)
+    kept = _prune(waves, edges, {a for a, spec in specs.items() if spec.needed})
     nodes = tuple(
         _node(
             datamap,
@@ -36,9 +46,7 @@ def plan_request(datamap: DataMap, policy: Policy, identity_types: Iterable[str]
             waves=waves,
             edges=edges,
             identities=identities,
-            targets=targets[a],
-            policy=policy,
-            notes=notes,
+            spec=specs[a],
         )
         for a in sorted(kept, key=lambda a: (waves[a], a))
     )
@@ -46,8 +54,7 @@ def plan_request(datamap: DataMap, policy: Policy, identity_types: Iterable[str]
         collections=collections,
         waves=waves,
         kept=kept,
-        targets=targets,
-        policy=policy,
+        wanted=wanted,
         identities=identities,
     )
     erase_order = _erase_order([n for n in nodes if n.erases], collections, notes)
@@ -60,6 +67,20 @@ def plan_request(datamap: DataMap, policy: Policy, identity_types: Iterable[str]
         skipped=skipped,
         notes=tuple(notes),
     )
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """Which fields a request is about: the policy's categories, or a rectification's fields."""
+
+    policy: Policy
+
+    corrections: frozenset[str]
+
+    def __call__(self, collection: Collection, field: DataField) -> bool:
+        if self.policy.type is RequestType.RECTIFICATION:
+            return f"{collection.address}.{field.path}" in self.corrections
+        return self.policy.targeted(field.categories)
 
 
 def _edges(datamap: DataMap) -> list[Edge]:
@@ -103,24 +124,34 @@ def _waves(
         wave.update(dict.fromkeys(frontier, depth))
 
 
-def _targets(collection: Collection, policy: Policy) -> tuple[TargetField, ...]:
+def _targets(collection: Collection, wanted: _Wanted) -> tuple[TargetField, ...]:
     out = []
+    policy = wanted.policy
     for f in collection.leaf_fields():
-        if not policy.targeted(f.categories):
+        if not wanted(collection, f):
             continue
-        if policy.type is RequestType.ACCESS:
-            out.append(TargetField(f.path, f.categories, length=f.length))
-            continue
-        rule = policy.rule_for(f.categories)
-        out.append(TargetField(f.path, f.categories, rule.strategy, rule.value, f.length))
+        target = TargetField(
+            f.path,
+            f.categories,
+            length=f.length,
+            data_type=f.data_type,
+            db_type=f.db_type,
+            unique=f.unique,
+            nullable=f.nullable,
+        )
+        if policy.type is RequestType.ERASURE:
+            rule = policy.rule_for(f.categories, f"{collection.address}.{f.path}")
+            granularity = None if rule.granularity is None else str(rule.granularity)
+            target = replace(
+                target, strategy=rule.strategy, value=rule.value, granularity=granularity
+            )
+        out.append(target)
     return tuple(out)
 
 
-def _prune(
-    waves: dict[str, int], edges: list[Edge], targets: dict[str, tuple[TargetField, ...]]
-) -> set[str]:
-    """Keep collections with targeted data, and those on the way to one."""
-    kept = {a for a, t in targets.items() if t}
+def _prune(waves: dict[str, int], edges: list[Edge], needed: set[str]) -> set[str]:
+    """Keep the collections the request needs, and those on the way to one."""
+    kept = set(needed)
     for address in sorted(waves, key=lambda a: -waves[a]):
         feeds = {
             e.target_collection
@@ -140,9 +171,7 @@ def _node(
     waves: dict[str, int],
     edges: list[Edge],
     identities: tuple[str, ...],
-    targets: tuple[TargetField, ...],
-    policy: Policy,
-    notes: list[str],
+    spec: NodeSpec,
 ) -> PlanNode:
     address, wave = collection.address, waves[collection.address]
     system = datamap.system_for(collection.dataset)
@@ -158,9 +187,10 @@ def _node(
         if e.target_collection == address and waves.get(e.source_collection, wave) < wave
     )
     outputs = [e.source_field for e in edges if e.source_collection == address]
-    action, targets = _erase_action(collection, targets, policy, notes)
-    fetch = {*collection.primary_key, *(t.path for t in targets), *outputs}
+    fetch = {*collection.primary_key, *(t.path for t in spec.targets), *outputs, *spec.detach}
     fetch.update(i.field for i in identity_inputs)
+    if spec.action == "restrict" and spec.restriction is not None:
+        fetch.add(spec.restriction.field)
     return PlanNode(
         address=address,
         system=system.key,
@@ -169,29 +199,13 @@ def _node(
         primary_key=collection.primary_key,
         identity_inputs=identity_inputs,
         edge_inputs=inputs,
-        targets=targets,
+        targets=spec.targets,
         fetch_fields=tuple(sorted({p.split(".", 1)[0] for p in fetch})),
-        action=action,
+        action=spec.action,
+        exemption=spec.exemption,
+        detach=spec.detach,
+        restriction=spec.restriction if spec.action == "restrict" else None,
     )
-
-
-def _erase_action(
-    collection: Collection, targets: tuple[TargetField, ...], policy: Policy, notes: list[str]
-) -> tuple[str, tuple[TargetField, ...]]:
-    if policy.type is RequestType.ACCESS:
-        return ("return" if targets else "read"), targets
-    if not targets:
-        return "read", targets
-    if any(t.strategy is MaskStrategy.DELETE for t in targets):
-        return "delete", targets
-    keys = set(collection.primary_key)
-    kept_keys = [t.path for t in targets if t.path in keys]
-    if kept_keys:
-        notes.append(
-            f"{collection.address}: primary key {', '.join(kept_keys)} is targeted but kept; "
-            "masking a key would orphan rows (use the delete strategy to remove the row)"
-        )
-    return "mask", tuple(t for t in targets if t.path not in keys)
 
 
 def _skipped(
@@ -199,23 +213,26 @@ def _skipped(
     collections: dict[str, Collection],
     waves: dict[str, int],
     kept: set[str],
-    targets: dict[str, tuple[TargetField, ...]],
-    policy: Policy,
+    wanted: _Wanted,
     identities: tuple[str, ...],
 ) -> tuple[Skipped, ...]:
     out = []
+    kind = wanted.policy.type
     for address, c in sorted(collections.items()):
-        holds = any(policy.targeted(f.categories) for f in c.leaf_fields())
+        holds = any(wanted(c, f) for f in c.leaf_fields())
         if address not in waves:
             reason = (
                 f"no identity field for {', '.join(identities) or 'the given identities'} and no "
                 "reference path from a collection that has one"
             )
             out.append(Skipped(address, reason, holds))
+        elif kind is RequestType.RESTRICTION and holds and c.restriction is None:
+            reason = "holds targeted data but declares no restriction flag"
+            out.append(Skipped(address, reason, True))
         elif address not in kept:
             out.append(Skipped(address, "reachable, but holds no targeted data categories", False))
-        elif policy.type is RequestType.ERASURE and targets[address] and not c.primary_key:
-            reason = "no primary key field, so its rows cannot be erased one by one"
+        elif kind.writes and holds and not c.primary_key:
+            reason = "no primary key field, so its rows cannot be changed one by one"
             out.append(Skipped(address, reason, True))
     return tuple(out)
 
@@ -235,13 +252,18 @@ def _erase_order(
                 parent = ref.target.collection_address
                 if parent in erasable and parent != address:
                     parents[address].add(parent)
+    _apply_erase_after(parents, collections)
     component = _components(parents)
     members: dict[str, list[str]] = defaultdict(list)
     for address in sorted(erasable):
         members[component[address]].append(address)
     for group in members.values():
         if len(group) > 1:
-            notes.append(f"reference cycle between {', '.join(group)}: erased together")
+            notes.append(
+                f"reference cycle between {', '.join(group)}: erased together; if their "
+                "constraints refuse that, declare `on_parent_erase: detach` on one of them or "
+                "an `erase_after` order"
+            )
     # Component graph: child component -> parent components.
     up = {c: {component[p] for a in m for p in parents[a]} - {c} for c, m in members.items()}
     groups: list[tuple[str, ...]] = []
@@ -251,6 +273,16 @@ def _erase_order(
         groups.append(tuple(sorted(a for c in ready for a in members[c])))
         remaining -= set(ready)
     return tuple(groups)
+
+
+def _apply_erase_after(parents: dict[str, set[str]], collections: dict[str, Collection]) -> None:
+    """A hand-written `erase_after` wins over the order the references give."""
+    for address, ups in list(parents.items()):
+        for before in collections[address].erase_after:
+            if before not in parents or before == address:
+                continue
+            ups.discard(before)  # no longer "address before its parent"
+            parents[before].add(address)  # `before` is erased first, like a child
 
 
 def _components(edges: dict[str, set[str]]) -> dict[str, str]:

@@ -3,8 +3,7 @@ finds its result already recorded (or the rows already erased) and changes nothi
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -12,12 +11,12 @@ from rightsflow.domain.connector import Row, Scalar
 from rightsflow.domain.errors import Conflict, ConnectorFailure
 from rightsflow.domain.plan import ExecutionPlan, PlanNode
 from rightsflow.domain.planner import plan_request
-from rightsflow.domain.requests import RequestStatus, RequestType
+from rightsflow.domain.requests import RequestStatus
 from rightsflow.services import audit
-from rightsflow.services.erasure import changes_for, key_of, remaining_rows
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import NodeResult, UnitOfWork
 from rightsflow.services.rows import open_rows, seal_rows
+from rightsflow.services.subject import open_subject
 
 T = TypeVar("T")
 
@@ -41,7 +40,12 @@ def begin(platform: Platform, request_id: str) -> Outline:
         plan = _stored_plan(uow, request_id)
         if plan is None:
             policy = platform.policies[request.policy_key]
-            plan = plan_request(platform.datamap, policy, request.identity_types)
+            subject = open_subject(
+                platform.vault, request_id, uow.requests.sealed_identities(request_id)
+            )
+            plan = plan_request(
+                platform.datamap, policy, request.identity_types, subject.corrections
+            )
             uow.requests.save_plan(request_id, plan.to_dict())
             audit.record(
                 uow,
@@ -88,8 +92,8 @@ def retrieve(platform: Platform, request_id: str, address: str) -> int:
         if done is not None and done.status == "done":
             return done.rows_found
         node = plan.node(address)
-        lookups = _lookups(platform, uow, request_id, node)
-    rows = _guarded(
+        lookups = lookups_for(platform, uow, request_id, node)
+    rows = guarded(
         platform,
         request_id,
         address,
@@ -114,12 +118,12 @@ def retrieve(platform: Platform, request_id: str, address: str) -> int:
     return len(rows)
 
 
-def _lookups(
+def lookups_for(
     platform: Platform, uow: UnitOfWork, request_id: str, node: PlanNode
 ) -> dict[str, list[Scalar]]:
-    identities: dict[str, str] = json.loads(
-        platform.vault.open(request_id, uow.requests.sealed_identities(request_id))
-    )
+    identities = open_subject(
+        platform.vault, request_id, uow.requests.sealed_identities(request_id)
+    ).identities
     values: dict[str, set[Scalar]] = {}
     for given in node.identity_inputs:
         values.setdefault(given.field, set()).add(identities[given.identity])
@@ -133,7 +137,7 @@ def _lookups(
     return {f: sorted(v, key=repr) for f, v in values.items() if v}
 
 
-def _guarded(
+def guarded(
     platform: Platform, request_id: str, address: str, phase: str, call: Callable[[], T]
 ) -> T:
     """Run a connector call; record a failure (reason only) before letting it propagate."""
@@ -155,96 +159,11 @@ def _guarded(
         raise
 
 
-def erase(platform: Platform, request_id: str, address: str) -> int:
-    """Mask or delete the rows found in one collection; returns rows erased."""
-    plan = load_plan(platform, request_id)
-    node = plan.node(address)
+def rows_found(platform: Platform, request_id: str, address: str) -> list[Row]:
+    """The rows the retrieve step found in one collection (none if it found nothing)."""
     with platform.uow() as uow:
-        done = uow.results.get(request_id, address, "erase")
-        if done is not None and done.status == "done":
-            return done.rows_masked + done.rows_deleted
         found = uow.results.get(request_id, address, "retrieve")
-    rows = open_rows(platform.vault, request_id, found.sealed_rows if found else None)
-    connector = platform.connectors.for_system(node.system)
-    result = NodeResult(request_id, address, "erase", rows_found=len(rows))
-    if node.action == "delete":
-        keys = [key_of(node, r) for r in rows]
-        result.rows_changed = _guarded(
-            platform, request_id, address, "erase", lambda: connector.delete(node, keys)
-        )
-        result.rows_deleted = len(keys)
-    else:
-        changes = changes_for(node, rows, platform.vault.masking_key())
-        result.rows_changed = _guarded(
-            platform, request_id, address, "erase", lambda: connector.mask(node, changes)
-        )
-        result.rows_masked = len(changes)
-    result.updated_at = platform.clock()
-    with platform.uow() as uow:
-        uow.results.put(result)
-        audit.record(
-            uow,
-            request_id,
-            "node.erased",
-            platform.clock(),
-            address=address,
-            masked=result.rows_masked,
-            deleted=result.rows_deleted,
-            changed=result.rows_changed,
-        )
-        uow.commit()
-    return result.rows_masked + result.rows_deleted
-
-
-def recheck(platform: Platform, request_id: str) -> list[str]:
-    """Read again what was erased; returns failure reasons (empty when verified)."""
-    plan = load_plan(platform, request_id)
-    problems: list[str] = []
-    for node in (n for n in plan.nodes if n.erases):
-        remaining = _recheck_node(platform, request_id, node)
-        if remaining:
-            problems.append(f"{node.address}: {remaining} row(s) still hold targeted data")
-    return problems
-
-
-def _recheck_node(platform: Platform, request_id: str, node: PlanNode) -> int:
-    with platform.uow() as uow:
-        found = uow.results.get(request_id, node.address, "retrieve")
-        lookups = _lookups(platform, uow, request_id, node)
-    before = open_rows(platform.vault, request_id, found.sealed_rows if found else None)
-    connector = platform.connectors.for_system(node.system)
-    keys = [key_of(node, r) for r in before]
-    now_rows: list[Row] = _guarded(
-        platform,
-        request_id,
-        node.address,
-        "recheck",
-        lambda: _dedupe(
-            node, connector.fetch_by_keys(node, keys) + connector.retrieve(node, lookups)
-        ),
-    )
-    left = remaining_rows(node, before, now_rows, platform.vault.masking_key())
-    with platform.uow() as uow:
-        uow.results.put(
-            NodeResult(
-                request_id,
-                node.address,
-                "recheck",
-                rows_found=len(now_rows),
-                remaining=left,
-                status="done" if left == 0 else "failed",
-                updated_at=platform.clock(),
-            )
-        )
-        uow.commit()
-    return left
-
-
-def _dedupe(node: PlanNode, rows: Sequence[Row]) -> list[Row]:
-    seen: dict[tuple[object, ...], Row] = {}
-    for row in rows:
-        seen.setdefault(tuple(key_of(node, row).values()), row)
-    return list(seen.values())
+    return open_rows(platform.vault, request_id, found.sealed_rows if found else None)
 
 
 def finish(platform: Platform, request_id: str, failure: str | None = None) -> str:
@@ -257,7 +176,3 @@ def finish(platform: Platform, request_id: str, failure: str | None = None) -> s
         audit.transition(uow, request, new, platform.clock(), reason=failure)
         uow.commit()
     return new.value
-
-
-def is_access(outline: Outline) -> bool:
-    return outline.request_type == RequestType.ACCESS.value

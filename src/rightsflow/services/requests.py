@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from datetime import datetime
 
 from rightsflow.domain.errors import Conflict, InvalidInput
 from rightsflow.domain.policy import policy_for
+from rightsflow.domain.rectification import Correction, validate_corrections
 from rightsflow.domain.regimes import due_at, get_regime
 from rightsflow.domain.requests import (
     IDENTITY_TYPES,
@@ -22,6 +22,7 @@ from rightsflow.domain.requests import (
 from rightsflow.services import audit
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import AuditEvent, NodeResult, RequestFilter, WorkflowStarter
+from rightsflow.services.subject import Subject, seal_subject
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class NewRequest:
     regime: str
     policy: str | None = None
     idempotency_key: str | None = None
+    corrections: Mapping[str, object] | None = None  # rectification: field address -> value
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,16 @@ def _request_type(raw: str) -> RequestType:
         ) from None
 
 
+def _corrections(
+    platform: Platform, request_type: RequestType, raw: Mapping[str, object] | None
+) -> dict[str, Correction]:
+    if request_type is RequestType.RECTIFICATION:
+        return validate_corrections(platform.datamap, raw or {})
+    if raw:
+        raise InvalidInput("only rectification requests take corrections", field="corrections")
+    return {}
+
+
 def submit(platform: Platform, new: NewRequest) -> tuple[PrivacyRequest, bool]:
     """Validate and store a request. Returns (request, created); an idempotent replay of the
     same key returns the original request and created=False."""
@@ -58,6 +70,7 @@ def submit(platform: Platform, new: NewRequest) -> tuple[PrivacyRequest, bool]:
     known = frozenset(IDENTITY_TYPES) | platform.datamap.identity_types()
     identities = normalise_identities(new.identities, known)
     policy = policy_for(platform.policies, request_type, new.policy)
+    corrections = _corrections(platform, request_type, new.corrections)
     key = None
     if new.idempotency_key is not None:
         key = platform.vault.lookup_hash(f"idempotency:{new.idempotency_key}")
@@ -78,7 +91,7 @@ def submit(platform: Platform, new: NewRequest) -> tuple[PrivacyRequest, bool]:
             identity_types=tuple(sorted(identities)),
             idempotency_key=key,
         )
-        sealed = platform.vault.seal(request.id, json.dumps(identities).encode())
+        sealed = seal_subject(platform.vault, request.id, Subject(identities, corrections))
         uow.requests.add(request, sealed)
         uow.audit.append(
             AuditEvent(

@@ -12,7 +12,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from rightsflow.domain.errors import ConnectorFailure, RightsflowError
-from rightsflow.services import execution, package
+from rightsflow.services import execution, package, write_steps
 from rightsflow.services.platform import Platform
 from rightsflow.workflows.contracts import Finish, NodeStep, Outline
 
@@ -65,7 +65,7 @@ class RequestActivities:
     @activity.defn(name="erase")
     async def erase(self, step: NodeStep) -> int:
         return await _run(
-            lambda: execution.erase(self._platform, step.request_id, step.address),
+            lambda: write_steps.erase(self._platform, step.request_id, step.address),
             f"erase {step.address}",
             step.request_id,
         )
@@ -73,7 +73,7 @@ class RequestActivities:
     @activity.defn(name="recheck")
     async def recheck(self, request_id: str) -> list[str]:
         return await _run(
-            lambda: execution.recheck(self._platform, request_id), "re-check", request_id
+            lambda: write_steps.recheck(self._platform, request_id), "re-check", request_id
         )
 
     @activity.defn(name="build_package")

@@ -6,9 +6,19 @@ from dataclasses import dataclass
 
 from rightsflow.services.execution import Outline
 
-__all__ = ["Finish", "NodeStep", "Outline", "RunRequest", "StepPolicy", "workflow_id"]
+__all__ = [
+    "READ_ONLY_TYPES",
+    "Finish",
+    "NodeStep",
+    "Outline",
+    "RunRequest",
+    "StepPolicy",
+    "workflow_id",
+]
 
 WORKFLOW_NAME = "PrivacyRequest"
+# Request types that read and package data; every other type changes rows and is re-checked.
+READ_ONLY_TYPES = ("access", "portability")
 
 
 def workflow_id(request_id: str) -> str:

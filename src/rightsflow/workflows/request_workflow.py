@@ -13,6 +13,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from rightsflow.workflows.contracts import (
+        READ_ONLY_TYPES,
         WORKFLOW_NAME,
         Finish,
         NodeStep,
@@ -34,7 +35,7 @@ class PrivacyRequestWorkflow:
                 return "inactive"
             for wave in outline.waves:
                 await self._each("retrieve", rid, wave)
-            if outline.request_type == "access":
+            if outline.request_type in READ_ONLY_TYPES:
                 await self._step("build_package", rid)
                 return await self._finish(rid, None)
             for group in outline.erase_groups:

@@ -1,0 +1,111 @@
+"""Warnings about a data map under its policies: gaps and erasures the database would refuse.
+
+`datamap validate` prints them; none stops the platform (the data map is valid), but each
+is something a privacy engineer should fix or accept knowingly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from rightsflow.domain.datamap import DataMap
+from rightsflow.domain.masking import MaskContext, constraint_problems
+from rightsflow.domain.plan import ExecutionPlan, PlanNode, TargetField
+from rightsflow.domain.planner import plan_request
+from rightsflow.domain.policy import MaskRule, MaskStrategy, Policy
+from rightsflow.domain.requests import RequestType
+
+
+def check_datamap(datamap: DataMap, policies: Mapping[str, Policy]) -> list[str]:
+    identities = sorted(datamap.identity_types())
+    out: list[str] = []
+    for key in sorted(policies):
+        policy = policies[key]
+        if policy.type is RequestType.RECTIFICATION:
+            continue  # its targets are the fields a request names
+        plan = plan_request(datamap, policy, identities)
+        out.extend(_unreachable(plan, key))
+        if policy.type is RequestType.ERASURE:
+            out.extend(_erasure_problems(datamap, plan, key))
+    out.extend(_awaiting_review(datamap))
+    return list(dict.fromkeys(out))
+
+
+def _unreachable(plan: ExecutionPlan, policy: str) -> Iterable[str]:
+    for s in plan.unreachable:
+        yield f"{s.address}: holds data policy {policy} targets, but {s.reason}"
+
+
+def _erasure_problems(datamap: DataMap, plan: ExecutionPlan, policy: str) -> Iterable[str]:
+    referenced = _referenced_fields(datamap)
+    for note in plan.notes:
+        if note.startswith("reference cycle"):
+            yield note
+    for node in plan.nodes:
+        collection = datamap.collection(node.address)
+        for path in node.detach:
+            f = collection.field(path)
+            if f is not None and f.nullable is False:
+                yield (
+                    f"{node.address}.{path}: detaching sets it to NULL, but the column is "
+                    "NOT NULL (use on_parent_erase: delete, or allow NULL)"
+                )
+        if node.action == "mask":
+            yield from _mask_problems(node, policy, referenced)
+
+
+def _mask_problems(
+    node: PlanNode, policy: str, referenced: Mapping[str, list[str]]
+) -> Iterable[str]:
+    for target in node.targets:
+        where = f"{node.address}.{target.path}"
+        strategy = target.strategy or MaskStrategy.NULL
+        for problem in constraint_problems(_rule(target), _context(target)):
+            yield f"{where}: policy {policy} masks it with {strategy.value}: {problem}"
+        for other in referenced.get(where, ()):
+            yield (
+                f"{where}: policy {policy} masks it, but {other} references it "
+                "(a foreign key would refuse or orphan the change)"
+            )
+
+
+def _rule(target: TargetField) -> MaskRule:
+    return MaskRule(
+        category=target.categories[0] if target.categories else "user",
+        strategy=target.strategy or MaskStrategy.NULL,
+        value=target.value,
+        granularity=target.granularity,
+    )
+
+
+def _context(target: TargetField) -> MaskContext:
+    return MaskContext(
+        data_type=target.data_type,
+        db_type=target.db_type,
+        length=target.length,
+        unique=target.unique,
+        nullable=target.nullable,
+    )
+
+
+def _referenced_fields(datamap: DataMap) -> dict[str, list[str]]:
+    """Field address -> the fields (of other rows) whose references point at it, and back."""
+    out: dict[str, list[str]] = {}
+    for c in datamap.collections():
+        for f in c.fields:
+            here = f"{c.address}.{f.path}"
+            for ref in f.references:
+                there = str(ref.target)
+                out.setdefault(there, []).append(here)
+                out.setdefault(here, []).append(there)
+    return out
+
+
+def _awaiting_review(datamap: DataMap) -> Iterable[str]:
+    pending = [f"{c.address}.{f.path}" for c in datamap.collections() for f in c.fields if f.review]
+    if pending:
+        shown = ", ".join(pending[:5]) + (" ..." if len(pending) > 5 else "")
+        yield (
+            f"{len(pending)} field(s) carry introspection suggestions awaiting review "
+            f"(remove `review` once confirmed): {shown}"
+        )

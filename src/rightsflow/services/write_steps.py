@@ -1,0 +1,124 @@
+"""The steps of a request that changes rows: write each collection, then read it all again.
+
+Each is idempotent: a result already recorded is returned as it is, and the connector's
+guarded writes change a row at most once however often a step is retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rightsflow.domain.connector import Row
+from rightsflow.domain.plan import PlanNode
+from rightsflow.services import audit
+from rightsflow.services.erasure import key_of
+from rightsflow.services.execution import guarded, load_plan, lookups_for, rows_found
+from rightsflow.services.platform import Platform
+from rightsflow.services.ports import NodeResult
+from rightsflow.services.subject import open_subject
+from rightsflow.services.writes import WriteContext, changes_for, remaining_rows
+
+_LEFT = {
+    "restrict": "row(s) are not marked restricted",
+    "rectify": "row(s) do not hold the corrected values",
+}
+
+
+def context(platform: Platform, request_id: str) -> WriteContext:
+    with platform.uow() as uow:
+        sealed = uow.requests.sealed_identities(request_id)
+    subject = open_subject(platform.vault, request_id, sealed)
+    return WriteContext(platform.vault.mask_keys(), subject.corrections)
+
+
+def erase(platform: Platform, request_id: str, address: str) -> int:
+    """Write one collection (delete, mask, detach, restrict or rectify); returns rows written."""
+    plan = load_plan(platform, request_id)
+    node = plan.node(address)
+    with platform.uow() as uow:
+        done = uow.results.get(request_id, address, "erase")
+        if done is not None and done.status == "done":
+            return done.rows_masked + done.rows_deleted
+    rows = rows_found(platform, request_id, address)
+    connector = platform.connectors.for_system(node.system)
+    result = NodeResult(request_id, address, "erase", rows_found=len(rows))
+    if node.action == "delete":
+        keys = [key_of(node, r) for r in rows]
+        result.rows_changed = guarded(
+            platform, request_id, address, "erase", lambda: connector.delete(node, keys)
+        )
+        result.rows_deleted = len(keys)
+    else:
+        changes = changes_for(node, rows, context(platform, request_id))
+        result.rows_changed = guarded(
+            platform, request_id, address, "erase", lambda: connector.mask(node, changes)
+        )
+        result.rows_masked = len(changes)
+    result.updated_at = platform.clock()
+    with platform.uow() as uow:
+        uow.results.put(result)
+        audit.record(
+            uow,
+            request_id,
+            "node.written",
+            platform.clock(),
+            address=address,
+            action=node.action,
+            masked=result.rows_masked,
+            deleted=result.rows_deleted,
+            changed=result.rows_changed,
+        )
+        uow.commit()
+    return result.rows_masked + result.rows_deleted
+
+
+def recheck(platform: Platform, request_id: str) -> list[str]:
+    """Read again what was written; returns failure reasons naming collections (empty: verified)."""
+    plan = load_plan(platform, request_id)
+    ctx = context(platform, request_id)
+    problems: list[str] = []
+    for node in (n for n in plan.nodes if n.erases):
+        remaining = _recheck_node(platform, request_id, node, ctx)
+        if remaining:
+            what = _LEFT.get(node.action, "row(s) still hold targeted data")
+            problems.append(f"{node.address}: {remaining} {what}")
+    return problems
+
+
+def _recheck_node(platform: Platform, request_id: str, node: PlanNode, ctx: WriteContext) -> int:
+    with platform.uow() as uow:
+        lookups = lookups_for(platform, uow, request_id, node)
+    before = rows_found(platform, request_id, node.address)
+    connector = platform.connectors.for_system(node.system)
+    keys = [key_of(node, r) for r in before]
+    now_rows: list[Row] = guarded(
+        platform,
+        request_id,
+        node.address,
+        "recheck",
+        lambda: _dedupe(
+            node, connector.fetch_by_keys(node, keys) + connector.retrieve(node, lookups)
+        ),
+    )
+    left = remaining_rows(node, before, now_rows, ctx)
+    with platform.uow() as uow:
+        uow.results.put(
+            NodeResult(
+                request_id,
+                node.address,
+                "recheck",
+                rows_found=len(now_rows),
+                remaining=left,
+                status="done" if left == 0 else "failed",
+                updated_at=platform.clock(),
+            )
+        )
+        uow.commit()
+    return left
+
+
+def _dedupe(node: PlanNode, rows: Sequence[Row]) -> list[Row]:
+    seen: dict[tuple[object, ...], Row] = {}
+    for row in rows:
+        seen.setdefault(tuple(key_of(node, row).values()), row)
+    return list(seen.values())
