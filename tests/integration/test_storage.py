@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import stat
 import uuid
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from rightsflow.domain.errors import Conflict, InvalidInput, NotFound
 from rightsflow.domain.records import AuditEvent, NodeResult, RequestFilter
 from rightsflow.domain.requests import PrivacyRequest, RequestStatus, RequestType
 from rightsflow.storage.migrate import alembic_config, make_engine, normalise_url, upgrade_database
-from rightsflow.storage.packages import FilePackageStore
+from rightsflow.storage.packages import READ_SIZE, FilePackageStore
 from rightsflow.storage.tables import metadata
 from rightsflow.storage.tokens import ensure_admin_token, token_is_valid
 from rightsflow.storage.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
@@ -282,7 +283,7 @@ def test_migrations_are_idempotent_reversible_and_match_tables(fresh_url: str) -
     try:
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).all() == [
-                ("0001",)
+                ("0002",)
             ]
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, metadata) == []
@@ -345,14 +346,45 @@ def test_admin_token_is_created_once_and_only_its_hash_is_stored(
 def test_package_store_writes_private_files_atomically(tmp_path: Path) -> None:
     packages = FilePackageStore(tmp_path / "packages")
     rid = str(uuid.uuid4())
-    assert packages.get(rid) is None
-    packages.put(rid, b"first")
-    packages.put(rid, b"second")
-    assert packages.get(rid) == b"second"
+    assert packages.read(rid) is None
+    assert packages.write(rid, [b"fir", b"st"]) == 5
+    assert packages.write(rid, iter([b"sec", b"", b"ond"])) == 6
+    stored = packages.read(rid)
+    assert stored is not None
+    assert b"".join(stored) == b"second"
     assert stat.S_IMODE((tmp_path / "packages" / f"{rid}.bin").stat().st_mode) == 0o600
     assert [p.name for p in (tmp_path / "packages").iterdir()] == [f"{rid}.bin"]
     for bad in ("../../etc/passwd", rid.upper(), "{" + rid + "}", f"urn:uuid:{rid}", ""):
         with pytest.raises(InvalidInput):
-            packages.put(bad, b"x")
+            packages.write(bad, [b"x"])
         with pytest.raises(InvalidInput):
-            packages.get(bad)
+            packages.read(bad)
+
+
+def test_package_store_keeps_the_old_package_when_a_write_fails(tmp_path: Path) -> None:
+    packages = FilePackageStore(tmp_path / "packages")
+    rid = str(uuid.uuid4())
+    packages.write(rid, [b"old"])
+
+    def failing() -> Iterator[bytes]:
+        yield b"half of the new one"
+        raise RuntimeError("sealing failed")
+
+    with pytest.raises(RuntimeError, match="sealing failed"):
+        packages.write(rid, failing())
+    stored = packages.read(rid)
+    assert stored is not None
+    assert b"".join(stored) == b"old"
+    assert [p.name for p in (tmp_path / "packages").iterdir()] == [f"{rid}.bin"]
+
+
+def test_package_store_reads_large_packages_in_chunks(tmp_path: Path) -> None:
+    packages = FilePackageStore(tmp_path / "packages")
+    rid = str(uuid.uuid4())
+    data = os.urandom(READ_SIZE * 2 + 7)
+    packages.write(rid, [data])
+    stored = packages.read(rid)
+    assert stored is not None
+    chunks = list(stored)
+    assert [len(c) for c in chunks] == [READ_SIZE, READ_SIZE, 7]
+    assert b"".join(chunks) == data
