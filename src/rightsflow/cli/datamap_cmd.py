@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from rightsflow.cli.introspect_cmd import introspect
 from rightsflow.connectors.registry import default_registry
 from rightsflow.domain.datamap_checks import check_datamap
 from rightsflow.domain.errors import DataMapInvalid, RightsflowError
@@ -21,6 +22,7 @@ from rightsflow.domain.requests import RequestType
 from rightsflow.services.datamap import load_datamap
 
 app = typer.Typer(help="Check and explain data maps.", no_args_is_help=True)
+app.command()(introspect)
 out = Console()
 err = Console(stderr=True)
 
