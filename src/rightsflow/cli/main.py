@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rightsflow.cli import datamap_cmd, demo_cmd
+from rightsflow.cli import datamap_cmd, demo_cmd, receipt_cmd
 from rightsflow.cli.banner import print_started
 from rightsflow.cli.common import guarded, settings_from
 from rightsflow.cli.runner import run_platform, run_worker
@@ -20,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(datamap_cmd.app, name="datamap")
+app.add_typer(receipt_cmd.app, name="receipt")
 app.command("plan")(datamap_cmd.plan)
 app.command("demo")(demo_cmd.demo)
 

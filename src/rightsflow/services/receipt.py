@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
 
-from rightsflow.domain.errors import Conflict
+from rightsflow.domain.errors import Conflict, RightsflowError
 from rightsflow.domain.requests import RequestType
 from rightsflow.services.execution import load_plan
 from rightsflow.services.platform import Platform
@@ -86,3 +90,42 @@ def _recheck_text(remaining: int | None) -> str:
     if remaining is None:
         return "not run"
     return "verified" if remaining == 0 else f"{remaining} rows still hold targeted data"
+
+
+RECEIPT_FORMAT = "rightsflow.receipt/v1"
+
+
+def signed(platform: Platform, request_id: str) -> dict[str, Any]:
+    """The receipt as a JSON document, signed by the platform's signer.
+
+    Every field of `Receipt` goes in as it is, whatever fields it grows, plus the envelope:
+    format, issue time and what the request was (type, regime, when received)."""
+    body = _json_ready(asdict(build(platform, request_id)))
+    with platform.uow() as uow:
+        request = uow.requests.get(request_id)
+    envelope = {
+        "format": RECEIPT_FORMAT,
+        "issued_at": platform.clock().isoformat(),
+        "type": request.type.value,
+        "regime": request.regime,
+        "received_at": request.received_at.isoformat(),
+    }
+    clash = sorted(envelope.keys() & body.keys())
+    if clash:  # a Receipt field may not silently override (or be overridden by) the envelope
+        raise RightsflowError(f"receipt fields clash with its envelope: {', '.join(clash)}")
+    return platform.signer.sign(envelope | body)
+
+
+def _json_ready(value: dict[str, Any]) -> dict[str, Any]:
+    """What the document looks like after JSON (tuples as lists, enums and times as text), so
+    the signature covers exactly what a client receives and parses."""
+    ready: dict[str, Any] = json.loads(json.dumps(value, default=_json_default))
+    return ready
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"a {type(value).__name__} in a receipt has no JSON form")

@@ -129,7 +129,7 @@ def _write_public_file(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # the umask may have taken bits away
+        tmp.chmod(0o644)  # the umask may have taken bits away
         tmp.replace(path)
     finally:
         with contextlib.suppress(OSError):

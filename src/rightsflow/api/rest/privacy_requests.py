@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
 from enum import StrEnum
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, Security
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from rightsflow.api.deps import AuthenticatedRoute, PlatformDep, WorkflowsDep, bearer_scheme
 from rightsflow.api.problems import problem_responses
@@ -184,11 +183,14 @@ def download_package(platform: PlatformDep, request_id: RequestId) -> StreamingR
 
 @router.get(
     "/{request_id}/receipt",
-    summary="The erasure receipt: found, erased, kept and re-checked per collection",
-    responses=problem_responses(404, 409),
+    summary="The signed erasure receipt: found, erased, kept and re-checked per collection",
+    response_class=JSONResponse,
+    responses={200: {"model": ReceiptOut}, **problem_responses(404, 409)},
 )
-def get_receipt(platform: PlatformDep, request_id: RequestId) -> ReceiptOut:
-    return ReceiptOut.model_validate(asdict(receipt.build(platform, request_id)))
+def get_receipt(platform: PlatformDep, request_id: RequestId) -> JSONResponse:
+    # Sent as signed, not through ReceiptOut: a response model would drop or reformat members
+    # (times, fields it does not know yet) and so break the signature.
+    return JSONResponse(receipt.signed(platform, request_id))
 
 
 @router.get("/{request_id}/audit", responses=problem_responses(404))

@@ -121,10 +121,28 @@ class ReceiptLineOut(BaseModel):
     recheck: str
 
 
+class ReceiptSignatureOut(BaseModel):
+    algorithm: str = Field(description="Ed25519")
+    key_id: str = Field(description="First 16 hex digits of SHA-256 over the raw public key")
+    public_key: str = Field(description="The signer's raw public key, base64")
+    value: str = Field(
+        description="Base64 signature over the RFC 8785 canonical JSON of every other member"
+    )
+
+
 class ReceiptOut(BaseModel):
+    """A signed document: check it with `rightsflow receipt verify` and the published key
+    (GET /api/v1/receipt-signing-key). Any member a client does not know is signed too."""
+
+    format: str = Field(description="rightsflow.receipt/v1")
+    issued_at: str = Field(description="When the receipt was issued (ISO 8601)")
+    type: str = Field(description="The request's type (erasure)")
+    regime: str
+    received_at: str = Field(description="When the request was received (ISO 8601)")
     request_id: str
     status: str
     policy: str
     verified: bool
     lines: list[ReceiptLineOut]
     not_reached: list[dict[str, str]]
+    signature: ReceiptSignatureOut
