@@ -1,117 +1,36 @@
-"""The `sql` connector against real databases: SQLite files and a throwaway PostgreSQL."""
+"""The `sql` connector against real databases: SQLite files, a throwaway PostgreSQL and a
+throwaway MariaDB (`sql_target` in conftest runs each test on all three)."""
 
 from __future__ import annotations
 
 import socket
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from rightsflow.connectors.base import Row, RowChange
+from rightsflow.connectors.base import RowChange
 from rightsflow.connectors.sql import SqlConfig, SqlConnector
-from rightsflow.connectors.testing import (
-    CHILD,
-    CONTRACT_COLLECTIONS,
-    PARENT,
-    contract_node,
-    contract_rows,
-    run_contract,
-)
+from rightsflow.connectors.testing import CHILD, PARENT, contract_node, run_contract
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.domain.plan import PlanNode
-from tests.support.postgres import PostgresServer, start_postgres
-
-CHUNK = 7
-SQL_WORDS = ("SELECT", "UPDATE", "DELETE", "WHERE", "select", "where")
-
-
-@dataclass
-class Target:
-    """A database holding the contract fixture's (empty) tables, and a connector to it."""
-
-    admin: sa.Engine
-    tables: dict[str, sa.Table]
-    config: SqlConfig
-
-    def connector(self, **changes: object) -> SqlConnector:
-        return SqlConnector(self.config.model_copy(update=changes))
-
-    def seed(self, address: str, rows: list[Row]) -> None:
-        with self.admin.begin() as conn:
-            conn.execute(self.tables[address].insert(), rows)
-
-    def read_all(self, address: str) -> list[Row]:
-        with self.admin.connect() as conn:
-            return [dict(r) for r in conn.execute(sa.select(self.tables[address])).mappings()]
-
-    def execute(self, statement: str) -> None:
-        with self.admin.begin() as conn:
-            conn.execute(sa.text(statement))
+from tests.support.postgres import PostgresServer
+from tests.support.sql_targets import (
+    CHUNK,
+    Target,
+    assert_safe,
+    create_tables,
+    postgres_target,
+    seeded,
+)
 
 
-def create_tables(engine: sa.Engine, schema: str | None) -> dict[str, sa.Table]:
-    metadata = sa.MetaData(schema=schema)
-    types = {int: sa.Integer, str: sa.Text}
-    tables = {}
-    for spec in CONTRACT_COLLECTIONS:
-        columns = [sa.Column(name, types[kind]) for name, kind in spec.columns]
-        foreign = [
-            sa.ForeignKeyConstraint([column], [f"{schema}.{target}" if schema else target])
-            for column, target in spec.foreign_keys
-        ]
-        tables[spec.address] = sa.Table(
-            spec.name, metadata, *columns, sa.PrimaryKeyConstraint(*spec.primary_key), *foreign
-        )
-    metadata.create_all(engine)
-    return tables
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    try:
-        server.create_database("connectors")
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def postgres_admin(postgres: PostgresServer) -> Iterator[sa.Engine]:
-    engine = sa.create_engine(SqlConfig(url=postgres.url("connectors")).engine_url())
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'system.db'}"
-        admin = sa.create_engine(url)
-        sa.event.listen(admin, "connect", lambda conn, _: conn.execute("PRAGMA foreign_keys=ON"))
-        yield Target(admin, create_tables(admin, None), SqlConfig(url=url, chunk_size=CHUNK))
-        admin.dispose()
-        return
-    yield postgres_target(
-        request.getfixturevalue("postgres"), request.getfixturevalue("postgres_admin")
-    )
-
-
-def postgres_target(server: PostgresServer, admin: sa.Engine) -> Target:
-    """A fresh schema in the module's database, named in the connector's config."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    config = SqlConfig.model_validate(
-        {"url": server.url("connectors"), "schema": schema, "chunk_size": CHUNK}
-    )
-    return Target(admin, create_tables(admin, schema), config)
+@pytest.fixture
+def target(sql_target: Target) -> Target:
+    return sql_target
 
 
 @pytest.fixture
@@ -119,19 +38,6 @@ def connector(target: Target) -> Iterator[SqlConnector]:
     connector = target.connector()
     yield connector
     connector.close()
-
-
-def seeded(target: Target, customers: int = 3) -> None:
-    for address, rows in contract_rows(customers).items():
-        target.seed(address, rows)
-
-
-def assert_safe(failure: ConnectorFailure, *values: str) -> None:
-    message = str(failure)
-    assert not any(word in message for word in SQL_WORDS), message
-    assert not any(value in message for value in values), message
-    assert failure.__cause__ is None
-    assert failure.__context__ is None
 
 
 def test_sql_connector_passes_the_contract(target: Target, connector: SqlConnector) -> None:
@@ -264,7 +170,8 @@ def test_unopenable_sqlite_file_is_retryable(tmp_path: Path) -> None:
 def test_sqlite_waits_for_a_busy_database_then_fails_retryably(tmp_path: Path) -> None:
     path = tmp_path / "busy.db"
     admin = sa.create_engine(f"sqlite:///{path}")
-    target = Target(admin, create_tables(admin, None), SqlConfig(url=f"sqlite:///{path}"))
+    config = SqlConfig(url=f"sqlite:///{path}")
+    target = Target("sqlite", admin, create_tables(admin, None), config)
     seeded(target)
     connector = target.connector(connect_timeout=0.3)
     locker = sqlite3.connect(path, isolation_level=None)
@@ -298,8 +205,9 @@ def test_lookup_values_are_coerced_to_the_column_type(
 
 
 @pytest.mark.postgres
-def test_a_missing_database_or_role_is_refused_not_retried(postgres: PostgresServer) -> None:
-    for url in (postgres.url("no_such_db"), postgres.url().replace("postgres@", "nobody@")):
+def test_a_missing_database_or_role_is_refused_not_retried(sql_pg_server: PostgresServer) -> None:
+    server = sql_pg_server
+    for url in (server.url("no_such_db"), server.url().replace("postgres@", "nobody@")):
         connector = SqlConnector(SqlConfig(url=url))
         with pytest.raises(ConnectorFailure) as caught:
             connector.check()
@@ -313,9 +221,9 @@ def test_a_missing_database_or_role_is_refused_not_retried(postgres: PostgresSer
 
 @pytest.mark.postgres
 def test_postgres_rejects_a_bad_value_without_echoing_it(
-    postgres: PostgresServer, postgres_admin: sa.Engine
+    sql_pg_server: PostgresServer, sql_pg_admin: sa.Engine
 ) -> None:
-    target = postgres_target(postgres, postgres_admin)
+    target = postgres_target(sql_pg_server, sql_pg_admin)
     seeded(target)
     connector = target.connector()
     change = RowChange({"customer_id": 1, "line": 1}, {"note": "jane\x00doe"})

@@ -1,13 +1,16 @@
-"""The `sql` connector: relational databases through SQLAlchemy Core (PostgreSQL, SQLite, ...).
+"""The `sql` connector: relational databases through SQLAlchemy Core (PostgreSQL, SQLite,
+MySQL/MariaDB).
 
 Set-based throughout: lookups and keys are deduplicated and sent in chunks of `chunk_size`
-values, one Engine (and pool) per connector, never a connection per row. Erasure is guarded
-(`... AND NOT (col IS NOT DISTINCT FROM :value ...)`), so a retried mask changes nothing twice
-and the counts it returns are rows that really changed.
+values, one Engine (and pool) per connector, never a connection per row. Retrieval streams
+keyset pages (`sql_pages`). Values that come back from JSON are converted to their column's
+type before they are bound (`sql_values`). Erasure is guarded
+(`... AND NOT (col IS NOT DISTINCT FROM :value ...)`, `<=>` on MySQL), so a retried mask
+changes nothing twice and the counts it returns are rows that really changed.
 
 Failures become `ConnectorFailure` with the collection, the error class and a database error
-code only: never SQL text or parameter values, which may hold personal data. The original
-exception is not chained, so a logged traceback cannot leak it either.
+code only (`sql_errors`): never SQL text or parameter values, which may hold personal data.
+The original exception is not chained, so a logged traceback cannot leak it either.
 """
 
 from __future__ import annotations
@@ -15,21 +18,46 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from rightsflow.connectors.base import ConnectorSpec, Row, RowChange, Scalar
+from rightsflow.connectors.sql_errors import Classified, classify
+from rightsflow.connectors.sql_pages import (
+    Chunk,
+    Lookup,
+    PageReader,
+    batched,
+    chunks,
+    project,
+    repage,
+)
+from rightsflow.connectors.sql_values import (
+    KeyTuple,
+    bindable,
+    coerce_keys,
+    coerce_lookups,
+    coerce_values,
+    holds,
+)
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.domain.plan import PlanNode
 
 T = TypeVar("T")
-KeyTuple = tuple[Scalar, ...]
-_INTEGER = re.compile(r"[-+]?\d{1,19}")
+# `retrieve` reads through `retrieve_pages` in pages this large.
+RETRIEVE_PAGE_SIZE = 5000
+_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+_JSON_CHECK = re.compile(r"json_valid\(`(?P<name>[^`]+)`\)", re.IGNORECASE)
 
 
 class SqlConfig(BaseModel):
@@ -53,16 +81,16 @@ class SqlConfig(BaseModel):
             make_url(value)
         except (sa_exc.ArgumentError, ValueError):
             raise ValueError(
-                "not a valid database URL (e.g. postgresql://user@host/db or sqlite:///path)"
+                "not a valid database URL (e.g. postgresql://user@host/db, "
+                "mysql://user@host/db or sqlite:///path)"
             ) from None
         return value
 
     def engine_url(self) -> URL:
-        """The URL to connect with: plain `postgresql://` uses the psycopg 3 driver."""
+        """The URL to connect with: a bare `postgresql://` uses psycopg 3, a bare `mysql://`
+        or `mariadb://` uses pymysql."""
         url = make_url(self.url)
-        if url.drivername in ("postgresql", "postgres"):
-            url = url.set(drivername="postgresql+psycopg")
-        return url
+        return url.set(drivername=_DRIVERS.get(url.drivername, url.drivername))
 
 
 class SqlConnector:
@@ -86,25 +114,33 @@ class SqlConnector:
     # -- the Connector protocol -------------------------------------------------------------
 
     def retrieve(self, node: PlanNode, lookups: Mapping[str, Sequence[Scalar]]) -> list[Row]:
+        pages = self.retrieve_pages(node, lookups, RETRIEVE_PAGE_SIZE)
+        return [row for page in pages for row in page]
+
+    def retrieve_pages(
+        self, node: PlanNode, lookups: Mapping[str, Sequence[Scalar]], page_size: int
+    ) -> Iterator[list[Row]]:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
         wanted = _lookup_values(node, lookups)
         if not wanted:
-            return []
-        return self._call(node.address, lambda: self._retrieve(node, wanted))
+            return iter(())
+        return self._guarded(node, repage(self._pages(node, wanted, page_size), page_size))
 
     def fetch_by_keys(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> list[Row]:
         if not keys:
             return []
-        return self._call(node.address, lambda: self._fetch_by_keys(node, keys))
+        return self._call(node.address, lambda: self._fetch_by_keys(node, keys), node)
 
     def mask(self, node: PlanNode, changes: Sequence[RowChange]) -> int:
         if not changes:
             return 0
-        return self._call(node.address, lambda: self._mask(node, changes))
+        return self._call(node.address, lambda: self._mask(node, changes), node)
 
     def delete(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> int:
         if not keys:
             return 0
-        return self._call(node.address, lambda: self._delete(node, keys))
+        return self._call(node.address, lambda: self._delete(node, keys), node)
 
     def check(self) -> None:
         def ping() -> None:
@@ -123,66 +159,64 @@ class SqlConnector:
 
     # -- the work -----------------------------------------------------------------------------
 
-    def _retrieve(self, node: PlanNode, wanted: dict[str, list[Scalar]]) -> list[Row]:
+    def _pages(
+        self, node: PlanNode, wanted: dict[str, list[Scalar]], page_size: int
+    ) -> Iterator[list[Row]]:
         table = self._table(node)
-        by_name = {column.name: column for column in _columns(table, node, wanted)}
-        wanted = {name: _coerce(by_name[name], values) for name, values in wanted.items()}
-        conditions = (
-            sa.or_(*(by_name[name].in_(values) for name, values in chunk.items()))
-            for chunk in _lookup_chunks(wanted, self._config.chunk_size)
-        )
-        return self._select(node, table, _primary_key(table, node, required=False), conditions)
+        searched = [
+            Lookup(column, coerce_lookups(column, wanted[column.name]))
+            for column in _columns(table, node, wanted)
+        ]
+        searched = [lookup for lookup in searched if lookup.values]
+        order = _paging_key(table, node)
+        fields = list(node.fetch_fields)
+        selected = _columns(table, node, [*fields, *(column.name for column in order)])
+        reader = PageReader(self.engine, node.address, selected, order, page_size)
+        seen: set[tuple[Any, ...]] = set()
+        for chunk in chunks(searched, self._config.chunk_size, keyed=bool(order)):
+            for rows in reader.pages(chunk.condition):
+                yield project(_unseen(reader, chunk, rows, seen), fields)
 
     def _fetch_by_keys(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> list[Row]:
         table = self._table(node)
         key_names = _primary_key(table, node)
         key_columns = _columns(table, node, key_names)
-        chunks = _batched(_key_tuples(node, key_names, keys), self._key_chunk(key_names))
-        conditions = (_key_condition(key_columns, chunk) for chunk in chunks)
-        return self._select(node, table, key_names, conditions)
-
-    def _select(
-        self,
-        node: PlanNode,
-        table: sa.Table,
-        key_names: Sequence[str],
-        conditions: Iterable[sa.ColumnElement[bool]],
-    ) -> list[Row]:
-        """`node.fetch_fields` of the rows matching any condition, once each (by key)."""
         fields = list(node.fetch_fields)
-        selected = _columns(table, node, [*fields, *key_names])
-        rows: dict[object, Row] = {}
+        selected = _columns(table, node, fields)
+        tuples = coerce_keys(node.address, key_columns, _key_tuples(node, key_names, keys))
+        found: list[Row] = []
         with self.engine.connect() as conn:
-            for condition in conditions:
-                for found in conn.execute(sa.select(*selected).where(condition)).mappings():
-                    identity = _row_identity(found, key_names)
-                    rows.setdefault(identity, {name: found[name] for name in fields})
-        return list(rows.values())
+            # Keys are distinct, so each row is in one chunk only: nothing to deduplicate.
+            for chunk in batched(tuples, self._key_chunk(key_names)):
+                statement = sa.select(*selected).where(_key_condition(key_columns, chunk))
+                found.extend(project(conn.execute(statement).mappings(), fields))
+        return found
 
     def _mask(self, node: PlanNode, changes: Sequence[RowChange]) -> int:
         table = self._table(node)
         key_names = _primary_key(table, node)
         key_columns = _columns(table, node, key_names)
-        groups = _group_changes(node, key_names, changes)
-        _columns(table, node, [name for values, _ in groups for name in values])
+        groups = _group_changes(node, table, key_columns, changes)
+        dialect = self.engine.dialect.name
         return self._write(
             sa.update(table)
             .where(
                 _key_condition(key_columns, chunk),
                 # Rows already holding every value are left alone: exactly-once under retries.
-                sa.not_(sa.and_(*(table.c[n].is_not_distinct_from(v) for n, v in values.items()))),
+                sa.not_(sa.and_(*(holds(table.c[n], v, dialect) for n, v in values.items()))),
             )
-            .values(values)
+            .values({name: bindable(table.c[name], value) for name, value in values.items()})
             for values, keys in groups
-            for chunk in _batched(keys, self._key_chunk(key_names))
+            for chunk in batched(keys, self._key_chunk(key_names))
         )
 
     def _delete(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> int:
         table = self._table(node)
         key_names = _primary_key(table, node)
         key_columns = _columns(table, node, key_names)
-        chunks = _batched(_key_tuples(node, key_names, keys), self._key_chunk(key_names))
-        return self._write(sa.delete(table).where(_key_condition(key_columns, c)) for c in chunks)
+        tuples = coerce_keys(node.address, key_columns, _key_tuples(node, key_names, keys))
+        chunked = batched(tuples, self._key_chunk(key_names))
+        return self._write(sa.delete(table).where(_key_condition(key_columns, c)) for c in chunked)
 
     def _write(self, statements: Iterable[sa.Update | sa.Delete]) -> int:
         """Run the statements in one transaction; the number of rows they changed."""
@@ -198,24 +232,66 @@ class SqlConnector:
             cached = self._tables.get(name)
         if cached is not None:
             return cached
-        metadata = sa.MetaData(schema=self._config.db_schema)
-        table = sa.Table(name, metadata, autoload_with=self.engine, resolve_fks=False)
+        with self.engine.connect() as conn:
+            table = _reflect(conn, name, self._config.db_schema)
         with self._lock:
             return self._tables.setdefault(name, table)
 
     def _key_chunk(self, key_names: Sequence[str]) -> int:
         return max(1, self._config.chunk_size // max(1, len(key_names)))
 
-    def _call(self, where: str, work: Callable[[], T]) -> T:
+    # -- failures -----------------------------------------------------------------------------
+
+    def _call(self, where: str, work: Callable[[], T], node: PlanNode | None = None) -> T:
         """Run `work`, turning SQLAlchemy errors into a `ConnectorFailure` that is safe to log."""
         try:
             return work()
         except ConnectorFailure:
             raise
         except sa_exc.SQLAlchemyError as exc:
-            failure = _translate(where, exc)
+            classified = classify(exc)
         # Raised outside the handler on purpose: no __context__ holding SQL and parameters.
-        raise failure
+        raise self._failure(where, classified, node)
+
+    def _guarded(self, node: PlanNode, pages: Generator[list[Row]]) -> Iterator[list[Row]]:
+        """`pages`, with each step run through `_call`; closing this closes `pages`."""
+        try:
+            while (page := self._call(node.address, lambda: next(pages, None), node)) is not None:
+                yield page
+        finally:
+            pages.close()
+
+    def _failure(
+        self, where: str, classified: Classified, node: PlanNode | None
+    ) -> ConnectorFailure:
+        """The failure to raise; a table or column gone since reflection is named, and the
+        stale reflection dropped so that the connector sees the schema as it is now."""
+        if node is None or classified.missing is None:
+            return ConnectorFailure(f"{where}: {classified.text}", retryable=classified.retryable)
+        with self._lock:
+            stale = self._tables.pop(node.collection, None)
+        gone = self._vanished_columns(node, stale) if classified.missing == "column" else []
+        if gone:
+            table = stale.name if stale is not None else node.collection
+            return ConnectorFailure(
+                f"{where}: column(s) {', '.join(gone)} not found in table {table}",
+                retryable=False,
+            )
+        if classified.missing == "table" and not classified.named:
+            table = ".".join(filter(None, [self._config.db_schema, node.collection]))
+            detail = f" ({classified.detail})" if classified.detail else ""
+            return ConnectorFailure(f"{where}: table {table} not found{detail}", retryable=False)
+        return ConnectorFailure(f"{where}: {classified.text}", retryable=False)
+
+    def _vanished_columns(self, node: PlanNode, stale: sa.Table | None) -> list[str]:
+        """Columns the stale reflection had and the table has no more (by name only)."""
+        if stale is None:
+            return []
+        try:
+            fresh = self._table(node)
+        except sa_exc.SQLAlchemyError:
+            return []
+        return [column.name for column in stale.c if column.name not in fresh.c]
 
 
 def _create_engine(config: SqlConfig) -> Engine:
@@ -231,6 +307,8 @@ def _create_engine(config: SqlConfig) -> Engine:
     connect_args: dict[str, Any] = {}
     if url.get_backend_name() == "postgresql":
         connect_args["connect_timeout"] = max(1, math.ceil(config.connect_timeout))
+    elif url.get_backend_name() in ("mysql", "mariadb"):
+        connect_args["connect_timeout"] = config.connect_timeout
     return sa.create_engine(
         url,
         pool_size=config.pool_size,
@@ -247,6 +325,29 @@ def _enforce_foreign_keys(dbapi_connection: Any, _record: object) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
+
+
+def _reflect(conn: Connection, name: str, schema: str | None) -> sa.Table:
+    """The table as the database has it. MariaDB's JSON is LONGTEXT with a `json_valid`
+    check: such columns are reflected as JSON, so they read and write as on other backends."""
+    json_columns: set[str] = set()
+    if getattr(conn.dialect, "is_mariadb", False):
+        for check in sa.inspect(conn).get_check_constraints(name, schema=schema):
+            match = _JSON_CHECK.fullmatch(str(check.get("sqltext", "")).strip())
+            if match:
+                json_columns.add(match["name"])
+
+    def as_json(_inspector: object, _table: sa.Table, column: dict[str, Any]) -> None:
+        if column["name"] in json_columns:
+            column["type"] = sa.JSON()
+
+    return sa.Table(
+        name,
+        sa.MetaData(schema=schema),
+        autoload_with=conn,
+        resolve_fks=False,
+        listeners=[("column_reflect", as_json)],
+    )
 
 
 # -- statement helpers ---------------------------------------------------------------------------
@@ -269,45 +370,19 @@ def _lookup_values(
     return wanted
 
 
-def _coerce(column: sa.Column[Any], values: Iterable[Scalar]) -> list[Scalar]:
-    """Values in the column's Python type (`"42"` for an integer column is 42); a value that
-    cannot have that type cannot match, and is dropped rather than sent."""
-    try:
-        kind = column.type.python_type
-    except NotImplementedError:
-        return list(values)
-    coerced: dict[Scalar, None] = {}
-    for value in values:
-        if kind is int and isinstance(value, str):
-            if _INTEGER.fullmatch(value.strip()):
-                coerced[int(value)] = None
-        elif kind is str and isinstance(value, int | float) and not isinstance(value, bool):
-            coerced[str(value)] = None
-        else:
-            coerced[value] = None
-    return list(coerced)
-
-
-def _lookup_chunks(
-    wanted: Mapping[str, list[Scalar]], size: int
-) -> Iterator[dict[str, list[Scalar]]]:
-    """Chunks holding at most `size` values in all, over all lookup fields."""
-    chunk: dict[str, list[Scalar]] = {}
-    count = 0
-    for name, values in wanted.items():
-        for value in values:
-            chunk.setdefault(name, []).append(value)
-            count += 1
-            if count == size:
-                yield chunk
-                chunk, count = {}, 0
-    if chunk:
-        yield chunk
-
-
-def _batched(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _unseen(
+    reader: PageReader, chunk: Chunk, rows: Sequence[sa.RowMapping], seen: set[tuple[Any, ...]]
+) -> Sequence[sa.RowMapping]:
+    """Rows not returned by an earlier chunk (only chunks that may repeat rows are checked)."""
+    if not chunk.dedupe:
+        return rows
+    fresh = []
+    for row in rows:
+        key = reader.key(row)
+        if key not in seen:
+            seen.add(key)
+            fresh.append(row)
+    return fresh
 
 
 def _columns(table: sa.Table, node: PlanNode, names: Iterable[str]) -> list[sa.Column[Any]]:
@@ -329,6 +404,13 @@ def _primary_key(table: sa.Table, node: PlanNode, *, required: bool = True) -> t
             f"{node.address}: no primary key in the data map or the table", retryable=False
         )
     return names
+
+
+def _paging_key(table: sa.Table, node: PlanNode) -> list[sa.Column[Any]]:
+    """The table's own primary key (unique and never NULL), else the data map's, else none."""
+    if len(table.primary_key.columns):
+        return list(table.primary_key.columns)
+    return _columns(table, node, node.primary_key)
 
 
 def _key_tuples(
@@ -355,18 +437,26 @@ def _key_condition(
 
 
 def _group_changes(
-    node: PlanNode, key_names: Sequence[str], changes: Iterable[RowChange]
+    node: PlanNode,
+    table: sa.Table,
+    key_columns: Sequence[sa.Column[Any]],
+    changes: Iterable[RowChange],
 ) -> list[tuple[dict[str, Any], list[KeyTuple]]]:
-    """Changes with equal `values`, grouped: one UPDATE (per chunk) for each group."""
-    groups: dict[object, tuple[dict[str, Any], dict[KeyTuple, None]]] = {}
+    """Changes with equal `values` (in their columns' types), grouped: one UPDATE (per
+    chunk) for each group; all values and keys are checked before anything is written."""
+    key_names = [column.name for column in key_columns]
+    groups: dict[object, tuple[dict[str, Any], list[KeyTuple]]] = {}
     for change in changes:
         if not change.values:
             continue
-        values = dict(change.values)
+        _columns(table, node, change.values)
+        values = coerce_values(node.address, table, change.values)
         signature = tuple(sorted((name, _freeze(value)) for name, value in values.items()))
-        _, keys = groups.setdefault(signature, (values, {}))
-        keys.update(dict.fromkeys(_key_tuples(node, key_names, [change.key])))
-    return [(values, list(keys)) for values, keys in groups.values()]
+        _, keys = groups.setdefault(signature, (values, []))
+        keys.extend(_key_tuples(node, key_names, [change.key]))
+    return [
+        (values, coerce_keys(node.address, key_columns, keys)) for values, keys in groups.values()
+    ]
 
 
 def _freeze(value: Any) -> object:
@@ -375,110 +465,6 @@ def _freeze(value: Any) -> object:
     except TypeError:
         return (type(value).__name__, repr(value))
     return (type(value).__name__, value)
-
-
-def _row_identity(found: sa.RowMapping, key_names: Sequence[str]) -> object:
-    if key_names:
-        return tuple(found[name] for name in key_names)
-    return tuple(_freeze(value) for value in found.values())
-
-
-# -- failures ----------------------------------------------------------------------------------
-
-# Only the object's name is taken from these messages: they carry identifiers, never values.
-_MISSING = re.compile(
-    r"no such (?P<kind1>table|column): (?P<name1>[\w.]+)"
-    r'|(?P<kind2>relation|column) "?(?P<name2>[\w.]+)"?( of relation "?[\w.]+"?)? does not exist'
-)
-# psycopg reports what the server said while connecting without a SQLSTATE.
-_REFUSED = re.compile(
-    r'FATAL:\s+(password authentication failed|(database|role) "[^"]*" does not exist'
-    r"|no pg_hba\.conf entry)"
-)
-_IDENTIFIER = re.compile(r"[\w.$]{1,128}")
-
-
-def _translate(where: str, exc: sa_exc.SQLAlchemyError) -> ConnectorFailure:
-    text, retryable = _classify(exc)
-    return ConnectorFailure(f"{where}: {text}", retryable=retryable)
-
-
-_DBAPI_ERRORS: tuple[tuple[type[sa_exc.DBAPIError], str, bool], ...] = (
-    (sa_exc.OperationalError, "database operation failed", True),
-    (sa_exc.InterfaceError, "database operation failed", True),
-    (sa_exc.IntegrityError, "constraint violated", False),
-    (sa_exc.DataError, "value rejected by the database", False),
-)
-
-
-def _classify(exc: sa_exc.SQLAlchemyError) -> tuple[str, bool]:
-    name = type(exc).__name__
-    if isinstance(exc, sa_exc.DBAPIError):
-        return _classify_dbapi(exc)
-    if isinstance(exc, sa_exc.NoSuchTableError):
-        return f"table {_safe(str(exc))} not found", False
-    if isinstance(exc, sa_exc.DisconnectionError | sa_exc.TimeoutError):
-        return f"database unreachable ({name})", True
-    return f"connector error ({name})", False
-
-
-def _classify_dbapi(exc: sa_exc.DBAPIError) -> tuple[str, bool]:
-    code = _error_code(exc.orig)
-    constraint = _constraint_name(exc.orig)
-    detail = ", ".join(
-        filter(None, [type(exc).__name__, code, constraint and f"constraint {constraint}"])
-    )
-    missing = _missing_object(exc.orig)
-    if missing and isinstance(exc, sa_exc.ProgrammingError | sa_exc.OperationalError):
-        return f"{missing} not found ({detail})", False
-    if _refused(exc.orig, code):  # bad credentials or no such database: retrying won't help
-        return f"database refused the connection ({detail})", False
-    operational = isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
-    if exc.connection_invalidated or (operational and _is_unreachable(exc.orig, code)):
-        return f"database unreachable ({detail})", True
-    for kind, text, retryable in _DBAPI_ERRORS:
-        if isinstance(exc, kind):
-            return f"{text} ({detail})", retryable
-    return f"statement rejected by the database ({detail})", False
-
-
-def _error_code(orig: BaseException | None) -> str | None:
-    """PostgreSQL SQLSTATE or SQLite error name: codes, never messages."""
-    for attribute in ("sqlstate", "pgcode", "sqlite_errorname"):
-        code = getattr(orig, attribute, None)
-        if isinstance(code, str) and _IDENTIFIER.fullmatch(code):
-            return code
-    return None
-
-
-def _is_unreachable(orig: BaseException | None, code: str | None) -> bool:
-    if code is None:
-        # psycopg reports failures to connect (refused, timed out, DNS) without a SQLSTATE.
-        return hasattr(orig, "sqlstate")
-    return code.startswith("08") or code in {"57P01", "57P02", "57P03", "SQLITE_CANTOPEN"}
-
-
-def _refused(orig: BaseException | None, code: str | None) -> bool:
-    if code is not None:
-        return code.startswith("28") or code == "3D000"
-    return _REFUSED.search(str(orig)) is not None
-
-
-def _missing_object(orig: BaseException | None) -> str | None:
-    match = _MISSING.search(str(orig).split("\n", 1)[0]) if orig is not None else None
-    if match is None:
-        return None
-    kind = match["kind1"] or ("table" if match["kind2"] == "relation" else "column")
-    return f"{kind} {match['name1'] or match['name2']}"
-
-
-def _constraint_name(orig: BaseException | None) -> str | None:
-    name = getattr(getattr(orig, "diag", None), "constraint_name", None)
-    return name if isinstance(name, str) and _IDENTIFIER.fullmatch(name) else None
-
-
-def _safe(identifier: str) -> str:
-    return identifier if _IDENTIFIER.fullmatch(identifier) else "(unnamed)"
 
 
 def _create(config: SqlConfig) -> SqlConnector:
@@ -490,5 +476,5 @@ SQL_CONNECTOR: ConnectorSpec[SqlConfig] = ConnectorSpec(
     config_model=SqlConfig,
     factory=_create,
     capabilities=frozenset({"retrieve", "mask", "delete"}),
-    description="Relational databases through SQLAlchemy Core (PostgreSQL, SQLite, ...)",
+    description="Relational databases through SQLAlchemy Core (PostgreSQL, SQLite, MySQL, ...)",
 )

@@ -58,14 +58,18 @@ class InMemoryConnector:
             self._failures.extend([(method, failure)] * times)
 
     def retrieve(self, node: PlanNode, lookups: Mapping[str, Sequence[Scalar]]) -> list[Row]:
-        wanted = {name: {v for v in values if v is not None} for name, values in lookups.items()}
         with self._enter("retrieve", node):
-            found = [
-                row
-                for row in self._data.get(node.address, [])
-                if any(_path_values(row, name) & values for name, values in wanted.items())
-            ]
-            return [_project(row, node.fetch_fields) for row in found]
+            return self._find(node, lookups)
+
+    def retrieve_pages(
+        self, node: PlanNode, lookups: Mapping[str, Sequence[Scalar]], page_size: int
+    ) -> Iterator[list[Row]]:
+        """The rows `retrieve` returns (found when called), in pages of `page_size`."""
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        with self._enter("retrieve_pages", node):
+            found = self._find(node, lookups)
+        return (found[i : i + page_size] for i in range(0, len(found), page_size))
 
     def fetch_by_keys(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> list[Row]:
         with self._enter("fetch_by_keys", node):
@@ -101,6 +105,15 @@ class InMemoryConnector:
         with self._lock:
             self.calls.append(("close", ""))
             self.closed = True
+
+    def _find(self, node: PlanNode, lookups: Mapping[str, Sequence[Scalar]]) -> list[Row]:
+        wanted = {name: {v for v in values if v is not None} for name, values in lookups.items()}
+        found = [
+            row
+            for row in self._data.get(node.address, [])
+            if any(_path_values(row, name) & values for name, values in wanted.items())
+        ]
+        return [_project(row, node.fetch_fields) for row in found]
 
     @contextmanager
     def _enter(self, method: str, node: PlanNode | None) -> Iterator[None]:

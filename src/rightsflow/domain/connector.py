@@ -6,7 +6,7 @@ and registry. Services depend on this module, never on a concrete connector.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,6 +36,14 @@ class Connector(Protocol):
         """Rows where any lookup field (top-level or dotted) holds one of its values.
 
         Only `node.fetch_fields` are returned. An empty `lookups` returns no rows."""
+        ...
+
+    def retrieve_pages(
+        self, node: PlanNode, lookups: Mapping[str, Sequence[Scalar]], page_size: int
+    ) -> Iterator[list[Row]]:
+        """The rows `retrieve` returns, as pages of at most `page_size` rows, each row once,
+        read lazily (keyset pagination, never OFFSET), so a subject with millions of rows in
+        one collection is streamed in bounded memory."""
         ...
 
     def fetch_by_keys(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> list[Row]:
