@@ -7,12 +7,12 @@ import json
 from typing import Any
 
 from rightsflow.domain.connector import RowChange
-from rightsflow.domain.masking import masked_value
+from rightsflow.domain.masking import MaskContext, MaskKeys, masked_value
 from rightsflow.domain.plan import PlanNode, TargetField
 from rightsflow.domain.policy import MaskRule, MaskStrategy
 from rightsflow.services.erasure import changes_for, key_of, masked_row, remaining_rows
 
-KEY = b"request-key"
+KEY = b"platform-masking-key-of-32-bytes"
 EMAIL = TargetField("email", ("user.contact.email",), MaskStrategy.NULL)
 NAME = TargetField("name", ("user.name",), MaskStrategy.FIXED, "MASKED")
 CITY = TargetField("profile.address.city", ("user.contact.address.city",), MaskStrategy.NULL)
@@ -48,14 +48,29 @@ def test_mask_changes_only_targeted_non_null_fields() -> None:
     ]
 
 
-def test_hash_strategy_uses_the_request_key() -> None:
+def test_hash_strategy_uses_the_platform_key() -> None:
     node = _node(PHONE)
     (change,) = changes_for(node, [{"id": 7, "phone": "+44 7700 900123"}], KEY)
     rule = MaskRule(category="user.contact.phone_number", strategy=MaskStrategy.HASH)
-    assert change.values == {"phone": masked_value(rule, "+44 7700 900123", KEY)}
+    keys = MaskKeys(hash_key=KEY, encrypt_key=KEY)
+    expected = masked_value(
+        rule, "+44 7700 900123", context=MaskContext(), keys=keys, salt=b"any: hash is unsalted"
+    )
+    assert change.values == {"phone": expected}
     assert change.values["phone"] != "+44 7700 900123"
-    (other,) = changes_for(node, [{"id": 7, "phone": "+44 7700 900123"}], b"another-key")
+    (other,) = changes_for(node, [{"id": 7, "phone": "+44 7700 900123"}], b"another-key".ljust(32))
     assert other.values != change.values
+
+
+def test_salted_strategies_differ_per_row_and_repeat_per_retry() -> None:
+    """random/encrypt/unique suffixes are salted by collection, primary key and field path."""
+    node = _node(TargetField("phone", ("user.contact.phone_number",), MaskStrategy.RANDOM))
+    rows = [{"id": 1, "phone": "+1 555 0100"}, {"id": 2, "phone": "+1 555 0100"}]
+    first = changes_for(node, rows, KEY)
+    assert first == changes_for(node, rows, KEY)  # a retry writes the same values
+    assert first[0].values != first[1].values
+    other = PlanNode(**{**node.__dict__, "address": "shop:archive"})
+    assert changes_for(other, rows, KEY)[0].values != first[0].values
 
 
 def test_composite_keys() -> None:

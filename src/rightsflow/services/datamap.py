@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
-
-import yaml
 
 from rightsflow.domain.datamap import DataMap
 from rightsflow.domain.datamap_parse import POLICIES_FILE, ConnectorCheck, parse_datamap
 from rightsflow.domain.errors import DataMapInvalid, Problem
-from rightsflow.domain.policy import Policy, parse_policies
+from rightsflow.domain.masking import MaskContext, constraint_problems
+from rightsflow.domain.policy import Policy, field_override_problems, parse_policies
+from rightsflow.domain.requests import RequestType
 
 
 def read_map_files(mapdir: Path) -> dict[str, str]:
@@ -29,13 +30,54 @@ def read_map_files(mapdir: Path) -> dict[str, str]:
 def load_datamap(
     mapdir: Path, env: Mapping[str, str], check_connector: ConnectorCheck | None
 ) -> tuple[DataMap, dict[str, Policy]]:
-    """Parse and validate everything; raises DataMapInvalid listing every problem."""
+    """Parse and validate everything; raises DataMapInvalid listing every problem.
+
+    Masking rules that cannot fit their column (e.g. `null` on a NOT NULL column) are not
+    errors: the data map's facts may be incomplete. They come back as data map warnings.
+    """
     files = read_map_files(mapdir)
-    datamap = parse_datamap(files, env, check_connector)
-    policies_doc = None
-    if POLICIES_FILE in files:
-        try:
-            policies_doc = yaml.safe_load(files[POLICIES_FILE])
-        except yaml.YAMLError as exc:
-            raise DataMapInvalid([Problem(POLICIES_FILE, "", f"not valid YAML ({exc})")]) from None
-    return datamap, parse_policies(policies_doc)
+    problems: list[Problem] = []
+    datamap: DataMap | None = None
+    try:
+        datamap = parse_datamap(files, env, check_connector)
+    except DataMapInvalid as exc:
+        problems.extend(exc.problems)
+    policies: dict[str, Policy] = {}
+    text = files.get(POLICIES_FILE)
+    try:
+        policies = parse_policies(text)
+    except DataMapInvalid as exc:
+        problems.extend(exc.problems)
+    if datamap is not None and policies:
+        problems.extend(field_override_problems(policies, leaf_field_addresses(datamap), text))
+    if problems or datamap is None:
+        raise DataMapInvalid(problems)
+    warnings = (*datamap.warnings, *masking_warnings(datamap, policies))
+    return dataclasses.replace(datamap, warnings=warnings), policies
+
+
+def leaf_field_addresses(datamap: DataMap) -> frozenset[str]:
+    """Every field a masking rule can name: `dataset:collection.path`."""
+    return frozenset(
+        f"{c.address}.{f.path}" for c in datamap.collections() for f in c.leaf_fields()
+    )
+
+
+def masking_warnings(datamap: DataMap, policies: Mapping[str, Policy]) -> list[str]:
+    """One line per erasure policy, field and rule that the column's facts say cannot fit."""
+    out: list[str] = []
+    for policy in policies.values():
+        if policy.type is not RequestType.ERASURE:
+            continue
+        for collection in datamap.collections():
+            for f in collection.leaf_fields():
+                address = f"{collection.address}.{f.path}"
+                if not policy.targeted(f.categories, address):
+                    continue
+                rule = policy.rule_for(f.categories, address)
+                context = MaskContext(data_type=f.data_type, length=f.length)
+                out.extend(
+                    f"policy {policy.key}: {address}: {message}"
+                    for message in constraint_problems(rule, context)
+                )
+    return out

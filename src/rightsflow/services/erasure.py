@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rightsflow.domain.connector import Row, RowChange, Scalar
-from rightsflow.domain.masking import masked_value
+from rightsflow.domain.masking import MaskContext, MaskKeys, masked_value
 from rightsflow.domain.plan import PlanNode, TargetField
 from rightsflow.domain.policy import MaskRule, MaskStrategy
 
@@ -25,6 +26,19 @@ def _rule(target: TargetField) -> MaskRule:
     )
 
 
+def _mask(node: PlanNode, row: Row, target: TargetField, value: object, key: bytes) -> object:
+    # The salt is request-independent and stable across retries (collection, primary key,
+    # field path), so a retried erase writes the same values and rows never share one.
+    salt = json.dumps([node.address, list(key_of(node, row).values()), target.path], default=str)
+    return masked_value(
+        _rule(target),
+        value,
+        context=MaskContext(length=target.length),
+        keys=MaskKeys(hash_key=key, encrypt_key=key),  # one platform key until a second is wired
+        salt=salt.encode(),
+    )
+
+
 def masked_row(node: PlanNode, row: Row, key: bytes) -> dict[str, Any]:
     """The new values of the row's top-level fields that erasure changes (nested fields
     rewrite their whole top-level JSON value)."""
@@ -33,12 +47,13 @@ def masked_row(node: PlanNode, row: Row, key: bytes) -> dict[str, Any]:
         top, _, rest = target.path.partition(".")
         if not rest:
             if row.get(top) is not None:
-                out[top] = masked_value(_rule(target), row[top], key, target.length)
+                out[top] = _mask(node, row, target, row[top], key)
             continue
         container = out.get(top, row.get(top))
         as_text = isinstance(container, str)
         doc = _json_object(container)
-        if isinstance(doc, dict) and _mask_path(doc, rest.split("."), target, key):
+        mask = functools.partial(_mask, node, row, target, key=key)
+        if isinstance(doc, dict) and _mask_path(doc, rest.split("."), mask):
             out[top] = json.dumps(doc, sort_keys=True) if as_text else doc
     return out
 
@@ -53,16 +68,16 @@ def _json_object(value: Any) -> Any:
         return None  # not JSON: nothing nested to mask (the error would quote the value)
 
 
-def _mask_path(doc: dict[str, Any], path: list[str], target: TargetField, key: bytes) -> bool:
+def _mask_path(doc: dict[str, Any], path: list[str], mask: Callable[[object], object]) -> bool:
     head, *tail = path
     if head not in doc:
         return False
     if tail:
         inner = doc[head]
-        return isinstance(inner, dict) and _mask_path(inner, tail, target, key)
+        return isinstance(inner, dict) and _mask_path(inner, tail, mask)
     if doc[head] is None:
         return False
-    doc[head] = masked_value(_rule(target), doc[head], key, target.length)
+    doc[head] = mask(doc[head])
     return True
 
 
