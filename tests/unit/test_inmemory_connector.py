@@ -46,6 +46,53 @@ def test_the_contract_catches_a_connector_returning_every_field() -> None:
         run_contract(connector, connector.seed, connector.rows, chunk_size=3)
 
 
+class _Paging(InMemoryConnector):
+    """Breaks retrieve_pages in one way, for the contract to catch."""
+
+    flaw = ""
+
+    def retrieve_pages(self, node, lookups, page_size):  # type: ignore[no-untyped-def]
+        rows = self.retrieve(node, lookups)
+        if self.flaw == "list":
+            return [rows] if rows else []
+        if self.flaw == "oversized":
+            return iter([rows] if rows else [])
+        if self.flaw == "duplicate":
+            rows = rows + rows[:1]
+        if self.flaw == "lossy":
+            rows = rows[1:]
+        return iter([rows[i : i + page_size] for i in range(0, len(rows), page_size)])
+
+
+@pytest.mark.parametrize(
+    ("flaw", "message"),
+    [
+        ("list", "lazy iterator"),
+        ("oversized", "page sizes"),
+        ("duplicate", "a row came twice"),
+        ("lossy", "not the rows retrieve returns"),
+    ],
+)
+def test_the_contract_catches_broken_pages(flaw: str, message: str) -> None:
+    connector = _Paging()
+    connector.flaw = flaw
+    with pytest.raises(ContractViolation, match=message):
+        run_contract(connector, connector.seed, connector.rows, chunk_size=3)
+
+
+def test_pages_are_read_when_asked_and_count_as_a_call() -> None:
+    connector = InMemoryConnector({PARENT: [{"id": i, "email": f"u{i}@x"} for i in range(5)]})
+    node = contract_node(PARENT, ("id",))
+    pages = connector.retrieve_pages(node, {"id": [0, 1, 2, 3, 4]}, 2)
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert connector.calls == [("retrieve_pages", PARENT)]
+    connector.fail_next(ConnectorFailure("down", retryable=True), method="retrieve_pages")
+    with pytest.raises(ConnectorFailure, match="down"):
+        connector.retrieve_pages(node, {"id": [1]}, 2)
+    with pytest.raises(ValueError, match="page_size"):
+        connector.retrieve_pages(node, {"id": [1]}, 0)
+
+
 def test_nested_lookups_walk_dicts_and_lists() -> None:
     connector = InMemoryConnector(
         {

@@ -276,6 +276,7 @@ def run_contract(connector: Connector, seed: Seed, read_all: ReadAll, *, chunk_s
         seed(address, data[address])
     connector.check()
     _check_retrieve(connector, data)
+    _check_retrieve_pages(connector, data, chunk_size)
     _check_fetch_by_keys(connector, data)
     _check_mask(connector, read_all, customers, chunk_size)
     _check_delete(connector, read_all, customers, chunk_size)
@@ -303,14 +304,57 @@ def _check_retrieve(connector: Connector, data: Mapping[str, list[Row]]) -> None
     skus = connector.retrieve(contract_node(CHILD, ("sku",)), {"customer_id": ids})
     _expect(len(skus) == len(data[CHILD]), "rows equal in fetch_fields must not be merged")
     _expect(all(set(r) == {"sku"} for r in skus), "fetch_fields only, even without the key")
-    empty: list[dict[str, list[Scalar]]] = [
-        {},
-        {"email": []},
-        {"email": [None]},
-        {"email": ["nobody@example.com"]},
-    ]
-    for lookups in empty:
+    for lookups in _NO_ROWS:
         _expect(connector.retrieve(parent, lookups) == [], f"no rows for lookups {lookups}")
+
+
+_NO_ROWS: tuple[dict[str, list[Scalar]], ...] = (
+    {},
+    {"email": []},
+    {"email": [None]},
+    {"email": ["nobody@example.com"]},
+)
+
+
+def _check_retrieve_pages(
+    connector: Connector, data: Mapping[str, list[Row]], chunk_size: int
+) -> None:
+    parent = contract_node(PARENT, ("id", "email", "phone"))
+    emails: list[Scalar] = [row["email"] for row in data[PARENT]]
+    ids: list[Scalar] = [row["id"] for row in data[PARENT]]
+    phone = next(row["phone"] for row in data[PARENT] if row["phone"] is not None)
+    cases: list[tuple[PlanNode, dict[str, list[Scalar]], tuple[str, ...]]] = [
+        (parent, {"email": [*emails, "nobody@example.com"]}, ("id",)),
+        # Several fields matching the same rows (some with NULL in the other field), more
+        # values than one chunk holds: still each row once.
+        (parent, {"phone": [phone], "email": emails}, ("id",)),
+        (parent, {"email": emails, "id": [*ids, 10**6]}, ("id",)),
+        (
+            contract_node(CHILD, ("customer_id", "line", "sku")),
+            {"customer_id": ids},
+            ("customer_id", "line"),
+        ),
+    ]
+    for node, lookups, key in cases:
+        expected = _sorted(connector.retrieve(node, lookups), *key)
+        _expect(len(expected) > chunk_size, f"retrieve for {sorted(lookups)}: too few rows")
+        for page_size in sorted({1, 2, chunk_size, len(expected) + 1}):
+            pages = connector.retrieve_pages(node, lookups, page_size)
+            _expect(iter(pages) is pages, "retrieve_pages returns a lazy iterator, not a list")
+            where = f"retrieve_pages({sorted(lookups)}, page_size={page_size})"
+            sizes = []
+            found: list[Row] = []
+            for page in pages:
+                sizes.append(len(page))
+                found.extend(page)
+            _expect(all(0 < size <= page_size for size in sizes), f"{where}: page sizes {sizes}")
+            keys = [tuple(row[k] for k in key) for row in found]
+            _expect(len(set(keys)) == len(keys), f"{where}: a row came twice")
+            _expect(_sorted(found, *key) == expected, f"{where}: not the rows retrieve returns")
+    skus = list(connector.retrieve_pages(contract_node(CHILD, ("sku",)), {"customer_id": ids}, 3))
+    _expect(sum(map(len, skus)) == len(data[CHILD]), "retrieve_pages must not merge equal rows")
+    for lookups in _NO_ROWS:
+        _expect(list(connector.retrieve_pages(parent, lookups, 5)) == [], f"no pages: {lookups}")
 
 
 def _check_fetch_by_keys(connector: Connector, data: Mapping[str, list[Row]]) -> None:
