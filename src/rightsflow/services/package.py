@@ -30,7 +30,7 @@ from rightsflow.services.package_files import (
 )
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import ResultRepository, Vault
-from rightsflow.services.rows import iter_rows
+from rightsflow.services.rows import iter_rows, stored_pages
 
 # Fixed timestamp inside the zip so the same data always gives the same bytes.
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
@@ -80,9 +80,7 @@ def zip_stream(entries: Iterable[tuple[str, Iterable[bytes]]]) -> Iterator[bytes
 
 
 class _Rows:
-    """The retrieved rows of one collection, read page by page from the result repository.
-
-    Falls back to the one-blob `sealed_rows` of results written before result pages existed."""
+    """The retrieved rows of one collection, read page by page from the result repository."""
 
     def __init__(self, vault: Vault, results: ResultRepository, request_id: str) -> None:
         self._vault = vault
@@ -90,18 +88,8 @@ class _Rows:
         self._request_id = request_id
 
     def __call__(self, node: PlanNode) -> Iterator[Row]:
-        return iter_rows(self._vault, self._request_id, self._sealed_pages(node.address))
-
-    def _sealed_pages(self, address: str) -> Iterator[bytes]:
-        pages = self._results.pages(self._request_id, address)
-        first = next(pages, None)
-        if first is not None:
-            yield first
-            yield from pages
-            return
-        found = self._results.get(self._request_id, address, "retrieve")
-        if found is not None and found.sealed_rows:
-            yield found.sealed_rows
+        pages = stored_pages(self._results, self._request_id, node.address)
+        return iter_rows(self._vault, self._request_id, pages)
 
 
 def _entries(

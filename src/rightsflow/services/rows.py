@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from rightsflow.domain.connector import Row
-from rightsflow.services.ports import Vault
+from rightsflow.services.ports import ResultRepository, Vault
 
 PAGE_ROWS = 1_000
 
@@ -66,3 +66,18 @@ def paged(rows: Iterable[Row], size: int = PAGE_ROWS) -> Iterator[list[Row]]:
     source = iter(rows)
     while page := list(islice(source, size)):
         yield page
+
+
+def stored_pages(results: ResultRepository, request_id: str, address: str) -> Iterator[bytes]:
+    """The sealed pages of a retrieve result; a result stored before pages existed (one blob in
+    `NodeResult.sealed_rows`) comes back as a single page. Lazy: use it inside the unit of work.
+    """
+    pages = results.pages(request_id, address)
+    first = next(pages, None)
+    if first is not None:
+        yield first
+        yield from pages
+        return
+    found = results.get(request_id, address, "retrieve")
+    if found is not None and found.sealed_rows:
+        yield found.sealed_rows
