@@ -68,7 +68,8 @@ def draft_document(schema: DbSchema, key: str) -> Doc:
     record = foreign_key_record(schema)
     if record:
         dataset["meta"] = {"rightsflow": {"foreign_keys": record}}
-    dataset["collections"] = [draft_collection(table, key) for table in schema.tables]
+    tables = sorted(schema.tables, key=lambda t: t.name)
+    dataset["collections"] = [draft_collection(table, key) for table in tables]
     return {"dataset": [dataset]}
 
 
