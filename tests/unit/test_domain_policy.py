@@ -325,14 +325,42 @@ def test_yaml_syntax_errors_have_a_line() -> None:
 
 
 def test_field_overrides_must_name_known_fields() -> None:
-    policies = parse_policies(CUSTOM)
     known = {"shop:customers.nickname", "shop:customers.email"}
-    (problem,) = field_override_problems(policies, known, CUSTOM, "policies.yml")
+    (problem,) = field_override_problems(known, CUSTOM, "policies.yml")
     assert problem.location == "line 10: policies[0].masking[3].field"
     assert "shop:customers.birthday" in problem.message
     known.add("shop:customers.birthday")
-    assert field_override_problems(policies, known, CUSTOM) == []
-    assert field_override_problems(policies, set(), None) == []
+    assert field_override_problems(known, CUSTOM) == []
+    for text in (None, "", "policies: [", "policies: 3", "policies: [3, {masking: 4}]"):
+        assert field_override_problems(set(), text) == []
+
+
+def test_unknown_fields_are_found_in_invalid_policies_too() -> None:
+    """So one run of `datamap validate` shows them next to the policy's other problems."""
+    text = one_policy("""\
+        targets: [user.nope]
+        masking:
+          - {field: "shop:customers.ghost", strategy: scramble}
+          - {field: "not an address", strategy: hash}
+        """)
+    (problem,) = field_override_problems(set(), text)
+    assert problem.location == "line 6: policies[0].masking[0].field"
+    assert len(problems_of(text)) == 3  # category, strategy, malformed address
+
+
+def test_yaml_null_is_the_null_strategy_and_granularity_may_be_text() -> None:
+    text = one_policy("""\
+        targets: [user]
+        masking:
+          - {category: user.contact, strategy: null}
+          - {category: user.financial, strategy: generalize, granularity: "10"}
+        """)
+    policy = parse_policies(text)["p"]
+    assert policy.rule_for(["user.contact.email"]).strategy is MaskStrategy.NULL
+    assert policy.rule_for(["user.financial"]).granularity == 10
+    # A plan carries the granularity as text; the rule rebuilt from it is the same.
+    again = MaskRule(category="user", strategy=MaskStrategy.GENERALIZE, granularity="2.5")
+    assert again.granularity == 2.5
 
 
 def test_mask_rules_in_code_are_checked_too() -> None:

@@ -82,3 +82,23 @@ def test_the_sample_map_loads_with_every_default_policy(tmp_path: Path) -> None:
     assert {"default_erasure", "default_restriction"} <= set(policies)
     assert "shop:customers.email" in leaf_field_addresses(datamap)
     assert not any(w.startswith("policy ") for w in datamap.warnings)
+
+
+def test_warnings_use_the_column_facts_of_the_map(tmp_path: Path) -> None:
+    mapdir = _map(tmp_path, None)
+    shop = mapdir / "shop.yml"
+    email = """\
+          - name: email
+            data_categories: [user.contact.email]
+            fides_meta:
+              identity: email
+              data_type: string
+"""
+    assert email in shop.read_text()
+    facts = "              rightsflow: {nullable: false, unique: true, db_type: VARCHAR(12)}\n"
+    shop.write_text(shop.read_text().replace(email, email + facts))
+    datamap, _ = load_datamap(mapdir, {}, None)
+    assert (
+        "policy default_erasure: shop:customers.email: strategy 'null' on a NOT NULL column: "
+        "use another strategy"
+    ) in datamap.warnings

@@ -16,6 +16,7 @@ is warned about too: it collides around 77,000 rows.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import uuid
@@ -25,6 +26,8 @@ from decimal import Decimal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from rightsflow.domain.errors import RightsflowError
 from rightsflow.domain.generalize import floor_number, truncate_date
@@ -90,7 +93,7 @@ def masked_value(
     if rule.strategy is MaskStrategy.ENCRYPT:
         if column.kind not in ("string", "unknown"):
             raise CannotMask(f"strategy 'encrypt' needs a text column, not {column.kind}")
-        return _fit_exactly(_encrypt(str(value), keys, salt), column, "encrypt")
+        return _fit_exactly(_encrypt(_text(value), keys, salt), column, "encrypt")
     if rule.strategy is MaskStrategy.HASH:
         digest = hmac.new(keys.hash_key, _text(value).encode(), hashlib.sha256).digest()
         return _derived(digest, value, column, digest.hex())
@@ -128,11 +131,18 @@ def _encrypt(plaintext: str, keys: MaskKeys, salt: bytes) -> str:
     data = plaintext.encode()
     # A synthetic nonce (as in SIV): it repeats only when salt and plaintext both repeat, and
     # then the whole ciphertext repeats, which is exactly the determinism retries need. The
-    # nonce key is derived so the AES key is never used as an HMAC key as well.
-    nonce_key = hmac.new(keys.encrypt_key, b"rightsflow/encrypt-nonce/v1", hashlib.sha256)
-    nonce = hmac.new(nonce_key.digest(), _framed(salt) + data, hashlib.sha256).digest()[:_NONCE]
+    # nonce comes from an HKDF subkey, not HMAC(encrypt_key, ...): while the platform passes
+    # one key as both hash and encrypt key, `hash` of some value could otherwise reveal it.
+    nonce_key = _nonce_key(keys.encrypt_key)
+    nonce = hmac.new(nonce_key, _framed(salt) + data, hashlib.sha256).digest()[:_NONCE]
     sealed = AESGCM(keys.encrypt_key).encrypt(nonce, data, _AAD)
     return ENCRYPTED_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+
+
+@functools.lru_cache(maxsize=8)
+def _nonce_key(encrypt_key: bytes) -> bytes:
+    hkdf = HKDF(algorithm=SHA256(), length=32, salt=None, info=b"rightsflow/encrypt-nonce/v1")
+    return hkdf.derive(encrypt_key)
 
 
 def _framed(salt: bytes) -> bytes:
@@ -180,7 +190,7 @@ def _fixed_for_kind(text: str, value: object, kind: str) -> object:
         if kind == "uuid":
             return str(uuid.UUID(text))
     except (ValueError, ArithmeticError, KeyError):
-        raise CannotMask(f"the fixed value does not suit a {kind} column") from None
+        raise CannotMask(f"the fixed value does not suit the {kind} column") from None
     return None
 
 
@@ -189,7 +199,7 @@ def _generalize(rule: MaskRule, value: object, column: Column) -> object:
     dates = granularity in DATE_GRANULARITIES
     wrong = ("integer", "number", "boolean") if dates else ("date", "datetime", "boolean")
     if column.kind in wrong:
-        raise CannotMask(f"granularity '{granularity}' does not suit a {column.kind} column")
+        raise CannotMask(f"granularity '{granularity}' does not suit the {column.kind} column")
     try:
         if dates:
             return truncate_date(value, str(granularity))
@@ -344,9 +354,9 @@ def _check_generalize(granularity: object, db_type: str | None, column: Column) 
     if kind in ("boolean", "uuid"):
         problem = f"strategy 'generalize' needs a date or number column, not {kind}"
     elif dates and kind in ("integer", "number"):
-        problem = f"granularity '{granularity}' is for dates; this is a {kind} column"
+        problem = f"granularity '{granularity}' is for dates; this column is {kind}"
     elif not dates and kind in ("date", "datetime"):
-        problem = f"a numeric granularity is for numbers; this is a {kind} column"
+        problem = f"a numeric granularity is for numbers; this column is {kind}"
     elif kind == "integer" and not float(str(granularity)).is_integer():
         problem = "an integer column needs a whole-number granularity"
     elif kind == "string" and db_type is not None:

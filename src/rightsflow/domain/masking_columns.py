@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -91,6 +92,7 @@ _VALUE_KINDS: tuple[tuple[type | tuple[type, ...], Kind], ...] = (
 )
 
 
+@functools.lru_cache(maxsize=256)  # called per value; a data map has few distinct types
 def _from_db_type(db_type: str | None) -> tuple[Kind, int | None, tuple[int, int]]:
     match = _DB_TYPE.match(db_type or "")
     if match is None:

@@ -95,6 +95,8 @@ class MaskRule(BaseModel):
         if raw is None:
             return raw
         _only_for(info, MaskStrategy.GENERALIZE, "granularity")
+        if isinstance(raw, str) and raw not in DATE_GRANULARITIES:
+            raw = _number_text(raw)  # "10" as a plan carries it, or as quoted YAML
         if raw in DATE_GRANULARITIES or _positive_number(raw):
             return raw
         raise ValueError(
@@ -123,6 +125,15 @@ def _only_for(info: ValidationInfo, strategy: MaskStrategy, option: str) -> None
     chosen = info.data.get("strategy")
     if chosen is not None and chosen is not strategy:
         raise ValueError(f"only strategy '{strategy.value}' takes a '{option}'")
+
+
+def _number_text(text: str) -> object:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
 
 
 def _positive_number(raw: object) -> bool:
@@ -310,26 +321,28 @@ def _errors(exc: ValidationError) -> list[tuple[tuple[PathStep, ...], str]]:
 
 
 def field_override_problems(
-    policies: Mapping[str, Policy],
-    known_fields: set[str] | frozenset[str],
-    text: str | None,
-    file: str = POLICIES_FILE,
+    known_fields: set[str] | frozenset[str], text: str | None, file: str = POLICIES_FILE
 ) -> list[Problem]:
-    """Per-field rules of the file's policies that name a field the data map does not have."""
-    doc = _load(text, file)
+    """Per-field rules of a policies file that name a field the data map does not have.
+
+    Read from the file itself, so they are found next to the file's other problems, even in a
+    policy that is invalid for another reason. Malformed addresses are parse_policies' to report.
+    """
+    try:
+        doc = _load(text, file)
+    except DataMapInvalid:
+        return []  # not YAML: parse_policies says so
     if not isinstance(doc, dict) or not isinstance(doc.get("policies"), list):
         return []
     node = compose(text or "")
     problems = []
     for index, raw in enumerate(doc["policies"]):
-        key = raw.get("key") if isinstance(raw, dict) else None
-        policy = policies.get(key) if isinstance(key, str) else None
-        if policy is None:
-            continue
-        for position, rule in enumerate(policy.masking):
-            if rule.field is not None and rule.field not in known_fields:
+        rules = raw.get("masking") if isinstance(raw, dict) else None
+        for position, rule in enumerate(rules if isinstance(rules, list) else ()):
+            field = rule.get("field") if isinstance(rule, dict) else None
+            if isinstance(field, str) and _FIELD_ADDRESS.match(field) and field not in known_fields:
                 path: Sequence[PathStep] = ("policies", index, "masking", position, "field")
-                message = f"unknown field '{rule.field}': not a leaf field of the data map"
+                message = f"unknown field '{field}': not a leaf field of the data map"
                 problems.append(Problem(file, problem_location(node, path), message))
     return problems
 

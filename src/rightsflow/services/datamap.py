@@ -48,8 +48,8 @@ def load_datamap(
         policies = parse_policies(text)
     except DataMapInvalid as exc:
         problems.extend(exc.problems)
-    if datamap is not None and policies:
-        problems.extend(field_override_problems(policies, leaf_field_addresses(datamap), text))
+    if datamap is not None:
+        problems.extend(field_override_problems(leaf_field_addresses(datamap), text))
     if problems or datamap is None:
         raise DataMapInvalid(problems)
     warnings = (*datamap.warnings, *masking_warnings(datamap, policies))
@@ -75,7 +75,13 @@ def masking_warnings(datamap: DataMap, policies: Mapping[str, Policy]) -> list[s
                 if not policy.targeted(f.categories, address):
                     continue
                 rule = policy.rule_for(f.categories, address)
-                context = MaskContext(data_type=f.data_type, length=f.length)
+                context = MaskContext(
+                    data_type=f.data_type,
+                    db_type=f.db_type,
+                    length=f.length,
+                    unique=f.unique,
+                    nullable=f.nullable,
+                )
                 out.extend(
                     f"policy {policy.key}: {address}: {message}"
                     for message in constraint_problems(rule, context)
