@@ -154,7 +154,12 @@ def test_a_delete_policy_deletes_rows(shop: DataMap) -> None:
         masking=(MaskRule(category="user.contact.email", strategy=MaskStrategy.DELETE),),
     )
     plan = plan_request(shop, policy, ["email"])
-    assert plan.waves == (IDENTITY_HOLDERS,)
+    # Deleting customers deletes the rows that reference them (no `on_parent_erase: detach`),
+    # down to order items, children first.
+    assert plan.waves[0] == IDENTITY_HOLDERS
     assert {n.action for n in plan.nodes} == {"delete"}
-    assert plan.erase_order == (IDENTITY_HOLDERS,)
+    assert "shop:order_items" in plan.erase_order[0]
+    assert "shop:orders" in plan.erase_order[1]
+    assert plan.erase_order[-1] == ("shop:customers",)
+    assert any("shop:orders: rows deleted with the shop:customers rows" in n for n in plan.notes)
     assert plan.policy_key == "forget_contact"

@@ -1,14 +1,16 @@
-"""Turn retrieved rows into erase changes, and judge a re-read. Pure functions."""
+"""Masked values of a retrieved row, per the plan's targets. Pure functions."""
 
 from __future__ import annotations
 
 import copy
 import functools
+import hashlib
+import hmac
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from rightsflow.domain.connector import Row, RowChange, Scalar
+from rightsflow.domain.connector import Row, Scalar
 from rightsflow.domain.masking import MaskContext, MaskKeys, masked_value
 from rightsflow.domain.plan import PlanNode, TargetField
 from rightsflow.domain.policy import MaskRule, MaskStrategy
@@ -18,28 +20,44 @@ def key_of(node: PlanNode, row: Row) -> dict[str, Scalar]:
     return {k: row[k] for k in node.primary_key}
 
 
+def mask_keys(masking_key: bytes) -> MaskKeys:
+    """The hash key is the platform's masking key; the pseudonymisation key derives from it."""
+    encrypt_key = hmac.new(masking_key, b"rightsflow pseudonymisation v1", hashlib.sha256)
+    return MaskKeys(hash_key=masking_key, encrypt_key=encrypt_key.digest())
+
+
 def _rule(target: TargetField) -> MaskRule:
+    granularity: str | int | None = target.granularity
+    if isinstance(granularity, str) and granularity.isdigit():
+        granularity = int(granularity)
     return MaskRule(
         category=target.categories[0] if target.categories else "user",
         strategy=target.strategy or MaskStrategy.NULL,
         value=target.value,
+        granularity=granularity,
     )
 
 
-def _mask(node: PlanNode, row: Row, target: TargetField, value: object, key: bytes) -> object:
+def _context(target: TargetField) -> MaskContext:
+    return MaskContext(
+        data_type=target.data_type,
+        db_type=target.db_type,
+        length=target.length,
+        unique=target.unique,
+        nullable=target.nullable,
+    )
+
+
+def _mask(node: PlanNode, row: Row, target: TargetField, value: object, keys: MaskKeys) -> object:
     # The salt is request-independent and stable across retries (collection, primary key,
     # field path), so a retried erase writes the same values and rows never share one.
     salt = json.dumps([node.address, list(key_of(node, row).values()), target.path], default=str)
     return masked_value(
-        _rule(target),
-        value,
-        context=MaskContext(length=target.length),
-        keys=MaskKeys(hash_key=key, encrypt_key=key),  # one platform key until a second is wired
-        salt=salt.encode(),
+        _rule(target), value, context=_context(target), keys=keys, salt=salt.encode()
     )
 
 
-def masked_row(node: PlanNode, row: Row, key: bytes) -> dict[str, Any]:
+def masked_row(node: PlanNode, row: Row, key: MaskKeys) -> dict[str, Any]:
     """The new values of the row's top-level fields that erasure changes (nested fields
     rewrite their whole top-level JSON value)."""
     out: dict[str, Any] = {}
@@ -52,7 +70,7 @@ def masked_row(node: PlanNode, row: Row, key: bytes) -> dict[str, Any]:
         container = out.get(top, row.get(top))
         as_text = isinstance(container, str)
         doc = _json_object(container)
-        mask = functools.partial(_mask, node, row, target, key=key)
+        mask = functools.partial(_mask, node, row, target, keys=key)
         if isinstance(doc, dict) and _mask_path(doc, rest.split("."), mask):
             out[top] = json.dumps(doc, sort_keys=True) if as_text else doc
     return out
@@ -81,39 +99,16 @@ def _mask_path(doc: dict[str, Any], path: list[str], mask: Callable[[object], ob
     return True
 
 
-def changes_for(node: PlanNode, rows: Sequence[Row], key: bytes) -> list[RowChange]:
-    changes = []
-    for row in rows:
-        values = masked_row(node, row, key)
-        if values:
-            changes.append(RowChange(key=key_of(node, row), values=values))
-    return changes
-
-
-def remaining_rows(node: PlanNode, before: Sequence[Row], now: Sequence[Row], key: bytes) -> int:
-    """How many rows still hold a targeted value that erasure should have removed."""
-    if node.action == "delete":
-        return len(now)
-    originals = {tuple(key_of(node, r).values()): r for r in before}
-    left = 0
-    for row in now:
-        original = originals.get(tuple(key_of(node, row).values()))
-        # A row we never saw (added since) must be judged against itself.
-        expected = masked_row(node, original if original is not None else row, key)
-        if not _holds(row, expected):
-            continue
-        left += 1
-    return left
-
-
-def _holds(row: Mapping[str, Any], expected: Mapping[str, Any]) -> bool:
-    """True when a field the erasure changes still differs from its erased form."""
+def holds(
+    row: Mapping[str, Any], expected: Mapping[str, Any], same: Callable[[object, object], bool]
+) -> bool:
+    """True when a field the write changes still differs from what it should hold."""
     for field, wanted in expected.items():
         current, erased = row.get(field), wanted
         if isinstance(current, str) and isinstance(erased, dict | list):
-            current = json.loads(current)
+            current = _json_object(current)
         if isinstance(erased, str) and isinstance(current, dict | list):
-            erased = json.loads(erased)
-        if current != erased:
+            erased = _json_object(erased)
+        if not same(current, erased):
             return True
     return False

@@ -3,28 +3,42 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from rightsflow.domain.datamap import Exemption
 from rightsflow.domain.errors import Conflict, RightsflowError
-from rightsflow.domain.requests import RequestType
+from rightsflow.domain.plan import PlanNode
+from rightsflow.domain.policy import MaskStrategy
+from rightsflow.domain.records import NodeResult
 from rightsflow.services.execution import load_plan
 from rightsflow.services.platform import Platform
+
+
+@dataclass(frozen=True)
+class FieldWritten:
+    field: str
+    strategy: str  # a masking strategy, "detached" (set NULL), "restricted" or "corrected"
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class ReceiptLine:
     collection: str
     system: str
-    action: str  # mask | delete | keep
+    action: str  # delete | mask | keep | restrict | rectify | read
     rows_found: int = 0
     rows_masked: int = 0
     rows_deleted: int = 0
+    rows_updated: int = 0  # restriction and rectification
     rows_kept: int = 0
+    fields: tuple[FieldWritten, ...] = ()
+    exemption: Exemption | None = None
     kept_reason: str | None = None
-    recheck: str = "not run"  # "verified" | "N rows still hold targeted data" | "not run"
+    recheck: str = "not run"  # "verified" | "N rows ..." | "not needed" | "not run"
 
 
 @dataclass(frozen=True)
@@ -41,39 +55,10 @@ def build(platform: Platform, request_id: str) -> Receipt:
     with platform.uow() as uow:
         request = uow.requests.get(request_id)
         results = {(r.address, r.phase): r for r in uow.results.for_request(request_id)}
-    if request.type is not RequestType.ERASURE:
-        raise Conflict("only erasure requests have a receipt")
+    if request.type.reads_only:
+        raise Conflict(f"{request.type.value} requests have a package, not a receipt")
     plan = load_plan(platform, request_id, require_executing=False)
-    lines = []
-    for node in plan.nodes:
-        found = results.get((node.address, "retrieve"))
-        erased = results.get((node.address, "erase"))
-        check = results.get((node.address, "recheck"))
-        rows_found = found.rows_found if found and found.status == "done" else 0
-        if not node.erases:
-            lines.append(
-                ReceiptLine(
-                    node.address,
-                    node.system,
-                    "keep",
-                    rows_found,
-                    rows_kept=rows_found,
-                    kept_reason="no data categories targeted by the policy",
-                    recheck="not needed",
-                )
-            )
-            continue
-        lines.append(
-            ReceiptLine(
-                node.address,
-                node.system,
-                node.action,
-                rows_found,
-                rows_masked=erased.rows_masked if erased and erased.status == "done" else 0,
-                rows_deleted=erased.rows_deleted if erased and erased.status == "done" else 0,
-                recheck=_recheck_text(check.remaining if check else None),
-            )
-        )
+    lines = [_line(node, results) for node in plan.nodes]
     skipped = [{"collection": s.address, "reason": s.reason} for s in plan.skipped]
     verified = bool(lines) and all(ln.recheck in ("verified", "not needed") for ln in lines)
     return Receipt(
@@ -86,10 +71,67 @@ def build(platform: Platform, request_id: str) -> Receipt:
     )
 
 
-def _recheck_text(remaining: int | None) -> str:
+def _line(node: PlanNode, results: Mapping[tuple[str, str], NodeResult]) -> ReceiptLine:
+    found = _done(results.get((node.address, "retrieve")))
+    written = _done(results.get((node.address, "erase")))
+    check = results.get((node.address, "recheck"))
+    rows_found = found.rows_found if found else 0
+    base = ReceiptLine(node.address, node.system, node.action, rows_found, fields=_fields(node))
+    if not node.erases:
+        reason = (
+            f"exemption: {node.exemption.legal_basis}"
+            if node.exemption
+            else "no data categories targeted by the policy"
+        )
+        return replace(
+            base,
+            rows_kept=rows_found,
+            exemption=node.exemption,
+            kept_reason=reason,
+            recheck="not needed",
+        )
+    changed = written.rows_masked if written else 0
+    return replace(
+        base,
+        rows_masked=changed if node.action in ("mask", "keep") else 0,
+        rows_updated=changed if node.action in ("restrict", "rectify") else 0,
+        rows_deleted=written.rows_deleted if written else 0,
+        rows_kept=rows_found if node.action == "keep" else 0,
+        exemption=node.exemption,
+        recheck=_recheck_text(check.remaining if check else None, node.action),
+    )
+
+
+def _done(result: NodeResult | None) -> NodeResult | None:
+    return result if result is not None and result.status == "done" else None
+
+
+def _fields(node: PlanNode) -> tuple[FieldWritten, ...]:
+    if node.action == "restrict" and node.restriction is not None:
+        return (FieldWritten(node.restriction.field, "restricted"),)
+    out = []
+    if node.action in ("mask", "rectify"):
+        for t in node.targets:
+            strategy = "corrected" if node.action == "rectify" else _strategy(t.strategy)
+            out.append(FieldWritten(t.path, strategy, t.categories))
+    out.extend(FieldWritten(path, "detached") for path in node.detach)
+    return tuple(out)
+
+
+def _strategy(strategy: MaskStrategy | None) -> str:
+    return (strategy or MaskStrategy.NULL).value
+
+
+def _recheck_text(remaining: int | None, action: str) -> str:
     if remaining is None:
         return "not run"
-    return "verified" if remaining == 0 else f"{remaining} rows still hold targeted data"
+    if remaining == 0:
+        return "verified"
+    return (
+        f"{remaining} rows still hold targeted data"
+        if action in ("mask", "delete")
+        else (f"{remaining} rows do not hold what was written")
+    )
 
 
 RECEIPT_FORMAT = "rightsflow.receipt/v1"

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from rightsflow.domain.connector import Row
 from rightsflow.domain.plan import PlanNode
 from rightsflow.services import audit
-from rightsflow.services.erasure import key_of
+from rightsflow.services.erasure import key_of, mask_keys
 from rightsflow.services.execution import guarded, load_plan, lookups_for, rows_found
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import NodeResult
@@ -28,7 +28,7 @@ def context(platform: Platform, request_id: str) -> WriteContext:
     with platform.uow() as uow:
         sealed = uow.requests.sealed_identities(request_id)
     subject = open_subject(platform.vault, request_id, sealed)
-    return WriteContext(platform.vault.mask_keys(), subject.corrections)
+    return WriteContext(mask_keys(platform.vault.masking_key()), subject.corrections)
 
 
 def erase(platform: Platform, request_id: str, address: str) -> int:
@@ -63,7 +63,7 @@ def erase(platform: Platform, request_id: str, address: str) -> int:
             "node.written",
             platform.clock(),
             address=address,
-            action=node.action,
+            write=node.action,
             masked=result.rows_masked,
             deleted=result.rows_deleted,
             changed=result.rows_changed,

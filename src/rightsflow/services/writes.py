@@ -14,14 +14,15 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from rightsflow.domain.connector import Row, RowChange
+from rightsflow.domain.masking import MaskKeys
 from rightsflow.domain.plan import PlanNode
 from rightsflow.domain.rectification import Correction
-from rightsflow.services.erasure import MaskSecrets, holds, key_of, masked_row
+from rightsflow.services.erasure import holds, key_of, masked_row
 
 
 @dataclass(frozen=True)
 class WriteContext:
-    secrets: MaskSecrets
+    secrets: MaskKeys
     corrections: Mapping[str, Correction] = field(default_factory=dict)
 
     def corrections_for(self, node: PlanNode) -> dict[str, Correction]:

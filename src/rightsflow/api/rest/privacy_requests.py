@@ -96,6 +96,7 @@ async def submit_privacy_request(
         regime=body.regime,
         policy=body.policy,
         idempotency_key=idempotency_key,
+        corrections=body.corrections,
     )
     stored, created = await requests.submit_and_start(platform, workflows, new)
     response.status_code = 202 if created else 200

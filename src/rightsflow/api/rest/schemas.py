@@ -22,10 +22,15 @@ class SubmitBody(BaseModel):
         },
     )
 
-    type: str = Field(description="access | erasure")
+    type: str = Field(description="access | erasure | rectification | restriction | portability")
     identities: dict[str, str] = Field(description="Identity type -> value, e.g. email")
     regime: str = Field(description="Legal regime, e.g. gdpr, ccpa")
     policy: str | None = Field(default=None, description="Policy key; default per type")
+    corrections: dict[str, str | int | float | bool | None] | None = Field(
+        default=None,
+        description="Rectification only: field address (dataset:collection.field) -> new value",
+        examples=[{"shop:customers.name": "Ada Lovelace"}],
+    )
 
 
 class RequestSummary(BaseModel):
@@ -109,14 +114,31 @@ class AuditEventOut(BaseModel):
     detail: dict[str, Any]
 
 
+class FieldWrittenOut(BaseModel):
+    field: str
+    strategy: str = Field(
+        description="Masking strategy (null, fixed, random, hash, encrypt, generalize), "
+        "or detached, restricted, corrected"
+    )
+    categories: list[str]
+
+
+class ExemptionOut(BaseModel):
+    legal_basis: str
+    retain_for: str | None
+
+
 class ReceiptLineOut(BaseModel):
     collection: str
     system: str
-    action: str
+    action: str = Field(description="delete | mask | keep | restrict | rectify | read")
     rows_found: int
     rows_masked: int
     rows_deleted: int
+    rows_updated: int = Field(description="Rows restricted or rectified")
     rows_kept: int
+    fields: list[FieldWrittenOut]
+    exemption: ExemptionOut | None
     kept_reason: str | None
     recheck: str
 
