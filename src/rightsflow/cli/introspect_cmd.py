@@ -92,6 +92,8 @@ def _introspect(
             state = "missing" if draft.created else "differs from the database"
         out.print(f"{escape(str(path))}: {state}")
         return draft.drift
+    if not draft.drift:
+        out.print(f"{escape(str(path))}: no schema changes")
     mapdir.mkdir(parents=True, exist_ok=True)
     _write(path, dump_yaml(draft.document))
     tables = len(db.tables)
@@ -114,10 +116,7 @@ def _read_yaml(path: Path) -> Any:
 
 
 def _print_changes(draft: Draft, path: Path) -> None:
-    if draft.created:
-        return
     if not draft.changes:
-        out.print(f"{escape(str(path))}: no schema changes")
         return
     out.print(f"{escape(str(path))}: {len(draft.changes)} change(s) since the last run")
     for change in draft.changes:
