@@ -193,3 +193,68 @@ def test_a_schema_change_is_listed_and_a_reviewed_annotation_survives(
     phone = next(f for f in accounts["fields"] if f["name"] == "phone")
     assert phone["fides_meta"]["identity"] == "phone_number"
     assert _introspect(db, mapdir, "--check")[0] == 0
+
+
+@pytest.mark.postgres
+def test_a_password_is_never_written_nor_printed(postgres: PostgresServer, tmp_path: Path) -> None:
+    postgres.create_database("secretive")
+    url = postgres.url("secretive").replace("postgres@", "postgres:s3cret-pw@")  # trust auth
+    Database("postgresql", url, "secretive").execute(schema_ddl("postgresql"))
+    mapdir = tmp_path / "map"
+    result = runner.invoke(app, ["datamap", "introspect", url, "-o", str(mapdir)])
+    assert result.exit_code == 0, result.output
+    assert "set SECRETIVE_DB_PASSWORD" in result.output
+    assert "s3cret" not in result.output
+    assert not any("s3cret" in p.read_text() for p in mapdir.iterdir())
+    systems = yaml.safe_load((mapdir / "systems.yml").read_text())["systems"]
+    assert systems[0]["config"]["url"] == (
+        f"postgresql://postgres:${{SECRETIVE_DB_PASSWORD}}@127.0.0.1:{postgres.port}/secretive"
+    )
+    missing = runner.invoke(app, ["datamap", "validate", str(mapdir)])
+    assert missing.exit_code == 1
+    assert "SECRETIVE_DB_PASSWORD is not set" in missing.output
+    ok = runner.invoke(
+        app, ["datamap", "validate", str(mapdir)], env={"SECRETIVE_DB_PASSWORD": "s3cret-pw"}
+    )
+    assert ok.exit_code == 0, ok.output
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["postgresql://bob:s3cret@127.0.0.1:1/shop"], "127.0.0.1:1/shop: connection refused"),
+        (["{pg}", "--schema", "nope"], "schema 'nope' not found in the database"),
+        (["{pg}/missing_db"], "no such database"),
+        (["postgresql://bob:s3cret@[::1"], "not a valid database URL"),
+        (["sqlite:///{tmp}/absent.db"], "no SQLite file at"),
+    ],
+)  # fmt: skip
+def test_failures_are_one_line_with_no_password(
+    postgres: PostgresServer, tmp_path: Path, args: list[str], expected: str
+) -> None:
+    pg = postgres.url("postgres").replace("postgres@", "postgres:s3cret@")
+    args = [a.format(pg=pg.removesuffix("/postgres"), tmp=tmp_path) for a in args]
+    result = runner.invoke(app, ["datamap", "introspect", *args, "-o", str(tmp_path / "map")])
+    assert result.exit_code == 1
+    assert expected in result.output
+    assert result.output.count("\n") == 1, result.output
+    assert "s3cret" not in result.output
+    assert not (tmp_path / "map").exists()
+
+
+@pytest.mark.postgres
+def test_a_named_schema_is_read_and_bound(postgres: PostgresServer, tmp_path: Path) -> None:
+    postgres.create_database("schemas")
+    db = Database("postgresql", postgres.url("schemas"), "billing")
+    db.execute(["CREATE SCHEMA billing", "SET search_path TO billing", *schema_ddl("postgresql")])
+    mapdir = tmp_path / "map"
+    result = runner.invoke(
+        app, ["datamap", "introspect", db.url, "--schema", "billing", "-o", str(mapdir)]
+    )
+    assert result.exit_code == 0, result.output
+    systems = yaml.safe_load((mapdir / "systems.yml").read_text())["systems"]
+    assert systems[0]["config"]["schema"] == "billing"
+    assert systems[0]["datasets"] == ["billing"]
+    datamap, _ = load_datamap(mapdir, {}, None)
+    assert len(datamap.datasets[0].collections) == len(TABLES)
