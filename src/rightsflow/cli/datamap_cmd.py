@@ -13,7 +13,6 @@ from rich.table import Table
 
 from rightsflow.cli.introspect_cmd import introspect
 from rightsflow.connectors.registry import default_registry
-from rightsflow.domain.datamap_checks import check_datamap
 from rightsflow.domain.errors import DataMapInvalid, RightsflowError
 from rightsflow.domain.plan import ExecutionPlan
 from rightsflow.domain.planner import plan_request
@@ -44,7 +43,7 @@ def _load(mapdir: Path):  # type: ignore[no-untyped-def]
 def validate(mapdir: MapArg) -> None:
     """Report every problem with its file and location; exit 1 if there is any."""
     datamap, policies = _load(mapdir)
-    for warning in (*datamap.warnings, *check_datamap(datamap, policies)):
+    for warning in datamap.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     collections = sum(len(d.collections) for d in datamap.datasets)
     out.print(

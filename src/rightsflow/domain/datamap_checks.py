@@ -59,9 +59,8 @@ def _mask_problems(
 ) -> Iterable[str]:
     for target in node.targets:
         where = f"{node.address}.{target.path}"
-        strategy = target.strategy or MaskStrategy.NULL
         for problem in constraint_problems(_rule(target), _context(target)):
-            yield f"{where}: policy {policy} masks it with {strategy.value}: {problem}"
+            yield f"policy {policy}: {where}: {problem}"
         for other in referenced.get(where, ()):
             yield (
                 f"{where}: policy {policy} masks it, but {other} references it "

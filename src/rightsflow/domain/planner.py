@@ -80,7 +80,7 @@ class _Wanted:
     def __call__(self, collection: Collection, field: DataField) -> bool:
         if self.policy.type is RequestType.RECTIFICATION:
             return f"{collection.address}.{field.path}" in self.corrections
-        return self.policy.targeted(field.categories)
+        return self.policy.targeted(field.categories, f"{collection.address}.{field.path}")
 
 
 def _edges(datamap: DataMap) -> list[Edge]:

@@ -7,11 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from rightsflow.domain.datamap import DataMap
+from rightsflow.domain.datamap_checks import check_datamap
 from rightsflow.domain.datamap_parse import POLICIES_FILE, ConnectorCheck, parse_datamap
 from rightsflow.domain.errors import DataMapInvalid, Problem
-from rightsflow.domain.masking import MaskContext, constraint_problems
 from rightsflow.domain.policy import Policy, field_override_problems, parse_policies
-from rightsflow.domain.requests import RequestType
 
 
 def read_map_files(mapdir: Path) -> dict[str, str]:
@@ -52,7 +51,7 @@ def load_datamap(
         problems.extend(field_override_problems(leaf_field_addresses(datamap), text))
     if problems or datamap is None:
         raise DataMapInvalid(problems)
-    warnings = (*datamap.warnings, *masking_warnings(datamap, policies))
+    warnings = (*datamap.warnings, *check_datamap(datamap, policies))
     return dataclasses.replace(datamap, warnings=warnings), policies
 
 
@@ -61,29 +60,3 @@ def leaf_field_addresses(datamap: DataMap) -> frozenset[str]:
     return frozenset(
         f"{c.address}.{f.path}" for c in datamap.collections() for f in c.leaf_fields()
     )
-
-
-def masking_warnings(datamap: DataMap, policies: Mapping[str, Policy]) -> list[str]:
-    """One line per erasure policy, field and rule that the column's facts say cannot fit."""
-    out: list[str] = []
-    for policy in policies.values():
-        if policy.type is not RequestType.ERASURE:
-            continue
-        for collection in datamap.collections():
-            for f in collection.leaf_fields():
-                address = f"{collection.address}.{f.path}"
-                if not policy.targeted(f.categories, address):
-                    continue
-                rule = policy.rule_for(f.categories, address)
-                context = MaskContext(
-                    data_type=f.data_type,
-                    db_type=f.db_type,
-                    length=f.length,
-                    unique=f.unique,
-                    nullable=f.nullable,
-                )
-                out.extend(
-                    f"policy {policy.key}: {address}: {message}"
-                    for message in constraint_problems(rule, context)
-                )
-    return out

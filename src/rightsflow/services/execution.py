@@ -3,7 +3,7 @@ finds its result already recorded (or the rows already erased) and changes nothi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -15,7 +15,7 @@ from rightsflow.domain.requests import RequestStatus
 from rightsflow.services import audit
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import NodeResult, UnitOfWork
-from rightsflow.services.rows import open_rows, seal_rows
+from rightsflow.services.rows import PAGE_ROWS, iter_rows, seal_page, stored_pages
 from rightsflow.services.subject import open_subject
 
 T = TypeVar("T")
@@ -85,7 +85,8 @@ def load_plan(
 
 
 def retrieve(platform: Platform, request_id: str, address: str) -> int:
-    """Find the subject's rows in one collection; returns how many were found."""
+    """Find the subject's rows in one collection, page by page (a subject with millions of rows
+    is streamed, never held whole); returns how many were found."""
     plan = load_plan(platform, request_id)
     with platform.uow() as uow:
         done = uow.results.get(request_id, address, "retrieve")
@@ -93,29 +94,43 @@ def retrieve(platform: Platform, request_id: str, address: str) -> int:
             return done.rows_found
         node = plan.node(address)
         lookups = lookups_for(platform, uow, request_id, node)
-    rows = guarded(
+    connector = platform.connectors.for_system(node.system)
+    pages = guarded(
         platform,
         request_id,
         address,
         "retrieve",
-        lambda: platform.connectors.for_system(node.system).retrieve(node, lookups),
+        lambda: _store_pages(
+            platform, request_id, node, connector.retrieve_pages(node, lookups, PAGE_ROWS)
+        ),
     )
+    found = sum(pages)
     with platform.uow() as uow:
+        uow.results.clear_pages(request_id, address, from_page=len(pages))
         uow.results.put(
             NodeResult(
-                request_id,
-                address,
-                "retrieve",
-                rows_found=len(rows),
-                sealed_rows=seal_rows(platform.vault, request_id, rows),
-                updated_at=platform.clock(),
+                request_id, address, "retrieve", rows_found=found, updated_at=platform.clock()
             )
         )
         audit.record(
-            uow, request_id, "node.retrieved", platform.clock(), address=address, rows=len(rows)
+            uow, request_id, "node.retrieved", platform.clock(), address=address, rows=found
         )
         uow.commit()
-    return len(rows)
+    return found
+
+
+def _store_pages(
+    platform: Platform, request_id: str, node: PlanNode, pages: Iterable[list[Row]]
+) -> list[int]:
+    """Seal and store each page as it arrives (a rerun overwrites from page 0); row counts."""
+    counts: list[int] = []
+    for rows in pages:
+        sealed = seal_page(platform.vault, request_id, rows)
+        with platform.uow() as uow:
+            uow.results.put_page(request_id, node.address, len(counts), sealed, len(rows))
+            uow.commit()
+        counts.append(len(rows))
+    return counts
 
 
 def lookups_for(
@@ -131,9 +146,13 @@ def lookups_for(
         found = uow.results.get(request_id, edge.source_collection, "retrieve")
         if found is None or found.status != "done":
             raise Conflict(f"{edge.source_collection} has not been read yet")
-        rows = open_rows(platform.vault, request_id, found.sealed_rows)
+        pages = stored_pages(uow.results, request_id, edge.source_collection)
         column = values.setdefault(edge.target_field, set())
-        column.update(r[edge.source_field] for r in rows if r.get(edge.source_field) is not None)
+        column.update(
+            r[edge.source_field]
+            for r in iter_rows(platform.vault, request_id, pages)
+            if r.get(edge.source_field) is not None
+        )
     return {f: sorted(v, key=repr) for f, v in values.items() if v}
 
 
@@ -162,8 +181,8 @@ def guarded(
 def rows_found(platform: Platform, request_id: str, address: str) -> list[Row]:
     """The rows the retrieve step found in one collection (none if it found nothing)."""
     with platform.uow() as uow:
-        found = uow.results.get(request_id, address, "retrieve")
-    return open_rows(platform.vault, request_id, found.sealed_rows if found else None)
+        pages = stored_pages(uow.results, request_id, address)
+        return list(iter_rows(platform.vault, request_id, pages))
 
 
 def finish(platform: Platform, request_id: str, failure: str | None = None) -> str:
