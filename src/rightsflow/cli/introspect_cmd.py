@@ -38,6 +38,7 @@ UrlArg = Annotated[
     str,
     typer.Argument(
         help="sqlite:///file.db, postgresql://user@host/db or mysql://user@host/db",
+        metavar="DATABASE_URL",
         show_default=False,
     ),
 ]
@@ -73,8 +74,8 @@ def _introspect(
     key = key or default_dataset_key(url, schema)
     if not _KEY.fullmatch(key):
         raise InvalidInput(f"dataset key {key!r}: use letters, digits, '_', '.' or '-'")
-    if mapdir.exists() and not mapdir.is_dir():
-        raise InvalidInput(f"{mapdir} is not a directory")
+    if not check:
+        _check_writable(mapdir)
     path = mapdir / f"{key}.yml"
     existing = _read_yaml(path)
     with err.status("reading the database schema") as status:
@@ -104,6 +105,15 @@ def _introspect(
     )
     _bind(mapdir, key, url, schema)
     return False
+
+
+def _check_writable(mapdir: Path) -> None:
+    """Fail before reading the database if the map cannot be written where asked."""
+    existing = next(p for p in (mapdir.absolute(), *mapdir.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise InvalidInput(f"cannot write to {mapdir}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InvalidInput(f"cannot write to {mapdir}: {existing} is not writable")
 
 
 def _read_yaml(path: Path) -> Any:
