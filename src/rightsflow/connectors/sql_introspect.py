@@ -119,6 +119,9 @@ def introspect_database(
             return _read(conn, schema, target.database, say)
     except ConnectorFailure:
         raise
+    except (sa_exc.NoSuchModuleError, ImportError):
+        backend = target.get_backend_name()
+        failure = ConnectorFailure(f"no database driver installed for {backend}", retryable=False)
     except (sa_exc.SQLAlchemyError, sqlite3.Error, OSError) as exc:
         failure = _failure(target, exc)
     raise failure  # outside the handler: no chained exception carrying the driver's message
