@@ -57,6 +57,10 @@ _DRIVERS = {
     "mysql": "mysql+pymysql",
     "mariadb": "mariadb+pymysql",
 }
+_MARIADB_CHECKS = sa.text(
+    "SELECT check_clause FROM information_schema.check_constraints"
+    " WHERE constraint_schema = COALESCE(:schema, DATABASE()) AND table_name = :name"
+)
 _JSON_CHECK = re.compile(r"json_valid\(`(?P<name>[^`]+)`\)", re.IGNORECASE)
 
 
@@ -331,9 +335,9 @@ def _reflect(conn: Connection, name: str, schema: str | None) -> sa.Table:
     """The table as the database has it. MariaDB's JSON is LONGTEXT with a `json_valid`
     check: such columns are reflected as JSON, so they read and write as on other backends."""
     json_columns: set[str] = set()
-    if getattr(conn.dialect, "is_mariadb", False):
-        for check in sa.inspect(conn).get_check_constraints(name, schema=schema):
-            match = _JSON_CHECK.fullmatch(str(check.get("sqltext", "")).strip())
+    if getattr(conn.dialect, "is_mariadb", False):  # SQLAlchemy skips column-level checks
+        for clause in conn.execute(_MARIADB_CHECKS, {"schema": schema, "name": name}).scalars():
+            match = _JSON_CHECK.fullmatch(str(clause).strip())
             if match:
                 json_columns.add(match["name"])
 

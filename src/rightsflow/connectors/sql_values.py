@@ -51,7 +51,9 @@ def coerce(column: sa.Column[Any], value: Any) -> Any:
     try:
         return convert(value)
     except (ValueError, TypeError, ArithmeticError, binascii.Error):
-        raise Uncoercible(column.name) from None
+        pass
+    # Raised outside the handler: the parser's message may quote the value.
+    raise Uncoercible(column.name)
 
 
 def coerce_lookups(column: sa.Column[Any], values: Iterable[Scalar]) -> list[Any]:
@@ -89,27 +91,33 @@ def bindable(column: sa.Column[Any], value: Any) -> Any:
 def holds(column: sa.Column[Any], value: Any, dialect: str) -> sa.ColumnElement[bool]:
     """`column IS NOT DISTINCT FROM value`, comparable on every backend: PostgreSQL's `json`
     has no equality operator, so both sides are compared as `jsonb` there."""
+    json = isinstance(column.type, sa.JSON)
     if value is None:
-        return column.is_(None)
-    if (
-        dialect == "postgresql"
-        and isinstance(column.type, sa.JSON)
-        and not isinstance(column.type, postgresql.JSONB)
-    ):
+        # A JSON `null` reads as None too: already "NULL" for the platform, left alone.
+        return sa.or_(column.is_(None), _json_null(column, dialect)) if json else column.is_(None)
+    if json and dialect == "postgresql" and not isinstance(column.type, postgresql.JSONB):
         jsonb = postgresql.JSONB()
         return sa.cast(column, jsonb).is_not_distinct_from(sa.cast(sa.literal(value, jsonb), jsonb))
     return column.is_not_distinct_from(value)
+
+
+def _json_null(column: sa.Column[Any], dialect: str) -> sa.ColumnElement[bool]:
+    if dialect == "postgresql":
+        return sa.func.jsonb_typeof(sa.cast(column, postgresql.JSONB())) == "null"
+    # SQLite and MariaDB keep JSON as text; SQLAlchemy writes JSON null as `null`.
+    return sa.type_coerce(column, sa.String()) == sa.literal("null", sa.String())
 
 
 def _strict(address: str, column: sa.Column[Any], value: Any) -> Any:
     try:
         return coerce(column, value)
     except Uncoercible:
-        type_name = type(column.type).__name__
-        raise ConnectorFailure(
-            f"{address}: a value for column {column.name} cannot be converted to {type_name}",
-            retryable=False,
-        ) from None
+        pass
+    type_name = type(column.type).__name__
+    raise ConnectorFailure(
+        f"{address}: a value for column {column.name} cannot be converted to {type_name}",
+        retryable=False,
+    )
 
 
 def _json(value: Any) -> Any:
