@@ -168,3 +168,36 @@ def test_bad_input_gets_a_clear_problem(demo: tuple[httpx.Client, Path]) -> None
     missing = client.get("/api/v1/privacy-requests/00000000-0000-4000-8000-000000000000")
     assert missing.status_code == 404
     assert httpx.get(f"{client.base_url}/api/v1/privacy-requests").status_code == 401
+
+
+def test_a_rectification_with_a_bad_value_names_the_field(
+    demo: tuple[httpx.Client, Path],
+) -> None:
+    client, _ = demo
+    body = {
+        "type": "rectification",
+        "identities": {"email": SUBJECT},
+        "regime": "gdpr",
+        "corrections": {"shop:customers.name": 12345},
+    }
+    answer = client.post("/api/v1/privacy-requests", json=body)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert "corrections.shop:customers.name" in answer.text
+    assert "12345" not in answer.text
+    unknown = {**body, "corrections": {"shop:customers.shoe_size": "42"}}
+    answer = client.post("/api/v1/privacy-requests", json=unknown)
+    assert answer.status_code == 422
+    assert "corrections.shop:customers.shoe_size" in answer.text
+
+
+def test_restriction_over_http_sets_the_flag(demo: tuple[httpx.Client, Path]) -> None:
+    client, data_dir = demo
+    subject = "customer0000013@shop.example"
+    request_id = _submit(client, "restriction", subject)
+    assert _wait_done(client, request_id)["status"] == "completed"
+    proof = client.get(f"/api/v1/privacy-requests/{request_id}/receipt").json()
+    assert proof["verified"] is True
+    with sqlite3.connect(data_dir / "shop.db") as db:
+        flagged = db.execute("select email from customers where processing_restricted = 1")
+        assert flagged.fetchall() == [(subject,)]

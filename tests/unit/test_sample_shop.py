@@ -78,7 +78,8 @@ def test_foreign_keys_are_declared_and_valid(shop_db: tuple[Path, dict[str, int]
 
 def test_values_have_the_benchmark_shapes(shop_db: tuple[Path, dict[str, int]]) -> None:
     rows = _dump(shop_db[0])
-    for cid, email, name, phone, created in rows["customers"]:
+    for cid, email, name, phone, created, restricted in rows["customers"]:
+        assert restricted == 0
         assert email == email_for(cid)
         assert re.fullmatch(r"[A-Z][a-z]+ [A-Z][A-Za-z-]+", name)
         assert re.fullmatch(r"\+44 7\d{9}", phone)

@@ -94,6 +94,8 @@ def test_warnings_use_the_column_facts_of_the_map(tmp_path: Path) -> None:
               identity: email
               data_type: string
 """
+    unique = "              rightsflow: {unique: true}\n"
+    shop.write_text(shop.read_text().replace(email + unique, email))
     assert email in shop.read_text()
     facts = "              rightsflow: {nullable: false, unique: true, db_type: VARCHAR(12)}\n"
     shop.write_text(shop.read_text().replace(email, email + facts))

@@ -44,7 +44,8 @@ _HTTP_CODES = {401: "unauthorized", 404: "not-found", 405: "method-not-allowed"}
 _LOC_SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
 # A field name worth showing: identifiers, list indexes and pydantic's "[key]" marker. Anything
 # else (a dict key holding an email, say) could be personal data and ends the path.
-_SAFE_PART = re.compile(r"^(\[key\]|[A-Za-z_][A-Za-z0-9_\-]{0,63}|[0-9]{1,6})$")
+# ":" joins a dataset and collection in a field address (`corrections.shop:customers.name`).
+_SAFE_PART = re.compile(r"^(\[key\]|[A-Za-z_][A-Za-z0-9_\-:]{0,127}|[0-9]{1,6})$")
 _CONNECTOR_DETAIL = "A connected system failed; the request can be retried later."
 _INTERNAL_DETAIL = "An unexpected error occurred. Quote the request id when reporting it."
 

@@ -227,7 +227,10 @@ def _skipped(
             )
             out.append(Skipped(address, reason, holds))
         elif kind is RequestType.RESTRICTION and holds and c.restriction is None:
-            reason = "holds targeted data but declares no restriction flag"
+            reason = (
+                "declares no restriction flag (fides_meta.rightsflow.restriction), so "
+                "processing there cannot be marked restricted"
+            )
             out.append(Skipped(address, reason, True))
         elif address not in kept:
             out.append(Skipped(address, "reachable, but holds no targeted data categories", False))

@@ -42,7 +42,9 @@ CREATE TABLE customers (
     email       text UNIQUE,
     name        text,
     phone       text,
-    created_at  text NOT NULL
+    created_at  text NOT NULL,
+    -- set by restriction-of-processing requests; other systems must honour it
+    processing_restricted integer NOT NULL DEFAULT 0
 );
 CREATE TABLE addresses (
     id          integer PRIMARY KEY,
