@@ -202,6 +202,7 @@ def test_lookup_values_are_coerced_to_the_column_type(
         {"id": 3},
     ]
     assert connector.retrieve(node, {"id": ["jane@example.com"], "email": [7]}) == []
+    assert connector.retrieve(node, {"id": ["jane@example.com", None]}) == []
 
 
 @pytest.mark.postgres

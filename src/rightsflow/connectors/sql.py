@@ -16,7 +16,6 @@ The original exception is not chained, so a logged traceback cannot leak it eith
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -24,7 +23,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 
 from rightsflow.connectors.base import ConnectorSpec, Row, RowChange, Scalar
 from rightsflow.connectors.sql_errors import Classified, classify
@@ -36,6 +35,14 @@ from rightsflow.connectors.sql_pages import (
     chunks,
     project,
     repage,
+)
+from rightsflow.connectors.sql_tables import (
+    columns,
+    key_condition,
+    key_tuples,
+    paging_key,
+    primary_key,
+    reflect,
 )
 from rightsflow.connectors.sql_values import (
     KeyTuple,
@@ -57,11 +64,6 @@ _DRIVERS = {
     "mysql": "mysql+pymysql",
     "mariadb": "mariadb+pymysql",
 }
-_MARIADB_CHECKS = sa.text(
-    "SELECT check_clause FROM information_schema.check_constraints"
-    " WHERE constraint_schema = COALESCE(:schema, DATABASE()) AND table_name = :name"
-)
-_JSON_CHECK = re.compile(r"json_valid\(`(?P<name>[^`]+)`\)", re.IGNORECASE)
 
 
 class SqlConfig(BaseModel):
@@ -169,12 +171,14 @@ class SqlConnector:
         table = self._table(node)
         searched = [
             Lookup(column, coerce_lookups(column, wanted[column.name]))
-            for column in _columns(table, node, wanted)
+            for column in columns(table, node, wanted)
         ]
         searched = [lookup for lookup in searched if lookup.values]
-        order = _paging_key(table, node)
+        if not searched:  # no value can have its column's type: nothing can match
+            return
+        order = paging_key(table, node)
         fields = list(node.fetch_fields)
-        selected = _columns(table, node, [*fields, *(column.name for column in order)])
+        selected = columns(table, node, [*fields, *(column.name for column in order)])
         reader = PageReader(self.engine, node.address, selected, order, page_size)
         seen: set[tuple[Any, ...]] = set()
         for chunk in chunks(searched, self._config.chunk_size, keyed=bool(order)):
@@ -183,29 +187,29 @@ class SqlConnector:
 
     def _fetch_by_keys(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> list[Row]:
         table = self._table(node)
-        key_names = _primary_key(table, node)
-        key_columns = _columns(table, node, key_names)
+        key_names = primary_key(table, node)
+        key_columns = columns(table, node, key_names)
         fields = list(node.fetch_fields)
-        selected = _columns(table, node, fields)
-        tuples = coerce_keys(node.address, key_columns, _key_tuples(node, key_names, keys))
+        selected = columns(table, node, fields)
+        tuples = coerce_keys(node.address, key_columns, key_tuples(node, key_names, keys))
         found: list[Row] = []
         with self.engine.connect() as conn:
             # Keys are distinct, so each row is in one chunk only: nothing to deduplicate.
             for chunk in batched(tuples, self._key_chunk(key_names)):
-                statement = sa.select(*selected).where(_key_condition(key_columns, chunk))
+                statement = sa.select(*selected).where(key_condition(key_columns, chunk))
                 found.extend(project(conn.execute(statement).mappings(), fields))
         return found
 
     def _mask(self, node: PlanNode, changes: Sequence[RowChange]) -> int:
         table = self._table(node)
-        key_names = _primary_key(table, node)
-        key_columns = _columns(table, node, key_names)
+        key_names = primary_key(table, node)
+        key_columns = columns(table, node, key_names)
         groups = _group_changes(node, table, key_columns, changes)
         dialect = self.engine.dialect.name
         return self._write(
             sa.update(table)
             .where(
-                _key_condition(key_columns, chunk),
+                key_condition(key_columns, chunk),
                 # Rows already holding every value are left alone: exactly-once under retries.
                 sa.not_(sa.and_(*(holds(table.c[n], v, dialect) for n, v in values.items()))),
             )
@@ -216,11 +220,11 @@ class SqlConnector:
 
     def _delete(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> int:
         table = self._table(node)
-        key_names = _primary_key(table, node)
-        key_columns = _columns(table, node, key_names)
-        tuples = coerce_keys(node.address, key_columns, _key_tuples(node, key_names, keys))
+        key_names = primary_key(table, node)
+        key_columns = columns(table, node, key_names)
+        tuples = coerce_keys(node.address, key_columns, key_tuples(node, key_names, keys))
         chunked = batched(tuples, self._key_chunk(key_names))
-        return self._write(sa.delete(table).where(_key_condition(key_columns, c)) for c in chunked)
+        return self._write(sa.delete(table).where(key_condition(key_columns, c)) for c in chunked)
 
     def _write(self, statements: Iterable[sa.Update | sa.Delete]) -> int:
         """Run the statements in one transaction; the number of rows they changed."""
@@ -237,7 +241,7 @@ class SqlConnector:
         if cached is not None:
             return cached
         with self.engine.connect() as conn:
-            table = _reflect(conn, name, self._config.db_schema)
+            table = reflect(conn, name, self._config.db_schema)
         with self._lock:
             return self._tables.setdefault(name, table)
 
@@ -331,29 +335,6 @@ def _enforce_foreign_keys(dbapi_connection: Any, _record: object) -> None:
         cursor.close()
 
 
-def _reflect(conn: Connection, name: str, schema: str | None) -> sa.Table:
-    """The table as the database has it. MariaDB's JSON is LONGTEXT with a `json_valid`
-    check: such columns are reflected as JSON, so they read and write as on other backends."""
-    json_columns: set[str] = set()
-    if getattr(conn.dialect, "is_mariadb", False):  # SQLAlchemy skips column-level checks
-        for clause in conn.execute(_MARIADB_CHECKS, {"schema": schema, "name": name}).scalars():
-            match = _JSON_CHECK.fullmatch(str(clause).strip())
-            if match:
-                json_columns.add(match["name"])
-
-    def as_json(_inspector: object, _table: sa.Table, column: dict[str, Any]) -> None:
-        if column["name"] in json_columns:
-            column["type"] = sa.JSON()
-
-    return sa.Table(
-        name,
-        sa.MetaData(schema=schema),
-        autoload_with=conn,
-        resolve_fks=False,
-        listeners=[("column_reflect", as_json)],
-    )
-
-
 # -- statement helpers ---------------------------------------------------------------------------
 
 
@@ -389,57 +370,6 @@ def _unseen(
     return fresh
 
 
-def _columns(table: sa.Table, node: PlanNode, names: Iterable[str]) -> list[sa.Column[Any]]:
-    unique = list(dict.fromkeys(names))
-    missing = [name for name in unique if name not in table.c]
-    if missing:
-        raise ConnectorFailure(
-            f"{node.address}: column(s) {', '.join(missing)} not found in table {table.name}",
-            retryable=False,
-        )
-    return [table.c[name] for name in unique]
-
-
-def _primary_key(table: sa.Table, node: PlanNode, *, required: bool = True) -> tuple[str, ...]:
-    """The data map's primary key, else the table's; required for key-based operations."""
-    names = node.primary_key or tuple(column.name for column in table.primary_key.columns)
-    if required and not names:
-        raise ConnectorFailure(
-            f"{node.address}: no primary key in the data map or the table", retryable=False
-        )
-    return names
-
-
-def _paging_key(table: sa.Table, node: PlanNode) -> list[sa.Column[Any]]:
-    """The table's own primary key (unique and never NULL), else the data map's, else none."""
-    if len(table.primary_key.columns):
-        return list(table.primary_key.columns)
-    return _columns(table, node, node.primary_key)
-
-
-def _key_tuples(
-    node: PlanNode, key_names: Sequence[str], keys: Iterable[Mapping[str, Scalar]]
-) -> list[KeyTuple]:
-    tuples: dict[KeyTuple, None] = {}
-    for key in keys:
-        missing = [name for name in key_names if name not in key]
-        if missing:
-            raise ConnectorFailure(
-                f"{node.address}: a key lacks primary key field(s) {', '.join(missing)}",
-                retryable=False,
-            )
-        tuples[tuple(key[name] for name in key_names)] = None
-    return list(tuples)
-
-
-def _key_condition(
-    key_columns: Sequence[sa.Column[Any]], chunk: Sequence[KeyTuple]
-) -> sa.ColumnElement[bool]:
-    if len(key_columns) == 1:
-        return key_columns[0].in_([key[0] for key in chunk])
-    return sa.tuple_(*key_columns).in_(list(chunk))
-
-
 def _group_changes(
     node: PlanNode,
     table: sa.Table,
@@ -453,11 +383,11 @@ def _group_changes(
     for change in changes:
         if not change.values:
             continue
-        _columns(table, node, change.values)
+        columns(table, node, change.values)
         values = coerce_values(node.address, table, change.values)
         signature = tuple(sorted((name, _freeze(value)) for name, value in values.items()))
         _, keys = groups.setdefault(signature, (values, []))
-        keys.extend(_key_tuples(node, key_names, [change.key]))
+        keys.extend(key_tuples(node, key_names, [change.key]))
     return [
         (values, coerce_keys(node.address, key_columns, keys)) for values, keys in groups.values()
     ]
