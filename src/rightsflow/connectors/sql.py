@@ -87,8 +87,7 @@ class SqlConfig(BaseModel):
             make_url(value)
         except (sa_exc.ArgumentError, ValueError):
             raise ValueError(
-                "not a valid database URL (e.g. postgresql://user@host/db, "
-                "mysql://user@host/db or sqlite:///path)"
+                "not a valid database URL (e.g. postgresql://user@host/db or sqlite:///path)"
             ) from None
         return value
 
