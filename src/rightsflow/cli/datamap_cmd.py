@@ -61,6 +61,10 @@ def plan(
         list[str] | None, typer.Option(help="Identity types the request carries (repeatable).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    correct: Annotated[
+        list[str] | None,
+        typer.Option(help="Rectification: a field address it corrects (repeatable)."),
+    ] = None,
 ) -> None:
     """Print the execution plan for a policy, without touching any data."""
     datamap, policies = _load(mapdir)
@@ -75,7 +79,7 @@ def plan(
     except RightsflowError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
-    result = plan_request(datamap, chosen, identity or ["email"])
+    result = plan_request(datamap, chosen, identity or ["email"], correct or ())
     if as_json:
         out.print_json(json.dumps(result.to_dict()))
         return

@@ -32,8 +32,17 @@ def check_datamap(datamap: DataMap, policies: Mapping[str, Policy]) -> list[str]
 
 
 def _unreachable(plan: ExecutionPlan, policy: str) -> Iterable[str]:
+    unflagged = []
     for s in plan.unreachable:
+        if plan.request_type is RequestType.RESTRICTION and s.reason.startswith("declares no"):
+            unflagged.append(s.address)
+            continue
         yield f"{s.address}: holds data policy {policy} targets, but {s.reason}"
+    if unflagged:
+        yield (
+            f"policy {policy}: {len(unflagged)} collection(s) hold targeted data but declare no "
+            f"restriction flag (fides_meta.rightsflow.restriction): {', '.join(unflagged)}"
+        )
 
 
 def _erasure_problems(datamap: DataMap, plan: ExecutionPlan, policy: str) -> Iterable[str]:
