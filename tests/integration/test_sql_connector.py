@@ -235,3 +235,24 @@ def test_postgres_rejects_a_bad_value_without_echoing_it(
         assert_safe(caught.value, "jane")
     finally:
         connector.close()
+
+
+def test_the_guard_and_composite_keys_in_each_dialect(
+    target: Target, connector: SqlConnector
+) -> None:
+    seeded(target, customers=CHUNK + 2)
+    updates: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("UPDATE"):
+            updates.append(statement.replace("`", "").replace(f"{target.schema}.", ""))
+
+    sa.event.listen(connector.engine, "before_cursor_execute", record)
+    keys = [{"customer_id": i, "line": 1} for i in range(1, CHUNK + 3)]
+    changes = [RowChange(key, {"note": None, "sku": "SKU-X"}) for key in keys]
+    assert connector.mask(contract_node(CHILD, ("note",), "mask"), changes) == CHUNK + 2
+    assert len(updates) == 3  # chunks of CHUNK // 2 keys: two key columns per key
+    assert all("(orders.customer_id, orders.line) IN" in sql for sql in updates)
+    guard = {"sqlite": "sku IS ?", "postgres": "sku IS NOT DISTINCT FROM", "mariadb": "sku <=>"}
+    assert all(guard[target.backend] in sql for sql in updates), updates[0]
+    assert connector.mask(contract_node(CHILD, ("note",), "mask"), changes) == 0
