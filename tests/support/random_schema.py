@@ -86,11 +86,17 @@ class ForeignKey:
     parent_columns: tuple[str, ...]
     nullable: bool
     restrict: bool  # ON DELETE RESTRICT (else the default, NO ACTION)
+    every_column: bool = False  # a data map reference on every column (see the module doc)
 
     @property
     def reference(self) -> str:
         """The column the data map's reference is on: the one pointing at the parent's id."""
         return self.columns[self.parent_columns.index("id")]
+
+    def references(self) -> dict[str, str]:
+        """Column -> the parent column its data map reference names."""
+        pairs = zip(self.columns, self.parent_columns, strict=True)
+        return {c: p for c, p in pairs if self.every_column or c == self.reference}
 
 
 @dataclass(frozen=True)
@@ -251,7 +257,7 @@ def _sa_fk(fk: ForeignKey, schema: str | None) -> sa.ForeignKeyConstraint:
 
 
 def _collection(table: Table) -> dict[str, Any]:
-    refs = {fk.reference: fk for fk in table.foreign_keys}
+    refs = {c: (fk.parent, p) for fk in table.foreign_keys for c, p in fk.references().items()}
     fields = []
     for c in table.columns:
         meta: dict[str, Any] = {"data_type": "integer" if c.type == "integer" else "string"}
@@ -262,7 +268,7 @@ def _collection(table: Table) -> dict[str, Any]:
         if c.identity:
             meta["identity"] = "email"
         if c.name in refs:
-            target = f"{refs[c.name].parent}.id"
+            target = "{}.{}".format(*refs[c.name])
             meta["references"] = [{"dataset": DATASET, "field": target, "direction": "from"}]
         meta["rightsflow"] = {"nullable": c.nullable, "unique": c.unique, "db_type": c.db_type}
         fields.append({"name": c.name, "data_categories": [c.category], "fides_meta": meta})
