@@ -276,11 +276,16 @@ def load(case: Case, target: Target) -> None:
 
 def snapshot(case: Case, target: Target) -> Snapshot:
     """Every row of every table, by primary key."""
+    return rows_by_key(target.engine, case.metadata())
+
+
+def rows_by_key(engine: sa.Engine, metadata: sa.MetaData) -> Snapshot:
     out: Snapshot = {}
-    with target.engine.connect() as conn:
-        for table in case.metadata().sorted_tables:
+    with engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            key = [c.name for c in table.primary_key.columns]
             rows = conn.execute(sa.select(table)).mappings()
-            out[table.name] = {case.key(table.name, dict(r)): dict(r) for r in rows}
+            out[table.name] = {tuple(r[k] for k in key): dict(r) for r in rows}
     return out
 
 
