@@ -1,4 +1,5 @@
-"""Erasure over random relational schemas, on SQLite and PostgreSQL, checked with direct SQL.
+"""Erasure over random relational schemas on SQLite and PostgreSQL (and a few on MariaDB),
+checked with direct SQL.
 
 Each example (tests.support.random_schema) creates its schema in a fresh database, fills it,
 erases one subject inline and then holds the database and the receipt to what the annotations
@@ -38,11 +39,13 @@ from tests.support.erasure_checks import (
     expected,
     gap_free_cases,
     load,
+    mariadb_target,
     postgres_target,
     run_erasure,
     snapshot,
     sqlite_target,
 )
+from tests.support.mariadb import MariaDbServer
 from tests.support.postgres import PostgresServer
 from tests.support.random_schema import (
     DATASET,
@@ -188,6 +191,18 @@ def test_erasure_on_sqlite(case: Case) -> None:
 @given(case=gap_free_cases())
 def test_erasure_on_postgres(sql_pg_server: PostgresServer, case: Case) -> None:
     target = postgres_target(sql_pg_server)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            check_case(case, target, Path(tmp))
+    finally:
+        target.close()
+
+
+@pytest.mark.mariadb
+@settings(BOUNDED, max_examples=5)
+@given(case=gap_free_cases())
+def test_erasure_on_mariadb(sql_mariadb_server: MariaDbServer, case: Case) -> None:
+    target = mariadb_target(sql_mariadb_server)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             check_case(case, target, Path(tmp))
