@@ -124,10 +124,13 @@ def test_the_draft_parses_and_the_planner_reaches_children_through_foreign_keys(
     waves = {node.address: node.wave for node in plan.nodes}
     assert waves == {
         "shop:customers": 0,
-        "shop:orders": 0,  # contact_email is an email identity too
-        "shop:order_lines": 1,
-        "shop:shipments": 2,  # through the composite foreign key
+        # contact_email is an email identity too; its customer_id reference is followed as well,
+        # so an order whose contact email differs is still found through its customer
+        "shop:orders": 1,
+        "shop:order_lines": 2,
+        "shop:shipments": 3,  # through the composite foreign key
     }
+    assert plan.node("shop:orders").identity_inputs
 
 
 def test_output_is_deterministic_whatever_the_table_order() -> None:

@@ -73,8 +73,8 @@ def test_access_fetch_fields_and_targets(shop: DataMap) -> None:
     assert customers.fetch_fields == ("email", "id", "name", "phone")
     # created_at is system.operations: not personal data, not returned.
     assert {t.path for t in customers.targets} == {"id", "email", "name", "phone"}
-    assert plan.node("shop:orders").fetch_fields == ("created_at", "id", "total")
-    assert plan.node("shop:order_items").fetch_fields == ("id", "qty", "sku")
+    assert plan.node("shop:orders").fetch_fields == ("created_at", "customer_id", "id", "total")
+    assert plan.node("shop:order_items").fetch_fields == ("id", "order_id", "qty", "sku")
     assert plan.node("shop:login_events").fetch_fields == ("customer_email", "id", "ip")
     assert all(t.strategy is None for n in plan.nodes for t in n.targets)
 
@@ -116,7 +116,7 @@ def test_erasure_targets_and_strategies(shop: DataMap) -> None:
         "body": MaskStrategy.FIXED,
     }
     cards = plan.node("shop:payment_cards")
-    assert cards.fetch_fields == ("ccn_hash", "id", "last4")
+    assert cards.fetch_fields == ("ccn_hash", "customer_id", "id", "last4")
     assert cards.edge_inputs == (Edge("shop:customers", "id", "shop:payment_cards", "customer_id"),)
 
 

@@ -61,7 +61,7 @@ def _erasure(
     policy: Policy,
     notes: list[str],
 ) -> dict[str, NodeSpec]:
-    specs = {a: _own_erasure(collections[a], targets[a], policy) for a in sorted(reached)}
+    specs = {a: _own_erasure(collections[a], targets[a], policy, notes) for a in sorted(reached)}
     _cascade(collections, specs, notes)
     for address, spec in specs.items():
         if spec.action == "mask":
@@ -70,7 +70,7 @@ def _erasure(
 
 
 def _own_erasure(
-    collection: Collection, found: tuple[TargetField, ...], policy: Policy
+    collection: Collection, found: tuple[TargetField, ...], policy: Policy, notes: list[str]
 ) -> NodeSpec:
     """The collection's own erasure, before looking at what references what."""
     if not found:
@@ -79,43 +79,88 @@ def _own_erasure(
         return NodeSpec("keep", found, exemption=collection.exemption)
     if collection.erasure == "delete":
         return NodeSpec("delete", found)
-    if collection.erasure is None:
-        wants_delete = policy.erasure_mode == "delete"
-        if wants_delete or any(t.strategy is MaskStrategy.DELETE for t in found):
-            return NodeSpec("delete", found)
+    deleting = [t.path for t in found if t.strategy is MaskStrategy.DELETE]
+    if collection.erasure == "mask" and deleting:
+        # The data map says rows here are masked, never deleted: its word wins.
+        notes.append(
+            f"{collection.address}: masked as its data map says; the policy's delete rule for "
+            f"{', '.join(deleting)} sets NULL here instead"
+        )
+        nulled = tuple(
+            replace(t, strategy=MaskStrategy.NULL) if t.path in deleting else t for t in found
+        )
+        return NodeSpec("mask", nulled)
+    if collection.erasure is None and (policy.erasure_mode == "delete" or deleting):
+        return NodeSpec("delete", found)
     return NodeSpec("mask", found)
 
 
 def _cascade(
     collections: Mapping[str, Collection], specs: dict[str, NodeSpec], notes: list[str]
 ) -> None:
-    """Rows that reference a deleted row are deleted too, or detached (their reference set to
-    NULL) where the data map says so; a kept row that would block the delete turns the parent's
-    delete into a mask. Repeats until nothing changes (cascades go down several levels)."""
+    """What deleting rows does to the rows that reference them.
+
+    A row can be deleted only if every row that references it is deleted too or detached
+    (reference set to NULL, where the data map says `on_parent_erase: detach`). Kept rows
+    (an exemption) are never deleted, so whatever they reference — directly or through
+    rows that must stay for them — is masked instead of deleted. Both sets are fixpoints of
+    monotone rules, so the outcome does not depend on the order of names and always ends."""
+    children = _children(collections, specs)
+    blocked = _blocked(specs, children)
+    deleted = {a for a, spec in specs.items() if spec.action == "delete" and a not in blocked}
+    for address in sorted(a for a, s in specs.items() if s.action == "delete" and a in blocked):
+        specs[address] = replace(specs[address], action="mask")
+        notes.append(
+            f"{address}: masked instead of deleted, because rows kept under an exemption "
+            "reference it (declare `on_parent_erase: detach` on them to delete it)"
+        )
+    frontier = sorted(deleted)
+    while frontier:
+        parent = frontier.pop(0)
+        for child, field, detaches in children[parent]:
+            spec = specs[child]
+            if detaches:
+                if field not in spec.detach:
+                    specs[child] = replace(spec, detach=(*spec.detach, field))
+                    notes.append(f"{child}.{field}: set to NULL where it points at erased rows")
+            elif child not in deleted:
+                deleted.add(child)
+                frontier.append(child)
+                specs[child] = replace(spec, action="delete", exemption=None)
+                notes.append(f"{child}: rows deleted with the {parent} rows they reference")
+
+
+def _children(
+    collections: Mapping[str, Collection], specs: Mapping[str, NodeSpec]
+) -> dict[str, list[tuple[str, str, bool]]]:
+    """Parent -> (child, referencing field, child detaches) over the reached collections."""
+    out: dict[str, list[tuple[str, str, bool]]] = {a: [] for a in specs}
+    for child in sorted(specs):
+        detaches = collections[child].on_parent_erase == "detach"
+        for field, parent in _references(collections[child]):
+            if parent in specs and parent != child:
+                out[parent].append((child, field, detaches))
+    return out
+
+
+def _blocked(
+    specs: Mapping[str, NodeSpec], children: Mapping[str, list[tuple[str, str, bool]]]
+) -> set[str]:
+    """Collections whose rows cannot be deleted: a kept or blocked child references them."""
+    blocked: set[str] = set()
     changed = True
     while changed:
         changed = False
-        for address in sorted(specs):
-            child = collections[address]
-            for field, parent in _references(child):
-                if parent == address or specs.get(parent, NodeSpec("read")).action != "delete":
-                    continue
-                spec = specs[address]
-                if spec.action == "delete" or field in spec.detach:
-                    continue
-                if child.on_parent_erase == "detach":
-                    specs[address] = replace(spec, detach=(*spec.detach, field))
-                    notes.append(f"{address}.{field}: set to NULL where it points at erased rows")
-                elif spec.action == "keep":
-                    specs[parent] = replace(specs[parent], action="mask")
-                    notes.append(
-                        f"{parent}: masked instead of deleted, because {address} keeps rows that "
-                        "reference it (declare `on_parent_erase: detach` there to delete them)"
-                    )
-                else:
-                    specs[address] = replace(spec, action="delete")
-                    notes.append(f"{address}: rows deleted with the {parent} rows they reference")
+        for parent, kids in children.items():
+            if parent in blocked:
+                continue
+            if any(
+                not detaches and (specs[child].action == "keep" or child in blocked)
+                for child, _, detaches in kids
+            ):
+                blocked.add(parent)
                 changed = True
+    return blocked
 
 
 def _references(collection: Collection) -> list[tuple[str, str]]:

@@ -21,6 +21,7 @@ from rightsflow.domain.plan import (
 )
 from rightsflow.domain.policy import Policy
 from rightsflow.domain.requests import RequestType
+from rightsflow.domain.retrieval_order import order_retrieval
 
 
 def plan_request(
@@ -32,8 +33,10 @@ def plan_request(
     """`corrections`: the field addresses (`dataset:collection.path`) a rectification sets."""
     identities = tuple(sorted(set(identity_types)))
     collections = {c.address: c for c in datamap.collections()}
-    edges = _edges(datamap)
-    waves = _waves(collections, edges, identities)
+    references = _edges(datamap)
+    waves, edges = order_retrieval(
+        collections, references, _waves(collections, references, identities)
+    )
     wanted = _Wanted(policy, frozenset(corrections))
     targets = {a: _targets(collections[a], wanted) for a in waves}
     notes: list[str] = []
@@ -181,13 +184,10 @@ def _node(
         for f in collection.fields
         if f.identity in identities and f.identity
     )
-    inputs = tuple(
-        e
-        for e in edges
-        if e.target_collection == address and waves.get(e.source_collection, wave) < wave
-    )
+    inputs = tuple(e for e in edges if e.target_collection == address)
     outputs = [e.source_field for e in edges if e.source_collection == address]
     fetch = {*collection.primary_key, *(t.path for t in spec.targets), *outputs, *spec.detach}
+    fetch.update(e.target_field for e in inputs)
     fetch.update(i.field for i in identity_inputs)
     if spec.action == "restrict" and spec.restriction is not None:
         fetch.add(spec.restriction.field)

@@ -5,10 +5,13 @@ Errors name the field (`corrections.<dataset>:<collection>.<path>`), never the v
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from uuid import UUID
 
 from rightsflow.domain.datamap import DataField, DataMap
 from rightsflow.domain.errors import InvalidInput
+from rightsflow.domain.masking_columns import Column, column_of
 
 Correction = str | int | float | bool | None
 MAX_CORRECTIONS = 100
@@ -45,22 +48,74 @@ def _checked(field: DataField, value: object, where: str) -> Correction:
         if field.nullable is False:
             raise InvalidInput("this field cannot be empty", where)
         return None
-    kind = field.data_type or "string"
-    if kind in ("integer",) and (isinstance(value, bool) or not isinstance(value, int)):
+    if field.data_type == "object" or (field.data_type or "").endswith("[]"):
+        raise InvalidInput(f"fields of type {field.data_type} cannot be rectified yet", where)
+    column = column_of(field.data_type, field.db_type, field.length)
+    check = _CHECKS.get(column.kind, _check_text)
+    return check(value, column, where)
+
+
+def _check_integer(value: object, column: Column, where: str) -> Correction:
+    if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput("expected an integer", where)
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidInput("expected a number", where)
-        return float(value)
-    if kind == "boolean" and not isinstance(value, bool):
-        raise InvalidInput("expected true or false", where)
-    if kind in ("string", "object_id"):
-        if not isinstance(value, str):
-            raise InvalidInput("expected a string", where)
-        if field.length is not None and len(value) > field.length:
-            raise InvalidInput(f"at most {field.length} characters", where)
-    if kind == "object" or kind.endswith("[]"):
-        raise InvalidInput(f"fields of type {kind} cannot be rectified yet", where)
-    if not isinstance(value, str | int | float | bool):
-        raise InvalidInput("expected a string, number or boolean", where)
+    low, high = column.int_range
+    if not low <= value <= high:
+        raise InvalidInput("the number is out of this column's range", where)
     return value
+
+
+def _check_number(value: object, _column: Column, where: str) -> Correction:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput("expected a number", where)
+    return value
+
+
+def _check_boolean(value: object, _column: Column, where: str) -> Correction:
+    if not isinstance(value, bool):
+        raise InvalidInput("expected true or false", where)
+    return value
+
+
+def _check_date(value: object, _column: Column, where: str) -> Correction:
+    if not isinstance(value, str):
+        raise InvalidInput("expected a date (YYYY-MM-DD)", where)
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput("expected a date (YYYY-MM-DD)", where) from None
+    return value
+
+
+def _check_datetime(value: object, _column: Column, where: str) -> Correction:
+    if not isinstance(value, str):
+        raise InvalidInput("expected a date and time (ISO 8601)", where)
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput("expected a date and time (ISO 8601)", where) from None
+    return value
+
+
+def _check_uuid(value: object, _column: Column, where: str) -> Correction:
+    try:
+        return str(UUID(str(value)))
+    except ValueError:
+        raise InvalidInput("expected a UUID", where) from None
+
+
+def _check_text(value: object, column: Column, where: str) -> Correction:
+    if not isinstance(value, str):
+        raise InvalidInput("expected a string", where)
+    if column.length is not None and len(value) > column.length:
+        raise InvalidInput(f"at most {column.length} characters", where)
+    return value
+
+
+_CHECKS: dict[str, Callable[[object, Column, str], Correction]] = {
+    "integer": _check_integer,
+    "number": _check_number,
+    "boolean": _check_boolean,
+    "date": _check_date,
+    "datetime": _check_datetime,
+    "uuid": _check_uuid,
+}

@@ -7,12 +7,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from rightsflow.domain.connector import Row, Scalar
+from rightsflow.domain.connector import Row
 from rightsflow.domain.errors import Conflict, ConnectorFailure
 from rightsflow.domain.plan import ExecutionPlan, PlanNode
 from rightsflow.domain.planner import plan_request
 from rightsflow.domain.requests import RequestStatus
 from rightsflow.services import audit
+from rightsflow.services.lookups import lookup_for, restrict_to
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import NodeResult, UnitOfWork
 from rightsflow.services.rows import PAGE_ROWS, iter_rows, seal_page, stored_pages
@@ -93,7 +94,7 @@ def retrieve(platform: Platform, request_id: str, address: str) -> int:
         if done is not None and done.status == "done":
             return done.rows_found
         node = plan.node(address)
-        lookups = lookups_for(platform, uow, request_id, node)
+        lookup = lookup_for(platform, uow, request_id, plan, node)
     connector = platform.connectors.for_system(node.system)
     pages = guarded(
         platform,
@@ -101,7 +102,10 @@ def retrieve(platform: Platform, request_id: str, address: str) -> int:
         address,
         "retrieve",
         lambda: _store_pages(
-            platform, request_id, node, connector.retrieve_pages(node, lookups, PAGE_ROWS)
+            platform,
+            request_id,
+            node,
+            restrict_to(lookup, connector.retrieve_pages(node, lookup.values, PAGE_ROWS)),
         ),
     )
     found = sum(pages)
@@ -131,29 +135,6 @@ def _store_pages(
             uow.commit()
         counts.append(len(rows))
     return counts
-
-
-def lookups_for(
-    platform: Platform, uow: UnitOfWork, request_id: str, node: PlanNode
-) -> dict[str, list[Scalar]]:
-    identities = open_subject(
-        platform.vault, request_id, uow.requests.sealed_identities(request_id)
-    ).identities
-    values: dict[str, set[Scalar]] = {}
-    for given in node.identity_inputs:
-        values.setdefault(given.field, set()).add(identities[given.identity])
-    for edge in node.edge_inputs:
-        found = uow.results.get(request_id, edge.source_collection, "retrieve")
-        if found is None or found.status != "done":
-            raise Conflict(f"{edge.source_collection} has not been read yet")
-        pages = stored_pages(uow.results, request_id, edge.source_collection)
-        column = values.setdefault(edge.target_field, set())
-        column.update(
-            r[edge.source_field]
-            for r in iter_rows(platform.vault, request_id, pages)
-            if r.get(edge.source_field) is not None
-        )
-    return {f: sorted(v, key=repr) for f, v in values.items() if v}
 
 
 def guarded(

@@ -7,7 +7,7 @@ the same steps; nothing here retries or survives a crash.
 
 from __future__ import annotations
 
-from rightsflow.domain.errors import ConnectorFailure
+from rightsflow.domain.errors import RightsflowError
 from rightsflow.domain.requests import RequestType
 from rightsflow.services import execution, package, write_steps
 from rightsflow.services.platform import Platform
@@ -29,6 +29,6 @@ def run_inline(platform: Platform, request_id: str) -> str:
             for address in group:
                 write_steps.erase(platform, request_id, address)
         problems = write_steps.recheck(platform, request_id)
-    except ConnectorFailure as exc:
+    except RightsflowError as exc:  # the workflow fails the request the same way
         return execution.finish(platform, request_id, str(exc))
     return execution.finish(platform, request_id, "; ".join(problems) or None)

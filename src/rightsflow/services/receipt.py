@@ -93,7 +93,8 @@ def _line(node: PlanNode, results: Mapping[tuple[str, str], NodeResult]) -> Rece
     changed = written.rows_masked if written else 0
     return replace(
         base,
-        rows_masked=changed if node.action in ("mask", "keep") else 0,
+        # Masked fields and detached references alike are rows written in place.
+        rows_masked=changed if node.action not in ("restrict", "rectify") else 0,
         rows_updated=changed if node.action in ("restrict", "rectify") else 0,
         rows_deleted=written.rows_deleted if written else 0,
         rows_kept=rows_found if node.action == "keep" else 0,

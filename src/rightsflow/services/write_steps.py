@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rightsflow.domain.connector import Row
-from rightsflow.domain.plan import PlanNode
+from rightsflow.domain.masking import CannotMask
+from rightsflow.domain.plan import ExecutionPlan, PlanNode
 from rightsflow.services import audit
 from rightsflow.services.erasure import key_of, mask_keys
-from rightsflow.services.execution import guarded, load_plan, lookups_for, rows_found
+from rightsflow.services.execution import guarded, load_plan, rows_found
+from rightsflow.services.lookups import Lookup, lookup_for
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import NodeResult
 from rightsflow.services.subject import open_subject
@@ -49,7 +51,10 @@ def erase(platform: Platform, request_id: str, address: str) -> int:
         )
         result.rows_deleted = len(keys)
     else:
-        changes = changes_for(node, rows, context(platform, request_id))
+        try:
+            changes = changes_for(node, rows, context(platform, request_id))
+        except CannotMask as exc:  # the rule cannot fit a value here: say where
+            raise CannotMask(f"{address}: {exc}") from None
         result.rows_changed = guarded(
             platform, request_id, address, "erase", lambda: connector.mask(node, changes)
         )
@@ -78,16 +83,18 @@ def recheck(platform: Platform, request_id: str) -> list[str]:
     ctx = context(platform, request_id)
     problems: list[str] = []
     for node in (n for n in plan.nodes if n.erases):
-        remaining = _recheck_node(platform, request_id, node, ctx)
+        remaining = _recheck_node(platform, request_id, plan, node, ctx)
         if remaining:
             what = _LEFT.get(node.action, "row(s) still hold targeted data")
             problems.append(f"{node.address}: {remaining} {what}")
     return problems
 
 
-def _recheck_node(platform: Platform, request_id: str, node: PlanNode, ctx: WriteContext) -> int:
+def _recheck_node(
+    platform: Platform, request_id: str, plan: ExecutionPlan, node: PlanNode, ctx: WriteContext
+) -> int:
     with platform.uow() as uow:
-        lookups = lookups_for(platform, uow, request_id, node)
+        lookup: Lookup = lookup_for(platform, uow, request_id, plan, node)
     before = rows_found(platform, request_id, node.address)
     connector = platform.connectors.for_system(node.system)
     keys = [key_of(node, r) for r in before]
@@ -97,7 +104,9 @@ def _recheck_node(platform: Platform, request_id: str, node: PlanNode, ctx: Writ
         node.address,
         "recheck",
         lambda: _dedupe(
-            node, connector.fetch_by_keys(node, keys) + connector.retrieve(node, lookups)
+            node,
+            connector.fetch_by_keys(node, keys)
+            + lookup.only_matching(connector.retrieve(node, lookup.values)),
         ),
     )
     left = remaining_rows(node, before, now_rows, ctx)
