@@ -7,8 +7,9 @@ and the policy say (tests.support.erasure_checks): the subject's targeted values
 masked as the policy says, kept rows keep their values, no other subject's row changed, every
 constraint still holds and the receipt's counts are the counts SQL sees.
 
-The last tests are minimal reproductions of gaps the generator steers clear of (strict xfail:
-they fail loudly once fixed, so the steering can go).
+The last tests are the minimal reproductions of what these properties found: those 6a56cc0
+fixed, kept as regression tests, those still open (strict xfail; the generator steers clear
+of them until they are fixed), and a case the platform rightly refuses.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from rightsflow.domain.datamap_parse import parse_datamap
-from rightsflow.domain.masking import CannotMask, reveal
+from rightsflow.domain.masking import reveal
 from rightsflow.domain.planner import plan_request
 from rightsflow.domain.policy import DEFAULT_ERASURE, Policy
 from rightsflow.services.receipt import ReceiptLine
@@ -37,7 +38,7 @@ from tests.support.erasure_checks import (
     Target,
     constraint_problems,
     expected,
-    gap_free_cases,
+    fitting_cases,
     load,
     mariadb_target,
     postgres_target,
@@ -155,28 +156,24 @@ def _check_line(
     assert line.action == want.action, table
     assert line.rows_found == len(mine), table
     assert line.rows_deleted == (len(mine) if want.action == "delete" else 0), table
-    if want.action in ("mask", "keep"):
-        assert line.rows_masked == changed, table
+    assert line.rows_masked == changed, table  # masked or detached: rows written in place
+    assert line.rows_updated == 0, table
     written = {f.field: f.strategy for f in line.fields}
-    if want.action == "mask":
-        strategies = {name: rule.strategy for name, rule in want.targets.items()}
+    strategies = {name: rule.strategy for name, rule in want.targets.items()}
+    if want.action != "delete":  # see test_a_deleted_collection_lists_no_detached_fields
         assert written == strategies | dict.fromkeys(want.detach, "detached"), table
     if want.action == "keep":
         basis = case.table(table).exemption
         assert line.rows_kept == len(mine), table
         assert line.exemption is not None
         assert line.exemption.legal_basis == basis, table
-    if want.action == "read":
-        # Rows only detached are not counted on a `read` line (see test_receipt_counts_...).
-        assert written == dict.fromkeys(want.detach, "detached"), table
-        assert line.rows_masked == line.rows_updated == 0, table
 
 
 # -- the properties ------------------------------------------------------------------------------
 
 
 @settings(BOUNDED, max_examples=25)
-@given(case=gap_free_cases())
+@given(case=fitting_cases())
 def test_erasure_on_sqlite(case: Case) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         target = sqlite_target(Path(tmp) / "system.db")
@@ -188,7 +185,7 @@ def test_erasure_on_sqlite(case: Case) -> None:
 
 @pytest.mark.postgres
 @settings(BOUNDED, max_examples=10)
-@given(case=gap_free_cases())
+@given(case=fitting_cases())
 def test_erasure_on_postgres(sql_pg_server: PostgresServer, case: Case) -> None:
     target = postgres_target(sql_pg_server)
     try:
@@ -200,7 +197,7 @@ def test_erasure_on_postgres(sql_pg_server: PostgresServer, case: Case) -> None:
 
 @pytest.mark.mariadb
 @settings(BOUNDED, max_examples=5)
-@given(case=gap_free_cases())
+@given(case=fitting_cases())
 def test_erasure_on_mariadb(sql_mariadb_server: MariaDbServer, case: Case) -> None:
     target = mariadb_target(sql_mariadb_server)
     try:
@@ -210,7 +207,7 @@ def test_erasure_on_mariadb(sql_mariadb_server: MariaDbServer, case: Case) -> No
         target.close()
 
 
-# -- known gaps: minimal reproductions (strict xfail: they fail loudly once fixed) ---------------
+# -- what the properties found: minimal reproductions, now regression tests ----------------------
 
 NOTE = Rule("fixed", "MASKED")
 NOTES_ONLY = ErasurePolicy(("user.content.private",), (("user.content.private", NOTE),))
@@ -279,11 +276,10 @@ def _deadline(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-@pytest.mark.xfail(strict=True, raises=TimeoutError, reason="node_actions._cascade never ends")
 def test_a_kept_grandchild_under_a_delete_does_not_hang_the_planner() -> None:
-    """delete <- (no annotation) <- keep: the middle table flips between delete (it follows
-    its parent) and mask (its child keeps rows) forever. `build_runtime` plans every erasure
-    policy, so such a data map hangs the platform's start even under the default policy."""
+    """delete <- (no annotation) <- keep: the middle table used to flip between delete (it
+    follows its parent) and mask (its child keeps rows) forever, and `build_runtime` plans every
+    erasure policy, so such a data map hung the platform's start. A deadline guards the suite."""
     root = _root(erasure="delete")
     middle = _child("t1", root)
     kept = _child("t2", middle, erasure="keep", exemption=LEGAL_BASES[0])
@@ -292,35 +288,51 @@ def test_a_kept_grandchild_under_a_delete_does_not_hang_the_planner() -> None:
     assert actions == {"t0": "mask", "t1": "mask", "t2": "keep"}
 
 
-@pytest.mark.xfail(strict=True, reason="node_actions._cascade depends on the order of names")
 def test_what_a_delete_blocked_by_a_kept_row_does_not_depend_on_table_names() -> None:
-    """The root's delete is blocked by a kept child (so it masks); whether its other child is
-    deleted with it depends on whether that child's name sorts before the kept one's."""
+    """The root's delete is blocked by a kept child (so it masks); whether its other child was
+    deleted with it used to depend on whether that child's name sorted before the kept one's."""
     root = _root(erasure="delete")
     kept = _child("t2", root, erasure="keep", exemption=LEGAL_BASES[0])
     before, after = _child("t1", root), _child("t3", root)
     first = _plan_actions(_case((root, before, kept), {}))
     second = _plan_actions(_case((root, kept, after), {}))
-    assert (first["t1"], second["t3"]) == ("mask", "mask")  # today: ("delete", "mask")
+    assert (first["t1"], second["t3"]) == ("mask", "mask")  # was ("delete", "mask")
 
 
-@pytest.mark.xfail(strict=True, raises=CannotMask, reason="a mask step meets a 'delete' rule")
-def test_a_delete_rule_in_a_masked_collection_ends_the_request(tmp_path: Path) -> None:
+DELETE_NOTES = replace(NOTES_ONLY, by_category=(("user.content.private", Rule("delete")),))
+
+
+def test_a_delete_rule_in_a_masked_collection_masks_with_null(tmp_path: Path) -> None:
     """`erasure: mask` on the collection, `delete` for its category in the policy: the erase
-    step raises CannotMask out of run_inline and the request stays executing."""
+    step used to raise CannotMask out of run_inline (the request stuck executing). The data
+    map's word wins: the rows stay, the value is set to NULL."""
     root = _root(NOTE_COLUMN, erasure="mask")
-    policy = replace(NOTES_ONLY, by_category=(("user.content.private", Rule("delete")),))
     rows = {"t0": [{**p, "note": "call me"} for p in _people()]}
-    outcome = _erase(_case((root,), rows, policy=policy), tmp_path)[2]
-    assert outcome.status in ("completed", "failed")
-    assert outcome.status == "completed" or "gen:t0" in (outcome.failure or "")
+    _, after, outcome = _erase(_case((root,), rows, policy=DELETE_NOTES), tmp_path)
+    assert outcome.status == "completed", outcome.failure
+    assert [r["note"] for r in after["t0"].values()] == [None, "call me"]
 
 
-@pytest.mark.xfail(strict=True, reason="retrieval follows references from earlier waves only")
+def test_a_delete_rule_where_a_kept_row_blocks_the_delete_fails_naming_the_table(
+    tmp_path: Path,
+) -> None:
+    """The policy deletes the root's rows, a kept child blocks that, so the root is masked;
+    `delete` produces no value to mask with: the request fails, naming the collection."""
+    root = _root(NOTE_COLUMN)
+    kept = _child("t1", root, erasure="keep", exemption=LEGAL_BASES[0])
+    rows = {"t0": [{**p, "note": "call me"} for p in _people()],
+            "t1": [{"id": 11, "t0_id": 1, "note": "invoice"}]}  # fmt: skip
+    before, after, outcome = _erase(_case((root, kept), rows, policy=DELETE_NOTES), tmp_path)
+    assert outcome.status == "failed"
+    assert f"{DATASET}:t0" in (outcome.failure or "")
+    assert "call me" not in (outcome.failure or "")
+    assert after == before
+
+
 def test_a_row_linked_only_through_a_deeper_parent_is_erased(tmp_path: Path) -> None:
-    """t2 references the root (nullable) and t1. Its wave is 1 (through the root), so only the
-    root's keys are looked up: a row whose root reference is NULL is never found, never
-    masked, and the receipt still says verified."""
+    """t2 references the root (nullable) and t1. Only the root's keys used to be looked up
+    (t2's breadth-first wave is 1): a row whose root reference is NULL was never found, never
+    masked, and the receipt still said verified."""
     root = _root()
     t1 = _child("t1", root)
     t2 = _child("t2", root, t1, nullable=True)
@@ -335,12 +347,34 @@ def test_a_row_linked_only_through_a_deeper_parent_is_erased(tmp_path: Path) -> 
     assert after["t2"][(21,)]["note"] == "MASKED"
 
 
-@pytest.mark.xfail(strict=True, reason="per-field references are ORed for a composite key")
+@pytest.mark.xfail(strict=True, reason="retrieval_order drops edges from deeper parents")
+def test_a_row_linked_only_through_a_parent_further_from_the_identity_is_erased(
+    tmp_path: Path,
+) -> None:
+    """t3 references the root (nullable) and t2, two hops further from it. Breadth-first,
+    t3 is one hop from the root, so the reference from t2 "points back" and is dropped: a row
+    whose root reference is NULL is never found or masked, and the receipt says verified."""
+    root = _root()
+    t1 = _child("t1", root)
+    t2 = _child("t2", t1)
+    t3 = _child("t3", root, t2, nullable=True)
+    rows = {
+        "t0": _people(),
+        "t1": [{"id": 11, "t0_id": 1, "note": None}],
+        "t2": [{"id": 21, "t1_id": 11, "note": None}],
+        "t3": [{"id": 31, "t0_id": None, "t2_id": 21, "note": "ring the bell"}],
+    }
+    _, after, outcome = _erase(_case((root, t1, t2, t3), rows), tmp_path)
+    assert outcome.receipt is not None
+    assert outcome.receipt.verified
+    assert after["t3"][(31,)]["note"] == "MASKED"
+
+
 def test_references_on_every_column_of_a_composite_key_reach_only_the_subject(
     tmp_path: Path,
 ) -> None:
-    """t2 -> t1 (id, part), with a reference on both columns: the lookup is `t1_id IN (..)
-    OR t1_part IN (..)`, so another subject's row that shares only `part` is erased too."""
+    """t2 -> t1 (id, part), with a reference on both columns: the lookup used to be `t1_id IN
+    (..) OR t1_part IN (..)`, so another subject's row sharing only `part` was erased too."""
     root = _root()
     t1 = replace(_child("t1", root), primary_key=("id", "part"))
     t1 = replace(t1, columns=(*t1.columns, Column("part", "integer", False)))
@@ -352,13 +386,13 @@ def test_references_on_every_column_of_a_composite_key_reach_only_the_subject(
                {"id": 22, "t1_id": 12, "t1_part": 1, "note": "not mine"}],
     }  # fmt: skip
     _, after, _ = _erase(_case((root, t1, t2), rows), tmp_path)
+    assert after["t2"][(21,)]["note"] == "MASKED"
     assert after["t2"][(22,)]["note"] == "not mine"
 
 
-@pytest.mark.xfail(strict=True, reason="the receipt counts no rows on a `read` line")
 def test_the_receipt_counts_rows_whose_reference_was_detached(tmp_path: Path) -> None:
     """The root's rows are deleted; t1 holds no targeted data and detaches: its two rows of
-    the subject are written (reference set to NULL), but its receipt line counts none."""
+    the subject are written (reference set to NULL), which its receipt line used not to count."""
     root = _root(NOTE_COLUMN, erasure="delete")
     t1 = _child("t1", root, nullable=True, on_parent_erase="detach")
     t1 = replace(t1, columns=t1.columns[:-1])  # no personal data
@@ -368,4 +402,20 @@ def test_the_receipt_counts_rows_whose_reference_was_detached(tmp_path: Path) ->
     assert [r["t0_id"] for r in after["t1"].values()] == [None, None]
     assert outcome.receipt is not None
     line = next(ln for ln in outcome.receipt.lines if ln.collection == f"{DATASET}:t1")
-    assert line.rows_masked + line.rows_updated == 2
+    assert (line.action, line.rows_masked) == ("read", 2)
+
+
+@pytest.mark.xfail(strict=True, reason="node_actions._cascade adds detach to deleted children")
+def test_a_deleted_collection_lists_no_detached_fields(tmp_path: Path) -> None:
+    """t1 detaches from the root but is deleted in its own right: its rows go, nothing is set
+    to NULL, yet its receipt line lists `t0_id` as detached."""
+    root = _root(NOTE_COLUMN, erasure="delete")
+    t1 = _child("t1", root, nullable=True, erasure="delete", on_parent_erase="detach")
+    rows = {"t0": [{**p, "note": "call me"} for p in _people()],
+            "t1": [{"id": 11, "t0_id": 1, "note": "bye"}]}  # fmt: skip
+    _, after, outcome = _erase(_case((root, t1), rows), tmp_path)
+    assert after["t1"] == {}
+    assert outcome.receipt is not None
+    line = next(ln for ln in outcome.receipt.lines if ln.collection == f"{DATASET}:t1")
+    assert (line.action, line.rows_deleted) == ("delete", 1)
+    assert line.fields == ()

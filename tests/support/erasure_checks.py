@@ -5,9 +5,10 @@ consulted. Per table: its own action (the policy's targets and the table's annot
 cascades over the foreign keys, with one rule the order of tables cannot change: a table whose
 rows another table keeps (and does not detach from) is not deleted; it is masked if it was to
 be deleted itself, and the delete that would have cascaded into it does not happen either.
-`known_gap` names the shapes for which the planner is known to disagree (each has a minimal
-reproduction in tests/integration/test_erasure_properties.py); `gap_free_cases()` draws cases
-without them, so the property tests check everything else.
+A collection annotated `erasure: mask` masks even where the policy says `delete` (as `null`).
+`unfit` names what the platform rightly refuses at run time (a rule that cannot produce a
+value for the column); `fitting_cases()` draws cases without it, so that every example must
+complete and verify.
 
 The checks read the target database with their own engine and plain SQLAlchemy Core
 statements, never through the `sql` connector the platform uses; `run_erasure` runs a request
@@ -29,7 +30,6 @@ from hypothesis import strategies as st
 from rightsflow.bootstrap import build_runtime
 from rightsflow.config import Settings
 from rightsflow.domain.masking import MaskKeys
-from rightsflow.domain.policy import DEFAULT_ERASURE
 from rightsflow.services import receipt, requests
 from rightsflow.services.erasure import mask_keys
 from rightsflow.services.inline import run_inline
@@ -37,7 +37,7 @@ from rightsflow.services.platform import Platform
 from rightsflow.services.receipt import Receipt
 from tests.support.mariadb import MariaDbServer
 from tests.support.postgres import PostgresServer
-from tests.support.random_schema import POLICY, Case, ErasurePolicy, Rule, Table, erasure_cases
+from tests.support.random_schema import POLICY, Case, Rule, Table, erasure_cases
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,8 @@ def targets(case: Case, table: Table) -> dict[str, Rule]:
     for column in table.columns:
         rule = case.policy.rule_for(table.name, column)
         if rule is not None and column.name not in table.primary_key:
-            out[column.name] = rule
+            masks = table.erasure == "mask" and rule.strategy == "delete"
+            out[column.name] = Rule("null") if masks else rule  # the data map's word wins
     return out
 
 
@@ -107,108 +108,44 @@ def expected(case: Case) -> dict[str, Expected]:
         action = "delete" if t.name in deleted else own[t.name]
         action = "mask" if action == "delete" and t.name not in deleted else action
         detach = tuple(
-            fk.reference
+            column
             for fk in t.foreign_keys
             if t.on_parent_erase == "detach" and fk.parent in deleted and t.name not in deleted
+            for column in fk.references()
         )
         out[t.name] = Expected(action, targets(case, t) if action == "mask" else {}, detach)
     return out
 
 
-# -- known gaps ------------------------------------------------------------------------------------
+# -- cases the platform rightly refuses -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Gap:
-    kind: str  # keep-under-cascade | cascade-order | mask-with-delete-rule
-    table: str  # the table to change to leave the gap
-    detail: str
-
-
-# The platform plans every erasure policy when it loads the data map (for its warnings), the
-# built-in default too: a shape that hangs the planner under any of them hangs the start.
-DEFAULT_POLICY = ErasurePolicy(
-    targets=DEFAULT_ERASURE.targets,
-    by_category=tuple(
-        (r.category or "", Rule(r.strategy.value, r.value)) for r in DEFAULT_ERASURE.masking
-    ),
-    erasure_mode=DEFAULT_ERASURE.erasure_mode,
-)
-
-
-def known_gap(case: Case) -> Gap | None:
-    """Why the planner is known to get this case wrong, or None."""
-    for policy in (case.policy, DEFAULT_POLICY):
-        gap = _keep_gap(replace(case, policy=policy))
-        if gap:
-            return gap
-    final = expected(case)
-    for t in case.tables:
-        rules = final[t.name].targets.values()
-        if final[t.name].action == "mask" and any(r.strategy == "delete" for r in rules):
-            return Gap("mask-with-delete-rule", t.name, "a masked column's rule is 'delete'")
+def unfit(case: Case) -> tuple[str, str] | None:
+    """(table, column) of a masked column whose rule cannot produce a value there: `null` on a
+    NOT NULL column (a `delete` rule turned into `null` by `erasure: mask`), or `delete` where
+    a kept row turned the table's delete into a mask. Such a request fails, naming the table."""
+    for name, want in expected(case).items():
+        table = case.table(name)
+        for column, rule in want.targets.items():
+            if rule.strategy == "delete" or not rule.fits(table.column(column)):
+                return name, column
     return None
 
 
-def _keep_gap(case: Case) -> Gap | None:
-    own = {t.name: own_action(case, t) for t in case.tables}
-    naive = _cascade(case, own, set())
-    for kept in (t for t in case.tables if own[t.name] == "keep"):
-        if kept.on_parent_erase == "detach":
-            continue
-        for parent in sorted({fk.parent for fk in kept.foreign_keys if fk.parent in naive}):
-            gap = _blocking_gap(case, own, naive, case.table(parent), kept)
-            if gap:
-                return gap
-    return None
-
-
-def _blocking_gap(
-    case: Case, own: dict[str, str], naive: set[str], parent: Table, kept: Table
-) -> Gap | None:
-    detail = f"{kept.name} keeps rows that reference {parent.name}"
-    if own[parent.name] != "delete":
-        return Gap("keep-under-cascade", kept.name, f"{detail}, deleted by cascade")
-    if parent.on_parent_erase != "detach" and any(fk.parent in naive for fk in parent.foreign_keys):
-        return Gap("keep-under-cascade", kept.name, f"{detail}, which follows a delete")
-    for child in _children(case, parent.name):
-        blocks = own[child.name] == "keep" and child.on_parent_erase != "detach"
-        if own[child.name] != "delete" and not blocks:  # it would follow (or detach) too
-            return Gap("cascade-order", kept.name, f"{detail}; {child.name} follows it too")
-    return None
-
-
-def without_known_gaps(case: Case) -> Case:
-    """The case changed as little as needed to leave the known gaps: a kept table that blocks
-    a delete detaches where it can (else takes the policy's default), and a column masked
-    under a `delete` rule gets a `hash` rule of its own."""
-    for _ in range(4 * len(case.tables) + 8):
-        gap = known_gap(case)
-        if gap is None:
+def fitting(case: Case) -> Case:
+    """The case with a `hash` rule of its own for each unfit column (hash fits any text)."""
+    for _ in range(sum(len(t.columns) for t in case.tables)):
+        found = unfit(case)
+        if found is None:
             return case
-        case = _fix(case, gap)
-    raise AssertionError(f"cannot leave the known gaps: {known_gap(case)}")
+        named = ".".join(found)
+        by_field = (*(kv for kv in case.policy.by_field if kv[0] != named), (named, Rule("hash")))
+        case = replace(case, policy=replace(case.policy, by_field=by_field))
+    raise AssertionError(f"still unfit: {unfit(case)}")
 
 
-def _fix(case: Case, gap: Gap) -> Case:
-    table = case.table(gap.table)
-    if gap.kind == "mask-with-delete-rule":
-        fixes = tuple(
-            (f"{table.name}.{name}", Rule("hash"))
-            for name, rule in expected(case)[table.name].targets.items()
-            if rule.strategy == "delete"
-        )
-        by_field = tuple(kv for kv in case.policy.by_field if kv[0] not in dict(fixes))
-        return replace(case, policy=replace(case.policy, by_field=by_field + fixes))
-    if all(fk.nullable for fk in table.foreign_keys):
-        fixed = replace(table, on_parent_erase="detach")
-    else:
-        fixed = replace(table, erasure=None, exemption=None)
-    return replace(case, tables=tuple(fixed if t is table else t for t in case.tables))
-
-
-def gap_free_cases() -> st.SearchStrategy[Case]:
-    return erasure_cases().map(without_known_gaps)
+def fitting_cases() -> st.SearchStrategy[Case]:
+    return erasure_cases().map(fitting)
 
 
 # -- databases and runs --------------------------------------------------------------------------

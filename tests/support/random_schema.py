@@ -8,16 +8,14 @@ columns; and rows for several subjects, interleaved. Everything is deterministic
 A `Case` emits the DDL (`metadata`, `ddl`), the data map (`dataset_yaml`, `systems_yaml`) and
 `policies_yaml`; `tests.support.erasure_checks` says what an erasure must do to it.
 
-Composite references. fideslang references are per field, and the planner ORs a collection's
-lookups, so a reference on every column of a composite foreign key also reaches rows that share
-one component with the subject's (another subject's rows). The data map puts the reference on
-the column pointing at the parent's `id`, which is unique across its table; the other component
-is a plain column (see the report of the property tests for the gap).
+Composite references. A foreign key onto a composite primary key carries a data map reference
+on the column pointing at the parent's `id` (unique across its table), or on every column of
+the key (`ForeignKey.every_column`): the platform matches such references as whole tuples.
 
-Known gaps. `shallow_links` (the default) keeps every row reachable through the planner's
-breadth-first waves; `tests.support.erasure_checks.gap_free_cases()` also steers clear of the
-annotation shapes the planner is known to get wrong. The property tests hold a minimal
-reproduction of each gap.
+Known gap. The platform reads a row only through references from parents no further from the
+identity than the row's own table (breadth-first); a row linked to the subject only through a
+deeper parent is never found (test_a_row_linked_only_through_a_deeper_parent_...). With
+`shallow_links` (the default) every row is linked through one of its shallowest parents.
 """
 
 from __future__ import annotations
@@ -86,7 +84,7 @@ class ForeignKey:
     parent_columns: tuple[str, ...]
     nullable: bool
     restrict: bool  # ON DELETE RESTRICT (else the default, NO ACTION)
-    every_column: bool = False  # a data map reference on every column (see the module doc)
+    every_column: bool = False  # a data map reference on every column, else on `reference`
 
     @property
     def reference(self) -> str:
@@ -290,13 +288,13 @@ def _collection(table: Table) -> dict[str, Any]:
 
 @st.composite
 def erasure_cases(draw: Draw, shallow_links: bool = True) -> Case:
-    """With `shallow_links`, a row's keys towards its shallowest parents are always set."""
     tables = [_root(draw)]
     for index in range(1, draw(st.integers(2, 6))):
         tables.append(_child(draw, index, tables))
     subjects = draw(st.integers(2, 4))
     seed = draw(st.integers(0, 2**32 - 1))
-    rows = _Rows(random.Random(seed), depths(tables) if shallow_links else None)  # noqa: S311 (fake data)
+    shallowest = depths(tables) if shallow_links else None
+    rows = _Rows(random.Random(seed), shallowest)  # noqa: S311 (fake data, not secrets)
     for index, table in enumerate(tables):
         rows.fill(draw, index, table, subjects)
     return Case(tuple(tables), rows.rows, rows.owners, _policy(draw, tables), subjects,
@@ -332,9 +330,10 @@ def _root(draw: Draw) -> Table:
 
 
 def _foreign_key(draw: Draw, parent: Table) -> tuple[ForeignKey, list[Column]]:
-    nullable = draw(st.booleans())
+    nullable, restrict = draw(st.booleans()), draw(st.booleans())
+    every = len(parent.primary_key) > 1 and draw(st.booleans())
     names = tuple(f"{parent.name}_{c}" for c in parent.primary_key)
-    fk = ForeignKey(names, parent.name, parent.primary_key, nullable, draw(st.booleans()))
+    fk = ForeignKey(names, parent.name, parent.primary_key, nullable, restrict, every)
     return fk, [Column(n, "integer", nullable) for n in names]
 
 
@@ -373,7 +372,7 @@ class _Rows:
     """Rows drawn table by table; every value comes from `rnd`, seeded by the draw."""
 
     rnd: random.Random
-    shallowest: dict[str, int] | None  # hops from the root per table, with `shallow_links`
+    depth: dict[str, int] | None  # hops from the root per table, with `shallow_links`
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     owners: dict[str, list[int]] = field(default_factory=dict)
     counter: int = 0
@@ -397,15 +396,15 @@ class _Rows:
 
     def _link(self, table: Table, subject: int) -> dict[str, dict[str, Any] | None] | None:
         """Parent rows of `subject` per foreign key (None: NULL where nullable; the first key
-        is always set). None when a NOT NULL key has no row to point at. With `shallowest`,
-        keys towards the shallowest parents are always set (the planner's waves need it)."""
+        is always set). None when a NOT NULL key has no row to point at. With `depth`, keys
+        towards the shallowest parents are always set (the known gap)."""
         out: dict[str, dict[str, Any] | None] = {}
-        depth = self.shallowest
-        top = min(depth[fk.parent] for fk in table.foreign_keys) if depth else None
+        depth = self.depth or {}
+        top = min((depth[fk.parent] for fk in table.foreign_keys), default=0) if depth else -1
         for position, fk in enumerate(table.foreign_keys):
             pairs = zip(self.rows[fk.parent], self.owners[fk.parent], strict=True)
             mine = [r for r, o in pairs if o == subject]
-            required = position == 0 or not fk.nullable or (depth and depth[fk.parent] == top)
+            required = position == 0 or not fk.nullable or depth.get(fk.parent) == top
             if mine and (required or self.rnd.random() < 0.6):
                 out[fk.parent] = self.rnd.choice(mine)
             elif required:
@@ -445,8 +444,8 @@ class _Rows:
         return f"{rnd.choice(NOTES)} (ref {n})"
 
 
-def depths(tables: tuple[Table, ...] | list[Table]) -> dict[str, int]:
-    """Hops from the root along references, as the planner's breadth-first waves count them."""
+def depths(tables: list[Table]) -> dict[str, int]:
+    """Hops from the root along references, as the planner's breadth-first search counts them."""
     out = {tables[0].name: 0}
     for t in tables[1:]:
         out[t.name] = 1 + min(out[fk.parent] for fk in t.foreign_keys)
