@@ -122,8 +122,8 @@ def expected(case: Case) -> dict[str, Expected]:
 
 def unfit(case: Case) -> tuple[str, str] | None:
     """(table, column) of a masked column whose rule cannot produce a value there: `null` on a
-    NOT NULL column (a `delete` rule turned into `null` by `erasure: mask`), or `delete` where
-    a kept row turned the table's delete into a mask. Such a request fails, naming the table."""
+    NOT NULL column (such a request fails, naming the table), or a `delete` rule where the rows
+    stay (the platform sets NULL there; the oracle leaves those cases to the examples)."""
     for name, want in expected(case).items():
         table = case.table(name)
         for column, rule in want.targets.items():

@@ -109,7 +109,7 @@ def _cascade(
     blocked = _blocked(specs, children)
     deleted = {a for a, spec in specs.items() if spec.action == "delete" and a not in blocked}
     for address in sorted(a for a, s in specs.items() if s.action == "delete" and a in blocked):
-        specs[address] = replace(specs[address], action="mask")
+        specs[address] = replace(specs[address], action="mask", targets=_nulled(specs[address]))
         notes.append(
             f"{address}: masked instead of deleted, because rows kept under an exemption "
             "reference it (declare `on_parent_erase: detach` on them to delete it)"
@@ -120,7 +120,7 @@ def _cascade(
         for child, field, detaches in children[parent]:
             spec = specs[child]
             if detaches:
-                if field not in spec.detach:
+                if child not in deleted and field not in spec.detach:
                     specs[child] = replace(spec, detach=(*spec.detach, field))
                     notes.append(f"{child}.{field}: set to NULL where it points at erased rows")
             elif child not in deleted:
@@ -128,6 +128,14 @@ def _cascade(
                 frontier.append(child)
                 specs[child] = replace(spec, action="delete", exemption=None)
                 notes.append(f"{child}: rows deleted with the {parent} rows they reference")
+
+
+def _nulled(spec: NodeSpec) -> tuple[TargetField, ...]:
+    """A delete rule's fields, when the rows stay: set to NULL."""
+    return tuple(
+        replace(t, strategy=MaskStrategy.NULL) if t.strategy is MaskStrategy.DELETE else t
+        for t in spec.targets
+    )
 
 
 def _children(

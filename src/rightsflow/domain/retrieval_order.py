@@ -1,12 +1,11 @@
 """In which order a request reads its collections, and which found rows feed which lookup.
 
-Breadth-first search from the identity holders decides what is reachable. Every reference
-between reachable collections then feeds a lookup — not only those from an earlier BFS level —
-so a row linked to the subject only through a sibling (t2 -> t1 -> root, with t2's own
-reference to the root empty) is still found. References that would make reading circular are
-dropped deterministically: first those pointing back towards the identity holders, then
-(between collections at the same distance) those against the reference's own direction, then
-whichever closes a cycle, in name order.
+Breadth-first search from the identity holders decides what is reachable, and its tree of
+references always feeds lookups. Every other reference that points the reference's own way
+(from the row pointed at to the row holding the reference) feeds a lookup too, wherever the
+two collections sit, unless it would make reading circular — so a row linked to the subject
+only through a sibling or a more distant parent is still found. Edges are considered in name
+order, so the outcome is deterministic.
 """
 
 from __future__ import annotations
@@ -22,15 +21,16 @@ def order_retrieval(
 ) -> tuple[dict[str, int], list[Edge]]:
     """(wave per reachable collection, the edges that feed lookups), every edge going from a
     lower wave to a higher one."""
-    candidates = [
+    reached = [
         e
         for e in edges
         if e.source_collection in depth
         and e.target_collection in depth
         and e.source_collection != e.target_collection
-        and _forward(e, collections, depth)
     ]
-    kept = _acyclic(candidates)
+    tree = [e for e in reached if depth[e.source_collection] < depth[e.target_collection]]
+    more = [e for e in reached if e not in tree and _downstream(e, collections)]
+    kept = _acyclic(tree, more)
     wave = dict.fromkeys(depth, 0)
     for _ in range(len(depth)):
         changed = False
@@ -43,11 +43,8 @@ def order_retrieval(
     return wave, kept
 
 
-def _forward(e: Edge, collections: Mapping[str, Collection], depth: Mapping[str, int]) -> bool:
-    source, target = depth[e.source_collection], depth[e.target_collection]
-    if source != target:
-        return source < target
-    # Same distance: follow the reference from the row it points at to the row that holds it.
+def _downstream(e: Edge, collections: Mapping[str, Collection]) -> bool:
+    """Whether the edge follows a reference from the row pointed at to the row holding it."""
     holder = collections[e.target_collection].field(e.target_field)
     return holder is not None and any(
         r.target.collection_address == e.source_collection and r.target.field == e.source_field
@@ -55,12 +52,15 @@ def _forward(e: Edge, collections: Mapping[str, Collection], depth: Mapping[str,
     )
 
 
-def _acyclic(edges: list[Edge]) -> list[Edge]:
-    """Drop, in order, every edge that would close a cycle with those already kept."""
+def _acyclic(tree: list[Edge], more: list[Edge]) -> list[Edge]:
+    """The tree (acyclic: it follows BFS depth), plus each further edge, in name order, that
+    does not close a cycle with those already kept."""
     out: dict[str, set[str]] = {}
-    kept = []
+    for e in tree:
+        out.setdefault(e.source_collection, set()).add(e.target_collection)
+    kept = list(tree)
     ordered = sorted(
-        edges,
+        more,
         key=lambda e: (e.source_collection, e.target_collection, e.source_field, e.target_field),
     )
     for e in ordered:
