@@ -1,0 +1,58 @@
+"""The Privacy Service API v1 bodies (see docs/privacy-service-api.yaml)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+API_VERSION = "v1"
+
+
+class Callback(BaseModel):
+    """Where to send the result of slow work, and the one-time token that proves it is ours."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1)
+    token: str = Field(min_length=16, repr=False)
+
+
+class SubjectRequest(BaseModel):
+    """What Rightsflow asks a service: whose data, which categories, and for which request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str = Field(min_length=1, max_length=100)
+    system: str = Field(min_length=1, max_length=100)
+    operation: Literal["access", "erase"]
+    identities: dict[str, str] = Field(min_length=1, repr=False)
+    categories: list[str] = Field(default_factory=list)
+    callback: Callback | None = None
+
+
+class AccessResult(BaseModel):
+    status: Literal["done"] = "done"
+    rows: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description="Collection name -> the subject's rows"
+    )
+
+
+class EraseResult(BaseModel):
+    status: Literal["done"] = "done"
+    counts: dict[str, int] = Field(
+        default_factory=dict, description="Collection name -> rows erased"
+    )
+
+
+class Accepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+
+
+class CallbackBody(BaseModel):
+    """What a service posts to the callback URL when slow work is done."""
+
+    request_id: str
+    system: str
+    operation: Literal["access", "erase"]
+    result: AccessResult | EraseResult
