@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rightsflow.cli import datamap_cmd, demo_cmd, receipt_cmd
+from rightsflow.cli import connectors_cmd, datamap_cmd, demo_cmd, receipt_cmd
 from rightsflow.cli.banner import print_started
 from rightsflow.cli.common import guarded, settings_from
 from rightsflow.cli.runner import run_platform, run_worker
@@ -23,6 +23,8 @@ app.add_typer(datamap_cmd.app, name="datamap")
 app.add_typer(receipt_cmd.app, name="receipt")
 app.command("plan")(datamap_cmd.plan)
 app.command("demo")(demo_cmd.demo)
+app.add_typer(connectors_cmd.app, name="connectors")
+app.command("check")(connectors_cmd.check)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
 DataDirOpt = Annotated[Path | None, typer.Option(help="Where state lives (database, keys...).")]

@@ -7,6 +7,7 @@ passes the result down.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -25,11 +26,21 @@ class ConnectorPluginError(RightsflowError):
     code = "connector-plugin-error"
 
 
+@dataclass(frozen=True)
+class PluginFailure:
+    """A plugin that was skipped: its entry point (`name`, `value`) and why (safe to show)."""
+
+    name: str
+    value: str
+    reason: str
+
+
 class ConnectorRegistry:
     """Connector specs by kind. Not thread-safe for `register`; build it, then share it."""
 
     def __init__(self, specs: Iterable[AnySpec] = ()) -> None:
         self._specs: dict[str, AnySpec] = {}
+        self._failures: list[PluginFailure] = []
         for spec in specs:
             self.register(spec)
 
@@ -55,6 +66,13 @@ class ConnectorRegistry:
 
     def __contains__(self, kind: object) -> bool:
         return kind in self._specs
+
+    def record_failure(self, failure: PluginFailure) -> None:
+        self._failures.append(failure)
+
+    def failures(self) -> tuple[PluginFailure, ...]:
+        """Plugins that failed to load (only when loaded with `strict=False`)."""
+        return tuple(self._failures)
 
     def validate_config(self, kind: str, config: Mapping[str, Any]) -> list[str]:
         """Problems with `config` for `kind`, as `path: message`; empty when it is valid.
@@ -100,10 +118,22 @@ def _messages(exc: ValidationError) -> list[str]:
     return messages
 
 
-def load_plugins(registry: ConnectorRegistry, plugins: Iterable[EntryPoint]) -> None:
-    """Register the spec each entry point loads; raise `ConnectorPluginError` naming a bad one."""
+def load_plugins(
+    registry: ConnectorRegistry, plugins: Iterable[EntryPoint], *, strict: bool = True
+) -> None:
+    """Register the spec each entry point loads; raise `ConnectorPluginError` naming a bad one.
+
+    With `strict=False` a bad plugin is recorded in `registry.failures()` and skipped, so a
+    command that only reports on plugins (`rightsflow connectors list`) can show every one."""
     for entry_point in plugins:
-        registry.register(_load_plugin(entry_point, registry))
+        try:
+            spec = _load_plugin(entry_point, registry)
+        except ConnectorPluginError as exc:
+            if strict:
+                raise
+            registry.record_failure(PluginFailure(entry_point.name, entry_point.value, str(exc)))
+            continue
+        registry.register(spec)
 
 
 def _load_plugin(entry_point: EntryPoint, registry: ConnectorRegistry) -> AnySpec:
@@ -134,10 +164,14 @@ def builtin_specs() -> tuple[AnySpec, ...]:
     return (SQL_CONNECTOR,)
 
 
-def default_registry(plugins: Iterable[EntryPoint] | None = None) -> ConnectorRegistry:
-    """A new registry with the built-ins and the installed plugins (or `plugins`, if given)."""
+def default_registry(
+    plugins: Iterable[EntryPoint] | None = None, *, strict: bool = True
+) -> ConnectorRegistry:
+    """A new registry with the built-ins and the installed plugins (or `plugins`, if given).
+
+    `strict=False` skips (and records) plugins that fail to load instead of raising."""
     registry = ConnectorRegistry(builtin_specs())
     if plugins is None:
         plugins = entry_points(group=ENTRY_POINT_GROUP)
-    load_plugins(registry, plugins)
+    load_plugins(registry, plugins, strict=strict)
     return registry
