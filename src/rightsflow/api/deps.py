@@ -7,7 +7,7 @@ so nothing is global and a test can build as many apps as it likes.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 
 from rightsflow.api.problems import Unauthorized
+from rightsflow.connectors.registry import ConnectorRegistry, default_registry
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import WorkflowStarter
 
@@ -28,6 +29,8 @@ class ApiDeps:
     workflows: WorkflowStarter
     token_is_valid: Callable[[str], bool]
     readiness: Readiness
+    # The connector kinds the console can offer; by default the built-ins and installed plugins.
+    registry: ConnectorRegistry = field(default_factory=default_registry)
 
 
 def api_deps(request: Request) -> ApiDeps:
@@ -49,7 +52,12 @@ def _readiness(request: Request) -> Readiness:
     return api_deps(request).readiness
 
 
+def _registry(request: Request) -> ConnectorRegistry:
+    return api_deps(request).registry
+
+
 PlatformDep = Annotated[Platform, Depends(_platform)]
+RegistryDep = Annotated[ConnectorRegistry, Depends(_registry)]
 WorkflowsDep = Annotated[WorkflowStarter, Depends(_workflows)]
 ReadinessDep = Annotated[Readiness, Depends(_readiness)]
 
