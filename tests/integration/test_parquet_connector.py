@@ -277,3 +277,16 @@ def test_bad_root_and_paths(tmp_path: Path, caplog: pytest.LogCaptureFixture) ->
     assert "user7" not in caplog.text
     with pytest.raises(InvalidInput):
         ConnectorRegistry([PARQUET_CONNECTOR]).create("parquet", {"root": ""})
+
+
+def test_a_failure_in_a_later_file_replaces_no_file(tmp_path: Path) -> None:
+    base = _write_events(tmp_path)
+    lake = _lake(tmp_path)
+    snapshot = _snapshot(base)
+    node = _node(ADDRESS, ("id",), action="mask")
+    # id 5 (day=2/part-0) is fine and written first; id 10 (day=3/part-0) cannot be masked.
+    changes = [RowChange({"id": 5}, {"note": None}), RowChange({"id": 10}, {"amount": "x"})]
+    with pytest.raises(ConnectorFailure, match="column amount"):
+        lake.mask(node, changes)
+    assert _snapshot(base) == snapshot, "no original replaced, no temporary file left"
+    assert lake.last_rewrites() == []
