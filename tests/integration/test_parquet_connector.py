@@ -274,6 +274,7 @@ def test_bad_root_and_paths(tmp_path: Path, caplog: pytest.LogCaptureFixture) ->
     with caplog.at_level(logging.DEBUG), pytest.raises(ConnectorFailure) as broken:
         lake.retrieve(_node(ADDRESS, ("id",)), {"email": ["user7@example.com"]})
     assert "user7" not in str(broken.value)
+    assert broken.value.retryable is False
     assert "user7" not in caplog.text
     with pytest.raises(InvalidInput):
         ConnectorRegistry([PARQUET_CONNECTOR]).create("parquet", {"root": ""})
@@ -290,3 +291,11 @@ def test_a_failure_in_a_later_file_replaces_no_file(tmp_path: Path) -> None:
         lake.mask(node, changes)
     assert _snapshot(base) == snapshot, "no original replaced, no temporary file left"
     assert lake.last_rewrites() == []
+
+
+def test_a_root_given_through_a_symlink_reports_paths_under_it(tmp_path: Path) -> None:
+    _write_events(tmp_path / "real")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    lake = _lake(tmp_path / "link")
+    assert lake.delete(_node(ADDRESS, ("id",), action="delete"), [{"id": "5"}]) == 1
+    assert lake.last_rewrites() == ["web/page_views/day=2/part-0.parquet"]

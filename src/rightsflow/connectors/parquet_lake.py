@@ -38,6 +38,7 @@ from rightsflow.domain.plan import PlanNode
 T = TypeVar("T")
 RETRIEVE_PAGE_SIZE = 5000
 _SAFE_ERRORS = (pa.ArrowException, OSError, ValueError, TypeError, KeyError)
+_PERMANENT_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
 class CollectionPath(BaseModel):
@@ -202,7 +203,8 @@ class ParquetLakeConnector:
                 if frag.path in files
             }
             changed, rewritten = rewrite_files(files, partitions, fitted, node.address)
-            self._rewrites = [Path(os.path.relpath(f, self._root)).as_posix() for f in rewritten]
+            root = self._root.resolve()
+            self._rewrites = [Path(f).relative_to(root).as_posix() for f in rewritten]
             return changed
 
         with self._lock:
@@ -235,8 +237,10 @@ class ParquetLakeConnector:
         except ConnectorFailure:
             raise
         except _SAFE_ERRORS as exc:
+            # An I/O error may pass (a network filesystem); a missing or broken file will not.
+            retryable = isinstance(exc, OSError) and not isinstance(exc, _PERMANENT_OS_ERRORS)
             raise ConnectorFailure(
-                f"{node.address}: parquet lake failed ({type(exc).__name__})", retryable=False
+                f"{node.address}: parquet lake failed ({type(exc).__name__})", retryable=retryable
             ) from None
 
 
