@@ -107,7 +107,7 @@ def test_list_shows_builtins_plugins_and_failed_plugins(monkeypatch: pytest.Monk
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
     kinds = {c["kind"]: c for c in document["connectors"]}
-    assert set(kinds) == {"sql", "hanging"}
+    assert set(kinds) == {spec.kind for spec in builtin_specs()} | {"hanging"}
     assert kinds["sql"]["builtin"] is True
     assert kinds["hanging"] == {
         "kind": "hanging",
