@@ -147,11 +147,6 @@ def test_check_exits_0_when_every_system_answers(tmp_path: Path) -> None:
     assert result.stdout.strip() == "shop: reachable"
 
 
-@pytest.mark.xfail(
-    reason="open gap in the sql connector: SQLite creates a missing file on connect, so the "
-    "check passes (and leaves an empty database behind)",
-    strict=True,
-)
 def test_check_calls_a_missing_sqlite_file_unreachable(tmp_path: Path) -> None:
     mapdir = _map(tmp_path, [("gone", f"sqlite:///{tmp_path / 'gone.db'}")])
     result = runner.invoke(app, ["check", str(mapdir)])

@@ -307,7 +307,9 @@ def _create_engine(config: SqlConfig) -> Engine:
         # sqlite3's `timeout` is SQLite's busy timeout: wait for a writer (WAL or not) rather
         # than fail at once. The journal mode is the system owner's choice and is left alone.
         engine = sa.create_engine(
-            url, pool_size=config.pool_size, connect_args={"timeout": config.connect_timeout}
+            _existing_sqlite_file(url),
+            pool_size=config.pool_size,
+            connect_args={"timeout": config.connect_timeout},
         )
         sa.event.listen(engine, "connect", _enforce_foreign_keys)
         return engine
@@ -324,6 +326,15 @@ def _create_engine(config: SqlConfig) -> Engine:
         pool_pre_ping=True,
         connect_args=connect_args,
     )
+
+
+def _existing_sqlite_file(url: URL) -> URL:
+    """Open a SQLite file read-write without creating it: a mistyped path must be an
+    unreachable system, not an empty database in which every subject has no data."""
+    path = url.database
+    if not path or path == ":memory:" or path.startswith("file:") or "mode" in url.query:
+        return url
+    return url.set(database=f"file:{path}", query={**url.query, "mode": "rw", "uri": "true"})
 
 
 def _enforce_foreign_keys(dbapi_connection: Any, _record: object) -> None:
