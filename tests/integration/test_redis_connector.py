@@ -12,15 +12,19 @@ keys, guarded and idempotent masks with counts of rows that changed, idempotent 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 
 import pytest
 import redis
+import yaml
 
 from rightsflow.connectors.redis_kv import REDIS_CONNECTOR, RedisConfig, RedisConnector
 from rightsflow.connectors.registry import ConnectorRegistry, default_registry
 from rightsflow.domain.connector import RowChange, Scalar
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.domain.plan import IdentityInput, PlanNode
+from rightsflow.services import execution, requests
+from tests.support.erasure_checks import platform_for, run_request
 from tests.support.redis_server import RedisServer, start_redis
 
 pytestmark = pytest.mark.redis
@@ -285,3 +289,51 @@ def test_password_is_never_echoed() -> None:
 def test_redis_is_a_builtin_kind() -> None:
     spec = default_registry(plugins=[]).get("redis")
     assert spec.capabilities == {"retrieve", "mask", "delete"}
+
+
+def _datamap(url: str) -> dict[str, str]:
+    def field(name: str, category: str, **meta: object) -> dict[str, object]:
+        return {"name": name, "data_categories": [category],
+                "fides_meta": {"data_type": "string", **meta}}  # fmt: skip
+
+    key = field("_key", "system.operations", primary_key=True)
+    email = field("email", "user.contact.email", identity="email")
+    profile = {"name": "profile", "fields": [key, email, field("name", "user.name")]}
+    sessions = {
+        "name": "sessions",
+        "fields": [key, email, field("ip", "user.device.ip_address")],
+        "fides_meta": {"rightsflow": {"erasure": "delete"}},
+    }
+    dataset = {"fides_key": "cache", "name": "Cache", "collections": [profile, sessions]}
+    collections = {
+        "profile": {"key": "user:{email}:profile", "type": "hash"},
+        "sessions": {"key": "session:{email}:*", "type": "hash"},
+    }
+    system = {"key": "cache", "connector": "redis", "datasets": ["cache"],
+              "config": {"url": url, "batch_size": 2, "collections": collections}}  # fmt: skip
+    return {
+        "cache.yml": yaml.safe_dump({"dataset": [dataset]}, sort_keys=False),
+        "systems.yml": yaml.safe_dump({"systems": [system]}, sort_keys=False),
+    }
+
+
+def test_access_and_erasure_through_the_platform(
+    server: RedisServer, client: redis.Redis, tmp_path: Path
+) -> None:
+    for who in ("ann@example.com", "bob@example.com"):
+        client.hset(f"user:{who}:profile", mapping={"email": who, "name": who[:3], "plan": "p"})
+        for n in range(5):
+            client.hset(f"session:{who}:{n}", mapping={"email": who, "ip": f"10.0.0.{n}"})
+    identities = {"email": "ann@example.com"}
+    with platform_for(tmp_path, _datamap(server.url())) as platform:
+        access = run_request(platform, requests.NewRequest("access", identities, "gdpr"))
+        assert access.status == "completed", access.failure
+        assert len(execution.rows_found(platform, access.request_id, "cache:sessions")) == 5
+        [row] = execution.rows_found(platform, access.request_id, "cache:profile")
+        assert row["name"] == "ann"
+        erasure = run_request(platform, requests.NewRequest("erasure", identities, "gdpr"))
+        assert erasure.status == "completed", erasure.failure
+    assert client.hgetall("user:ann@example.com:profile") == {b"name": b"MASKED", b"plan": b"p"}
+    left = sorted(k.decode() for k in client.scan_iter(match="session:*"))
+    assert left == [f"session:bob@example.com:{n}" for n in range(5)]
+    assert client.hgetall("user:bob@example.com:profile")[b"name"] == b"bob"
