@@ -18,6 +18,7 @@ import pytest
 import redis
 import yaml
 
+from rightsflow.connectors.redis_keys import MAX_PATTERNS
 from rightsflow.connectors.redis_kv import REDIS_CONNECTOR, RedisConfig, RedisConnector
 from rightsflow.connectors.registry import ConnectorRegistry, default_registry
 from rightsflow.domain.connector import RowChange, Scalar
@@ -167,6 +168,26 @@ def test_scan_finds_and_erases_only_the_subjects_keys(
         ["session:1"]
         + [f"session:{s}:{n}" for s in subjects if s not in ("1", "a*") for n in range(7)]
     )
+
+
+def _scans(client: redis.Redis) -> int:
+    return int(client.info("commandstats").get("cmdstat_scan", {}).get("calls", 0))
+
+
+def test_many_values_share_one_scan(connector: RedisConnector, client: redis.Redis) -> None:
+    subjects = [f"u{i}" for i in range(MAX_PATTERNS + 4)]
+    for subject in subjects:
+        for n in range(2):
+            client.hset(f"session:{subject}:{n}", mapping={"sid": f"{subject}/{n}"})
+    sessions = node("sessions", ("sid",))
+    wanted = subjects[1:]  # more than MAX_PATTERNS values
+    client.config_resetstat()
+    rows = connector.retrieve(sessions, {"user_id": [*wanted, "u1"]})
+    one_walk = _scans(client)
+    assert sorted(r["sid"] for r in rows) == sorted(f"{s}/{n}" for s in wanted for n in range(2))
+    client.config_resetstat()
+    assert len(connector.retrieve(sessions, {"user_id": ["u0"]})) == 2
+    assert one_walk == _scans(client), "one SCAN walk for many values, as for one"
 
 
 def test_unfilled_placeholders_are_wildcards(

@@ -19,6 +19,8 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # mean something else to SCAN than to the regex check.
 _GLOB_SPECIAL = re.compile(r"[?\[\]\\]")
 _GLOB_ESCAPE = re.compile(r"([*?\[\]\\])")
+# More values than this for one placeholder are found with one SCAN instead of one per value.
+MAX_PATTERNS = 8
 
 
 @dataclass(frozen=True)
@@ -80,12 +82,16 @@ class KeyTemplate:
         exact: list[str] = [key for key in _texts(lookups.get("_key", ())) if self.matches(key)]
         patterns: dict[str, re.Pattern[str]] = {}
         for name in self.placeholders:
-            for value in _texts(lookups.get(name, ())):
-                filled = {name: value}
-                if self.exact and len(self.placeholders) == 1:
-                    exact.append(self.key_for(filled))
-                else:
-                    patterns.setdefault(self._glob(filled), self._regex(filled))
+            values = list(dict.fromkeys(_texts(lookups.get(name, ()))))
+            if self.exact and len(self.placeholders) == 1:
+                exact += [self.key_for({name: value}) for value in values]
+            elif len(values) > MAX_PATTERNS:
+                # SCAN walks the whole keyspace whatever MATCH says: one walk for every value,
+                # filtered here, instead of one walk per value.
+                patterns.setdefault(self._glob({}), self._regex({name: values}))
+            else:
+                for value in values:
+                    patterns.setdefault(self._glob({name: value}), self._regex({name: [value]}))
         return Search(tuple(dict.fromkeys(exact)), tuple(patterns.items()))
 
     def _glob(self, filled: Mapping[str, str]) -> str:
@@ -95,12 +101,14 @@ class KeyTemplate:
             for literal, name in self.parts
         )
 
-    def _regex(self, filled: Mapping[str, str]) -> re.Pattern[str]:
+    def _regex(self, filled: Mapping[str, Sequence[str]]) -> re.Pattern[str]:
+        """Keys of the template whose placeholders in `filled` hold one of their values."""
         pieces = []
         for literal, name in self.parts:
             pieces.append(".*".join(re.escape(chunk) for chunk in literal.split("*")))
             if name is not None:
-                pieces.append(re.escape(filled[name]) if name in filled else ".*")
+                values = filled.get(name)
+                pieces.append(f"(?:{'|'.join(map(re.escape, values))})" if values else ".*")
         return re.compile("".join(pieces), re.DOTALL)
 
 
