@@ -279,6 +279,8 @@ def test_failures_never_show_keys_or_values(
         ({"collections": {"a": {"key": "a:{id}", "type": "hash"}}}, "url: field required"),
         ({"url": "http://x", "collections": {"a": {"key": "a:{id}", "type": "hash"}}},
          "url: not a redis URL"),
+        ({"url": "redis://:pw@h:port/0", "collections": {"a": {"key": "a:{id}", "type": "hash"}}},
+         "url: not a valid redis URL"),
         ({"url": "redis://h", "collections": {"a": {"key": "a:{id}", "type": "json"}}},
          "collections.a.type: input should be 'string', 'hash', 'set', 'zset' or 'list'"),
         ({"url": "redis://h", "collections": {"a": {"key": "a:*", "type": "hash"}}},

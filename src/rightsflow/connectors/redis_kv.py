@@ -24,6 +24,7 @@ from typing import Any, Literal, TypeVar
 import redis
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from redis import exceptions as redis_exc
+from redis.connection import parse_url
 
 from rightsflow.connectors.base import ConnectorSpec, Row, RowChange, Scalar
 from rightsflow.connectors.redis_keys import KeyTemplate, Search
@@ -85,6 +86,11 @@ class RedisConfig(BaseModel):
     def _scheme(cls, value: str) -> str:
         if not value.startswith(_SCHEMES):
             raise ValueError("not a redis URL (redis://host:port/db, rediss://... or unix://...)")
+        try:
+            parse_url(value)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+        except ValueError:
+            # redis-py's message may quote parts of the URL: say only what is wrong.
+            raise ValueError("not a valid redis URL (check the port and the db number)") from None
         return value
 
 
