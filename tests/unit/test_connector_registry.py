@@ -50,7 +50,9 @@ def test_default_registry_has_the_builtin_sql_connector() -> None:
 
 def test_unknown_kind_lists_the_known_kinds() -> None:
     registry = default_registry(plugins=[plugin("fake_api", "FAKE_SPEC")])
-    with pytest.raises(InvalidInput, match="'mongo'; known kinds: fake_api, parquet, redis, sql") as caught:
+    with pytest.raises(
+        InvalidInput, match="'mongo'; known kinds: fake_api, parquet, redis, sql"
+    ) as caught:
         registry.get("mongo")
     assert caught.value.field == "connector"
 
