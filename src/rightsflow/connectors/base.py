@@ -8,14 +8,15 @@ a validated configuration into a `Connector`, and the operations it supports.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from rightsflow.domain.connector import Connector, Row, RowChange, Scalar
-from rightsflow.domain.errors import InvalidInput
+from rightsflow.domain.errors import ConnectorFailure, InvalidInput
+from rightsflow.domain.plan import PlanNode
 
 __all__ = [
     "CAPABILITIES",
@@ -26,6 +27,7 @@ __all__ = [
     "Row",
     "RowChange",
     "Scalar",
+    "key_tuples",
     "validate_kind",
 ]
 
@@ -78,3 +80,23 @@ class ConnectorSpec(Generic[ConfigT]):
 
 
 AnySpec = ConnectorSpec[Any]
+
+
+def key_tuples(
+    node: PlanNode,
+    keys: Iterable[Mapping[str, Scalar]],
+    key_names: Sequence[str] | None = None,
+) -> list[tuple[Any, ...]]:
+    """Primary keys as tuples in `key_names` order (default: the node's key), each once, in
+    the order given. A key missing a field is a non-retryable failure naming the field."""
+    names = node.primary_key if key_names is None else key_names
+    tuples: dict[tuple[Any, ...], None] = {}
+    for key in keys:
+        missing = [name for name in names if name not in key]
+        if missing:
+            raise ConnectorFailure(
+                f"{node.address}: a key lacks primary key field(s) {', '.join(missing)}",
+                retryable=False,
+            )
+        tuples[tuple(key[name] for name in names)] = None
+    return list(tuples)

@@ -24,7 +24,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.dataset as ds  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from rightsflow.connectors.base import ConnectorSpec, Row, RowChange, Scalar
+from rightsflow.connectors.base import ConnectorSpec, Row, RowChange, Scalar, key_tuples
 from rightsflow.connectors.parquet_rewrite import (
     FileEdit,
     KeyTuple,
@@ -251,16 +251,7 @@ def _key_tuples(node: PlanNode, keys: Sequence[Mapping[str, Scalar]], what: str)
             "told apart one by one",
             retryable=False,
         )
-    tuples = []
-    for key in keys:
-        missing = [name for name in node.primary_key if name not in key]
-        if missing:
-            raise ConnectorFailure(
-                f"{node.address}: a key lacks primary key field(s) {', '.join(missing)}",
-                retryable=False,
-            )
-        tuples.append(tuple(key[name] for name in node.primary_key))
-    return list(dict.fromkeys(tuples))
+    return key_tuples(node, keys)
 
 
 def _field_type(schema: Any, path: str) -> Any:

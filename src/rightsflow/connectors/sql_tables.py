@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from rightsflow.connectors.base import key_tuples as base_key_tuples
 from rightsflow.connectors.sql_values import KeyTuple
 from rightsflow.domain.connector import Scalar
 from rightsflow.domain.errors import ConnectorFailure
@@ -78,16 +79,7 @@ def paging_key(table: sa.Table, node: PlanNode) -> list[sa.Column[Any]]:
 def key_tuples(
     node: PlanNode, key_names: Sequence[str], keys: Iterable[Mapping[str, Scalar]]
 ) -> list[KeyTuple]:
-    tuples: dict[KeyTuple, None] = {}
-    for key in keys:
-        missing = [name for name in key_names if name not in key]
-        if missing:
-            raise ConnectorFailure(
-                f"{node.address}: a key lacks primary key field(s) {', '.join(missing)}",
-                retryable=False,
-            )
-        tuples[tuple(key[name] for name in key_names)] = None
-    return list(tuples)
+    return base_key_tuples(node, keys, key_names)
 
 
 def key_condition(

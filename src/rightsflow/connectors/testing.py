@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from rightsflow.connectors.base import ConnectorSpec
+from rightsflow.connectors.base import ConnectorSpec, key_tuples
 from rightsflow.domain.connector import Connector, Row, RowChange, Scalar
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.domain.plan import IdentityInput, PlanNode, TargetField
@@ -151,16 +151,7 @@ def _key(node: PlanNode, row: Mapping[str, Any]) -> tuple[Any, ...]:
 def _key_tuples(node: PlanNode, keys: Iterable[Mapping[str, Scalar]]) -> list[tuple[Any, ...]]:
     if not node.primary_key:
         raise ConnectorFailure(f"{node.address}: no primary key in the data map", retryable=False)
-    tuples = []
-    for key in keys:
-        missing = [name for name in node.primary_key if name not in key]
-        if missing:
-            raise ConnectorFailure(
-                f"{node.address}: a key lacks primary key field(s) {', '.join(missing)}",
-                retryable=False,
-            )
-        tuples.append(tuple(key[name] for name in node.primary_key))
-    return tuples
+    return key_tuples(node, keys)
 
 
 class InMemoryConfig(BaseModel):

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from rightsflow.domain.datamap import DataMap
-from rightsflow.domain.masking import MaskContext, constraint_problems
-from rightsflow.domain.plan import ExecutionPlan, PlanNode, TargetField
+from rightsflow.domain.masking import constraint_problems
+from rightsflow.domain.plan import ExecutionPlan, PlanNode
 from rightsflow.domain.planner import plan_request
-from rightsflow.domain.policy import MaskRule, MaskStrategy, Policy
+from rightsflow.domain.policy import Policy
 from rightsflow.domain.requests import RequestType
 
 
@@ -68,32 +68,13 @@ def _mask_problems(
 ) -> Iterable[str]:
     for target in node.targets:
         where = f"{node.address}.{target.path}"
-        for problem in constraint_problems(_rule(target), _context(target)):
+        for problem in constraint_problems(target.mask_rule(), target.mask_context()):
             yield f"policy {policy}: {where}: {problem}"
         for other in referenced.get(where, ()):
             yield (
                 f"{where}: policy {policy} masks it, but {other} references it "
                 "(a foreign key would refuse or orphan the change)"
             )
-
-
-def _rule(target: TargetField) -> MaskRule:
-    return MaskRule(
-        category=target.categories[0] if target.categories else "user",
-        strategy=target.strategy or MaskStrategy.NULL,
-        value=target.value,
-        granularity=target.granularity,
-    )
-
-
-def _context(target: TargetField) -> MaskContext:
-    return MaskContext(
-        data_type=target.data_type,
-        db_type=target.db_type,
-        length=target.length,
-        unique=target.unique,
-        nullable=target.nullable,
-    )
 
 
 def _referenced_fields(datamap: DataMap) -> dict[str, list[str]]:

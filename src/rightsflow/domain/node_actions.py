@@ -86,10 +86,7 @@ def _own_erasure(
             f"{collection.address}: masked as its data map says; the policy's delete rule for "
             f"{', '.join(deleting)} sets NULL here instead"
         )
-        nulled = tuple(
-            replace(t, strategy=MaskStrategy.NULL) if t.path in deleting else t for t in found
-        )
-        return NodeSpec("mask", nulled)
+        return NodeSpec("mask", _nulled(found))
     if collection.erasure is None and (policy.erasure_mode == "delete" or deleting):
         return NodeSpec("delete", found)
     return NodeSpec("mask", found)
@@ -109,7 +106,9 @@ def _cascade(
     blocked = _blocked(specs, children)
     deleted = {a for a, spec in specs.items() if spec.action == "delete" and a not in blocked}
     for address in sorted(a for a, s in specs.items() if s.action == "delete" and a in blocked):
-        specs[address] = replace(specs[address], action="mask", targets=_nulled(specs[address]))
+        specs[address] = replace(
+            specs[address], action="mask", targets=_nulled(specs[address].targets)
+        )
         notes.append(
             f"{address}: masked instead of deleted, because rows kept under an exemption "
             "reference it (declare `on_parent_erase: detach` on them to delete it)"
@@ -130,11 +129,11 @@ def _cascade(
                 notes.append(f"{child}: rows deleted with the {parent} rows they reference")
 
 
-def _nulled(spec: NodeSpec) -> tuple[TargetField, ...]:
+def _nulled(targets: tuple[TargetField, ...]) -> tuple[TargetField, ...]:
     """A delete rule's fields, when the rows stay: set to NULL."""
     return tuple(
         replace(t, strategy=MaskStrategy.NULL) if t.strategy is MaskStrategy.DELETE else t
-        for t in spec.targets
+        for t in targets
     )
 
 

@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rightsflow.domain.datamap import Exemption, RestrictionFlag
-from rightsflow.domain.policy import MaskStrategy
+from rightsflow.domain.masking import MaskContext
+from rightsflow.domain.policy import MaskRule, MaskStrategy
 from rightsflow.domain.requests import RequestType
 
 
@@ -39,6 +40,25 @@ class TargetField:
     db_type: str | None = None
     unique: bool = False
     nullable: bool | None = None
+
+    def mask_rule(self) -> MaskRule:
+        """The erasure rule the plan fixed for this field (null when it names none)."""
+        return MaskRule(
+            category=self.categories[0] if self.categories else "user",
+            strategy=self.strategy or MaskStrategy.NULL,
+            value=self.value,
+            granularity=self.granularity,
+        )
+
+    def mask_context(self) -> MaskContext:
+        """What the data map knows about the column, for masking it."""
+        return MaskContext(
+            data_type=self.data_type,
+            db_type=self.db_type,
+            length=self.length,
+            unique=self.unique,
+            nullable=self.nullable,
+        )
 
 
 @dataclass(frozen=True)

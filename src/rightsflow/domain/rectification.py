@@ -76,24 +76,21 @@ def _check_boolean(value: object, _column: Column, where: str) -> Correction:
     return value
 
 
-def _check_date(value: object, _column: Column, where: str) -> Correction:
-    if not isinstance(value, str):
-        raise InvalidInput("expected a date (YYYY-MM-DD)", where)
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput("expected a date (YYYY-MM-DD)", where) from None
-    return value
+def _iso(
+    parse: Callable[[str], object], expected: str
+) -> Callable[[object, Column, str], Correction]:
+    """A check that the value is text `parse` accepts (ISO 8601 dates and times)."""
 
+    def check(value: object, _column: Column, where: str) -> Correction:
+        if not isinstance(value, str):
+            raise InvalidInput(f"expected {expected}", where)
+        try:
+            parse(value)
+        except ValueError:
+            raise InvalidInput(f"expected {expected}", where) from None
+        return value
 
-def _check_datetime(value: object, _column: Column, where: str) -> Correction:
-    if not isinstance(value, str):
-        raise InvalidInput("expected a date and time (ISO 8601)", where)
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput("expected a date and time (ISO 8601)", where) from None
-    return value
+    return check
 
 
 def _check_uuid(value: object, _column: Column, where: str) -> Correction:
@@ -115,7 +112,7 @@ _CHECKS: dict[str, Callable[[object, Column, str], Correction]] = {
     "integer": _check_integer,
     "number": _check_number,
     "boolean": _check_boolean,
-    "date": _check_date,
-    "datetime": _check_datetime,
+    "date": _iso(date.fromisoformat, "a date (YYYY-MM-DD)"),
+    "datetime": _iso(datetime.fromisoformat, "a date and time (ISO 8601)"),
     "uuid": _check_uuid,
 }

@@ -13,7 +13,7 @@ from typing import Any
 from rightsflow.domain.connector import Row, Scalar
 from rightsflow.domain.masking import MaskContext, MaskKeys, masked_value
 from rightsflow.domain.plan import PlanNode, TargetField
-from rightsflow.domain.policy import MaskRule, MaskStrategy
+from rightsflow.domain.policy import MaskRule
 
 
 def key_of(node: PlanNode, row: Row) -> dict[str, Scalar]:
@@ -26,35 +26,18 @@ def mask_keys(masking_key: bytes) -> MaskKeys:
     return MaskKeys(hash_key=masking_key, encrypt_key=encrypt_key.digest())
 
 
-def _rule(target: TargetField) -> MaskRule:
-    granularity: str | int | None = target.granularity
-    if isinstance(granularity, str) and granularity.isdigit():
-        granularity = int(granularity)
-    return MaskRule(
-        category=target.categories[0] if target.categories else "user",
-        strategy=target.strategy or MaskStrategy.NULL,
-        value=target.value,
-        granularity=granularity,
-    )
-
-
-def _context(target: TargetField) -> MaskContext:
-    return MaskContext(
-        data_type=target.data_type,
-        db_type=target.db_type,
-        length=target.length,
-        unique=target.unique,
-        nullable=target.nullable,
-    )
-
-
 def _mask(node: PlanNode, row: Row, target: TargetField, value: object, keys: MaskKeys) -> object:
     # The salt is request-independent and stable across retries (collection, primary key,
     # field path), so a retried erase writes the same values and rows never share one.
     salt = json.dumps([node.address, list(key_of(node, row).values()), target.path], default=str)
-    return masked_value(
-        _rule(target), value, context=_context(target), keys=keys, salt=salt.encode()
-    )
+    rule, context = _rule_and_context(target)
+    return masked_value(rule, value, context=context, keys=keys, salt=salt.encode())
+
+
+@functools.lru_cache(maxsize=1024)
+def _rule_and_context(target: TargetField) -> tuple[MaskRule, MaskContext]:
+    """Built once per planned field, not once per row (a rule is validated when built)."""
+    return target.mask_rule(), target.mask_context()
 
 
 def masked_row(node: PlanNode, row: Row, key: MaskKeys) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from rightsflow.domain.policy import MaskStrategy
 from rightsflow.domain.records import NodeResult
 from rightsflow.services.execution import load_plan
 from rightsflow.services.platform import Platform
+from rightsflow.services.write_steps import left_behind
 
 
 @dataclass(frozen=True)
@@ -128,11 +129,7 @@ def _recheck_text(remaining: int | None, action: str) -> str:
         return "not run"
     if remaining == 0:
         return "verified"
-    return (
-        f"{remaining} rows still hold targeted data"
-        if action in ("mask", "delete")
-        else (f"{remaining} rows do not hold what was written")
-    )
+    return left_behind(action, remaining)
 
 
 RECEIPT_FORMAT = "rightsflow.receipt/v1"

@@ -26,6 +26,11 @@ _LEFT = {
 }
 
 
+def left_behind(action: str, remaining: int) -> str:
+    """What a re-check that found `remaining` rows not as written says (no personal data)."""
+    return f"{remaining} {_LEFT.get(action, 'row(s) still hold targeted data')}"
+
+
 def context(platform: Platform, request_id: str) -> WriteContext:
     with platform.uow() as uow:
         sealed = uow.requests.sealed_identities(request_id)
@@ -85,8 +90,7 @@ def recheck(platform: Platform, request_id: str) -> list[str]:
     for node in (n for n in plan.nodes if n.erases):
         remaining = _recheck_node(platform, request_id, plan, node, ctx)
         if remaining:
-            what = _LEFT.get(node.action, "row(s) still hold targeted data")
-            problems.append(f"{node.address}: {remaining} {what}")
+            problems.append(f"{node.address}: {left_behind(node.action, remaining)}")
     return problems
 
 
