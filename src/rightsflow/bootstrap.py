@@ -19,6 +19,7 @@ from rightsflow.domain.policy import Policy
 from rightsflow.services.datamap import load_datamap
 from rightsflow.services.platform import Platform
 from rightsflow.storage.migrate import make_engine, upgrade_database
+from rightsflow.storage.outbox import FileOutbox
 from rightsflow.storage.packages import FilePackageStore
 from rightsflow.storage.signing_keys import FileSigningKey
 from rightsflow.storage.uow import SqlUnitOfWorkFactory
@@ -77,6 +78,9 @@ def build_runtime(settings: Settings, registry: ConnectorRegistry | None = None)
         datamap=datamap,
         policies=policies,
         signer=FileSigningKey(settings.data_dir),
+        notifier=FileOutbox(settings.outbox_dir),
+        public_url=settings.api_base_url,
+        operators=settings.operators_email,
     )
     return Runtime(settings, engine, platform, pool)
 

@@ -38,6 +38,15 @@ class Settings(BaseSettings):
     step_initial_interval_s: float = Field(default=1.0, gt=0)
     step_max_interval_s: float = Field(default=30.0, gt=0)
     step_timeout_s: float = Field(default=300.0, gt=0)
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL services and task owners use to reach this API "
+        "(callbacks, task links); default: http://HOST:PORT",
+    )
+    operators_email: str = Field(
+        default="privacy-ops@localhost",
+        description="Who is told when a system fails or does not answer in time",
+    )
     log_level: str = "info"
     log_json: bool = False
 
@@ -49,6 +58,14 @@ class Settings(BaseSettings):
     @property
     def app_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'rightsflow.db'}"
+
+    @property
+    def api_base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
 
     @property
     def admin_token_file(self) -> Path:

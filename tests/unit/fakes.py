@@ -27,9 +27,10 @@ from starlette.exceptions import StarletteDeprecationWarning
 from rightsflow.api.app import create_app
 from rightsflow.api.deps import ApiDeps
 from rightsflow.config import Settings
-from rightsflow.domain.connector import Connector
+from rightsflow.domain.connector import Connector, SystemConnector
 from rightsflow.domain.datamap_parse import parse_datamap
 from rightsflow.domain.errors import NotFound
+from rightsflow.domain.records import SystemCallRecord
 from rightsflow.domain.policy import DEFAULT_POLICIES
 from rightsflow.domain.requests import PrivacyRequest, RequestStatus
 from rightsflow.domain.signature import key_id, public_key_pem, raw_public_key, sign_document
@@ -38,6 +39,7 @@ from rightsflow.services.platform import Platform
 from rightsflow.services.ports import (
     AuditEvent,
     AuditRepository,
+    CallRepository,
     NodeResult,
     RequestFilter,
     RequestRepository,
@@ -69,6 +71,7 @@ class StoreState:
     # (request_id, address) -> page number -> (sealed page, rows in it)
     pages: dict[tuple[str, str], dict[int, tuple[bytes, int]]] = field(default_factory=dict)
     audit: list[AuditEvent] = field(default_factory=list)
+    calls: dict[str, SystemCallRecord] = field(default_factory=dict)
 
 
 @dataclass
@@ -179,6 +182,45 @@ class FakeAudit:
         return [e for e in self._store.state.audit if e.request_id == request_id]
 
 
+class FakeCalls:
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+
+    def _all(self) -> list[SystemCallRecord]:
+        return list(self._store.state.calls.values())
+
+    def put(self, call: SystemCallRecord) -> None:
+        old = self.find(call.request_id, call.system, call.operation)
+        if old is not None:
+            del self._store.state.calls[old.id]
+        self._store.state.calls[call.id] = copy.deepcopy(call)
+
+    def get(self, call_id: str) -> SystemCallRecord:
+        if call_id not in self._store.state.calls:
+            raise NotFound("no such call or task")
+        return copy.deepcopy(self._store.state.calls[call_id])
+
+    def find(self, request_id: str, system: str, operation: str) -> SystemCallRecord | None:
+        for c in self._all():
+            if (c.request_id, c.system, c.operation) == (request_id, system, operation):
+                return copy.deepcopy(c)
+        return None
+
+    def by_token(self, token: str) -> SystemCallRecord | None:
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        return next((copy.deepcopy(c) for c in self._all() if c.token_hash == digest), None)
+
+    def for_request(self, request_id: str) -> Sequence[SystemCallRecord]:
+        return [copy.deepcopy(c) for c in self._all() if c.request_id == request_id]
+
+    def awaiting(self, assignee: str | None = None) -> Sequence[SystemCallRecord]:
+        return [
+            copy.deepcopy(c)
+            for c in self._all()
+            if c.awaiting and (assignee is None or c.assignee == assignee)
+        ]
+
+
 class FakeUnitOfWork:
     def __init__(self, store: FakeStore) -> None:
         self._store = store
@@ -187,6 +229,7 @@ class FakeUnitOfWork:
         self.requests: RequestRepository = FakeRequests(store)
         self.results: ResultRepository = FakeResults(store)
         self.audit: AuditRepository = FakeAudit(store)
+        self.calls: CallRepository = FakeCalls(store)
 
     def __enter__(self) -> FakeUnitOfWork:
         self._snapshot = copy.deepcopy(self._store.state)
@@ -262,17 +305,35 @@ class NoConnectors:
     def for_system(self, system_key: str) -> Connector:
         raise AssertionError(f"the API tests reach no system ({system_key})")
 
+    def system_connector(self, system_key: str) -> SystemConnector:
+        raise AssertionError(f"the API tests reach no system ({system_key})")
+
+    def answers_itself(self, system_key: str) -> bool:  # noqa: ARG002 (port signature)
+        return False
+
+
+@dataclass
+class RecordingNotifier:
+    sent: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        self.sent.append((to, subject, body))
+
 
 @dataclass
 class RecordingStarter:
     started: list[tuple[str, int]] = field(default_factory=list)
     canceled: list[str] = field(default_factory=list)
+    answers: list[tuple[str, str, str]] = field(default_factory=list)
 
     async def start(self, request_id: str, attempt: int) -> None:
         self.started.append((request_id, attempt))
 
     async def cancel(self, request_id: str) -> None:
         self.canceled.append(request_id)
+
+    async def answered(self, request_id: str, system: str, operation: str) -> None:
+        self.answers.append((request_id, system, operation))
 
 
 @dataclass
@@ -314,6 +375,9 @@ def make_platform(store: FakeStore | None = None) -> tuple[Platform, FakeStore]:
         datamap=datamap,
         policies=DEFAULT_POLICIES,
         signer=KeySigner(),
+        notifier=RecordingNotifier(),
+        public_url="http://rightsflow.test",
+        operators="ops@example.test",
     )
     return platform, store
 

@@ -207,7 +207,7 @@ def test_download_needs_a_completed_access_or_portability_request() -> None:
     complete(platform, rid)
     assert package.download(platform, rid, "ops") == stored_zip(platform, rid)
     downloads = [e for e in store.state.audit if e.action == "package.downloaded"]
-    assert [(e.request_id, e.detail) for e in downloads] == [(rid, {"actor": "ops"})]
+    assert [(e.request_id, e.actor) for e in downloads] == [(rid, "ops")]
 
     erasure = add_request(platform, RequestType.ERASURE)
     with pytest.raises(Conflict, match="only access and portability"):

@@ -14,19 +14,35 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from rightsflow.domain.connector import Connector, Row, RowChange, Scalar
+from rightsflow.domain.connector import (
+    Connector,
+    Row,
+    RowChange,
+    Scalar,
+    SystemAnswer,
+    SystemCall,
+    SystemConnector,
+    WaitPolicy,
+    WriteOutcome,
+)
 from rightsflow.domain.errors import ConnectorFailure, InvalidInput
 from rightsflow.domain.plan import PlanNode
 
 __all__ = [
     "CAPABILITIES",
     "KIND_PATTERN",
+    "AnyConnector",
     "AnySpec",
     "Connector",
     "ConnectorSpec",
     "Row",
     "RowChange",
     "Scalar",
+    "SystemAnswer",
+    "SystemCall",
+    "SystemConnector",
+    "WaitPolicy",
+    "WriteOutcome",
     "key_tuples",
     "validate_kind",
 ]
@@ -37,6 +53,9 @@ KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 CAPABILITIES: frozenset[str] = frozenset({"retrieve", "mask", "delete"})
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
+# A row connector (read and write rows) or a system connector (a service or a person asked
+# per subject, who may answer later).
+AnyConnector = Connector | SystemConnector
 
 
 def validate_kind(kind: str) -> str:
@@ -56,7 +75,7 @@ class ConnectorSpec(Generic[ConfigT]):
 
     kind: str
     config_model: type[ConfigT]
-    factory: Callable[[ConfigT], Connector]
+    factory: Callable[[ConfigT], AnyConnector]
     capabilities: frozenset[str]
     description: str
 

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import threading
 
-from rightsflow.connectors.base import Connector
+from rightsflow.connectors.base import AnyConnector, Connector, SystemConnector
 from rightsflow.connectors.registry import ConnectorRegistry
 from rightsflow.domain.datamap import DataMap
-from rightsflow.domain.errors import NotFound
+from rightsflow.domain.errors import InvalidInput, NotFound
 
 
 class ConnectorPool:
     def __init__(self, registry: ConnectorRegistry, datamap: DataMap) -> None:
         self._registry = registry
         self._systems = {s.key: s for s in datamap.systems}
-        self._open: dict[str, Connector] = {}
+        self._open: dict[str, AnyConnector] = {}
         self._lock = threading.Lock()
 
-    def for_system(self, system_key: str) -> Connector:
+    def _open_one(self, system_key: str) -> AnyConnector:
         with self._lock:
             connector = self._open.get(system_key)
             if connector is None:
@@ -27,6 +27,21 @@ class ConnectorPool:
                 connector = self._registry.create(system.connector, system.config)
                 self._open[system_key] = connector
             return connector
+
+    def for_system(self, system_key: str) -> Connector:
+        connector = self._open_one(system_key)
+        if isinstance(connector, SystemConnector):
+            raise InvalidInput(f"system {system_key!r} is asked per subject, not per row")
+        return connector
+
+    def system_connector(self, system_key: str) -> SystemConnector:
+        connector = self._open_one(system_key)
+        if not isinstance(connector, SystemConnector):
+            raise InvalidInput(f"system {system_key!r} is read per row, not asked per subject")
+        return connector
+
+    def answers_itself(self, system_key: str) -> bool:
+        return isinstance(self._open_one(system_key), SystemConnector)
 
     def close(self) -> None:
         with self._lock:

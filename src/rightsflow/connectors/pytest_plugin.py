@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from rightsflow.connectors.base import AnySpec
+from rightsflow.connectors.base import AnySpec, SystemConnector
 from rightsflow.connectors.registry import ConnectorRegistry, builtin_specs
 from rightsflow.connectors.testing import (
     CHILD,
@@ -56,6 +56,9 @@ class ConnectorContract:
         registry = ConnectorRegistry(builtin_specs())
         registry.register(spec)
         connector = registry.create(spec.kind, config)
+        if isinstance(connector, SystemConnector):
+            connector.close()
+            raise TypeError(f"{spec.kind!r} is a system connector: the row contract does not apply")
         self._opened.append(connector)
         return connector
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from rightsflow.connectors.base import AnySpec, Connector, ConnectorSpec, validate_kind
+from rightsflow.connectors.base import AnyConnector, AnySpec, ConnectorSpec, validate_kind
 from rightsflow.connectors.parquet_lake import PARQUET_CONNECTOR
 from rightsflow.connectors.redis_kv import REDIS_CONNECTOR
 from rightsflow.connectors.sql import SQL_CONNECTOR
@@ -97,10 +97,10 @@ class ConnectorRegistry:
             raise _ConfigInvalid(kind, _messages(exc)) from None
         return model
 
-    def create(self, kind: str, config: Mapping[str, Any]) -> Connector:
+    def create(self, kind: str, config: Mapping[str, Any]) -> AnyConnector:
         """A new connector of `kind` for `config` (validated first)."""
         model = self.parse_config(kind, config)
-        connector: Connector = self.get(kind).factory(model)
+        connector: AnyConnector = self.get(kind).factory(model)
         return connector
 
 

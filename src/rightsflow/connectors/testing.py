@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from rightsflow.connectors.base import ConnectorSpec, key_tuples
-from rightsflow.domain.connector import Connector, Row, RowChange, Scalar
+from rightsflow.domain.connector import Connector, Row, RowChange, Scalar, rows_written
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.domain.plan import IdentityInput, PlanNode, TargetField
 from rightsflow.domain.policy import MaskStrategy
@@ -372,12 +372,12 @@ def _check_mask(connector: Connector, read_all: ReadAll, customers: int, chunk: 
     node = contract_node(PARENT, ("id",), action="mask")
     masked = {"name": "[masked]", "phone": None}
     many = chunk + 2
-    one = connector.mask(node, [RowChange({"id": 1}, masked)])
+    one = rows_written(connector.mask(node, [RowChange({"id": 1}, masked)]))
     _expect(one == 1, f"mask one row: count {one}")
     changes = [RowChange({"id": i}, masked) for i in range(1, many + 1)]
     changes += [RowChange({"id": i}, {"email": f"erased-{i}@invalid"}) for i in (2, 3)]
     changes.append(RowChange({"id": 10**6}, masked))
-    count = connector.mask(node, changes)
+    count = rows_written(connector.mask(node, changes))
     _expect(count == many - 1 + 2, f"mask counts rows that changed: {count} != {many + 1}")
     before = _sorted(read_all(PARENT), "id")
     _expect(len(before) == customers, "mask must not add or remove rows")
@@ -387,14 +387,14 @@ def _check_mask(connector: Connector, read_all: ReadAll, customers: int, chunk: 
         _expect(not is_masked or row["phone"] is None, f"phone of row {row['id']}")
     erased = {row["id"]: row["email"] for row in before if row["email"].startswith("erased-")}
     _expect(erased == {2: "erased-2@invalid", 3: "erased-3@invalid"}, "other values groups")
-    again = connector.mask(node, changes)
+    again = rows_written(connector.mask(node, changes))
     _expect(again == 0, f"mask applied twice changes nothing the second time: {again}")
     _expect(_sorted(read_all(PARENT), "id") == before, "a repeated mask leaves data identical")
     child = contract_node(CHILD, ("note",), action="mask")
     notes = [RowChange({"customer_id": i, "line": 1}, {"note": None}) for i in range(1, many + 1)]
-    _expect(connector.mask(child, notes) == many, "mask on a composite key")
-    _expect(connector.mask(child, notes) == 0, "mask on a composite key, twice")
-    _expect(connector.mask(child, []) == 0, "mask with no changes")
+    _expect(rows_written(connector.mask(child, notes)) == many, "mask on a composite key")
+    _expect(rows_written(connector.mask(child, notes)) == 0, "mask on a composite key, twice")
+    _expect(rows_written(connector.mask(child, [])) == 0, "mask with no changes")
 
 
 def _check_delete(connector: Connector, read_all: ReadAll, customers: int, chunk: int) -> None:
@@ -404,14 +404,16 @@ def _check_delete(connector: Connector, read_all: ReadAll, customers: int, chunk
         {"customer_id": i, "line": line} for i in gone for line in (1, 2)
     ]
     missing: Mapping[str, Scalar] = {"customer_id": 10**6, "line": 1}
-    deleted = connector.delete(child, [*child_keys, missing])
+    deleted = rows_written(connector.delete(child, [*child_keys, missing]))
     _expect(deleted == len(child_keys), f"delete children: count {deleted}")
-    _expect(connector.delete(child, child_keys) == 0, "delete is idempotent (children)")
+    _expect(
+        rows_written(connector.delete(child, child_keys)) == 0, "delete is idempotent (children)"
+    )
     parent = contract_node(PARENT, ("id",), action="delete")
     keys: list[Mapping[str, Scalar]] = [{"id": i} for i in gone]
-    _expect(connector.delete(parent, keys) == len(keys), "delete parents: count")
-    _expect(connector.delete(parent, keys) == 0, "delete is idempotent (parents)")
-    _expect(connector.delete(parent, []) == 0, "delete with no keys")
+    _expect(rows_written(connector.delete(parent, keys)) == len(keys), "delete parents: count")
+    _expect(rows_written(connector.delete(parent, keys)) == 0, "delete is idempotent (parents)")
+    _expect(rows_written(connector.delete(parent, [])) == 0, "delete with no keys")
     left = {row["id"] for row in read_all(PARENT)}
     _expect(left == set(range(len(gone) + 1, customers + 1)), "the right parents were deleted")
     _expect(len(read_all(CHILD)) == 2 * (customers - len(gone)), "the right children remain")

@@ -7,8 +7,8 @@ and registry. Services depend on this module, never on a concrete connector.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 from rightsflow.domain.plan import PlanNode
 
@@ -26,6 +26,20 @@ class RowChange:
 
     key: Mapping[str, Scalar]
     values: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """A write's row count plus what it did beyond rows, for the receipt: e.g.
+    `{"files_rewritten": ("part-0.parquet",), "snapshots_expired": ("8123",)}`. Names and ids
+    only, never values. A connector with nothing more to say returns a plain int."""
+
+    rows: int
+    evidence: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def rows_written(outcome: int | WriteOutcome) -> int:
+    return outcome.rows if isinstance(outcome, WriteOutcome) else outcome
 
 
 class Connector(Protocol):
@@ -50,16 +64,83 @@ class Connector(Protocol):
         """Rows with these primary keys (those that still exist), `node.fetch_fields` only."""
         ...
 
-    def mask(self, node: PlanNode, changes: Sequence[RowChange]) -> int:
+    def mask(self, node: PlanNode, changes: Sequence[RowChange]) -> int | WriteOutcome:
         """Apply the changes in one transaction; return how many rows actually changed."""
         ...
 
-    def delete(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> int:
+    def delete(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> int | WriteOutcome:
         """Delete these rows in one transaction; return how many existed."""
         ...
 
     def check(self) -> None:
         """Raise `ConnectorFailure` if the system cannot be reached."""
         ...
+
+    def close(self) -> None: ...
+
+
+# -- Systems that do the work themselves ------------------------------------------------------
+# An internal service (Privacy Service API) or a person (manual task) is asked once per request
+# and operation for all its collections, and may answer later; the platform waits durably.
+
+
+@dataclass(frozen=True)
+class Callback:
+    """Where a system posts a late answer, and the one-time token that proves it was asked."""
+
+    url: str
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SystemCall:
+    """One question to a system about one subject. `request_id` is the system's idempotency
+    key: asking twice with the same id must change nothing twice."""
+
+    request_id: str
+    system: str
+    operation: str  # "access" | "erase"
+    collections: tuple[PlanNode, ...]
+    identities: Mapping[str, str] = field(repr=False)  # identity type -> the subject's value
+    keys: Mapping[str, Sequence[Scalar]] = field(repr=False)  # field -> values found upstream
+    categories: tuple[str, ...] = ()  # the data categories the request targets here
+    callback: Callback | None = None
+
+
+@dataclass(frozen=True)
+class SystemAnswer:
+    """What a system answered: rows per collection (access), rows erased per collection
+    (erase), or `pending` when the answer comes later through the callback."""
+
+    rows: Mapping[str, list[Row]] = field(default_factory=dict, repr=False)
+    counts: Mapping[str, int] = field(default_factory=dict)
+    pending: bool = False
+
+
+@dataclass(frozen=True)
+class WaitPolicy:
+    """How long the platform waits for a pending answer, how often it reminds, and whom."""
+
+    answer_within_s: float
+    remind_every_s: float
+    assignee: str | None = None  # a person to notify (manual tasks); None: operators only
+    instructions: str | None = None
+
+
+@runtime_checkable
+class SystemConnector(Protocol):
+    """A system asked per subject rather than per row. Raise `ConnectorFailure` on failure."""
+
+    wait: WaitPolicy
+    rechecks: bool  # whether it can be asked again after an erase to verify it (a person: no)
+
+    def call(self, call: SystemCall) -> SystemAnswer: ...
+
+    def read_callback(self, body: bytes, headers: Mapping[str, str]) -> SystemAnswer:
+        """Check a callback's signature and parse it; raise `ConnectorFailure` if it is not
+        a well-formed answer signed by this system."""
+        ...
+
+    def check(self) -> None: ...
 
     def close(self) -> None: ...

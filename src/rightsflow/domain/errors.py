@@ -64,3 +64,10 @@ class ConnectorFailure(RightsflowError):
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class Refused(RightsflowError):
+    """A callback or attestation that does not prove it is the one asked for (unknown call,
+    wrong or used token, bad signature). The API answers 401 and the attempt is audited."""
+
+    code = "refused"

@@ -25,6 +25,8 @@ class NodeResult:
     remaining: int = 0  # recheck: rows still holding targeted values
     detail: str | None = None
     sealed_rows: bytes | None = None  # encrypted JSON list of rows (retrieve only)
+    # erase: what the write did beyond rows (files rewritten, snapshots expired); names only
+    evidence: dict[str, list[str]] = field(default_factory=dict)
     updated_at: datetime | None = None
 
 
@@ -46,3 +48,30 @@ class RequestFilter:
     regime: str | None = None
     received_after: datetime | None = None
     received_before: datetime | None = None
+
+
+@dataclass
+class SystemCallRecord:
+    """One question put to a system that does the work itself (a service or a person), and
+    its answer. Counts, names and ids only: rows go to result pages, sealed; the one-time
+    token is kept as a hash."""
+
+    id: str
+    request_id: str
+    system: str
+    operation: str  # "access" | "erase" | "recheck"
+    status: str  # "pending" | "answered" | "overdue" | "failed"
+    issued_at: datetime
+    due_at: datetime
+    token_hash: str | None = None
+    assignee: str | None = None  # the person asked (manual tasks)
+    answered_at: datetime | None = None
+    actor: str | None = None  # who answered: "service" or the attesting person
+    outcome: str | None = None  # "done" | "no_data" | "cannot_comply"
+    detail: str | None = None  # why it failed or cannot be done (no personal data)
+    counts: dict[str, int] = field(default_factory=dict)
+    reminders: int = 0
+
+    @property
+    def awaiting(self) -> bool:
+        return self.status in ("pending", "overdue")

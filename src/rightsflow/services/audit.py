@@ -38,5 +38,15 @@ def transition(
     )
 
 
-def record(uow: UnitOfWork, request_id: str, action: str, at: datetime, **detail: Any) -> None:
-    uow.audit.append(AuditEvent(request_id=request_id, action=action, at=at, detail=detail))
+def record(
+    uow: UnitOfWork,
+    request_id: str,
+    action: str,
+    at: datetime,
+    *,
+    actor: str = "system",
+    **detail: Any,
+) -> None:
+    uow.audit.append(
+        AuditEvent(request_id=request_id, action=action, at=at, actor=actor, detail=detail)
+    )

@@ -4,14 +4,15 @@ finds its result already recorded (or the rows already erased) and changes nothi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from rightsflow.domain.connector import Row
 from rightsflow.domain.errors import Conflict, ConnectorFailure
 from rightsflow.domain.plan import ExecutionPlan, PlanNode
 from rightsflow.domain.planner import plan_request
-from rightsflow.domain.requests import RequestStatus
+from rightsflow.domain.requests import RequestStatus, RequestType
+from rightsflow.domain.system_waves import plan_waves
 from rightsflow.services import audit
 from rightsflow.services.lookups import lookup_for, restrict_to
 from rightsflow.services.platform import Platform
@@ -24,12 +25,19 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Outline:
-    """What the workflow needs to drive a request: addresses only, no personal data."""
+    """What the workflow needs to drive a request: addresses only, no personal data.
+
+    Collections are read (`waves`) and written (`erase_groups`) row by row; systems that answer
+    for themselves are asked once each, in their wave (`asked`), to erase (`erasing`) and to
+    be read again after (`rechecking`)."""
 
     request_type: str
     waves: list[list[str]]
     erase_groups: list[list[str]]
     active: bool  # False when the request was canceled or finished meanwhile
+    asked: list[list[str]] = field(default_factory=list)  # per wave, systems asked
+    erasing: list[str] = field(default_factory=list)
+    rechecking: list[str] = field(default_factory=list)
 
 
 def begin(platform: Platform, request_id: str) -> Outline:
@@ -59,11 +67,27 @@ def begin(platform: Platform, request_id: str) -> Outline:
         if request.status is not RequestStatus.EXECUTING:
             audit.transition(uow, request, RequestStatus.EXECUTING, platform.clock())
         uow.commit()
+    return outline(platform, plan)
+
+
+def outline(platform: Platform, plan: ExecutionPlan) -> Outline:
+    asked = {n.system for n in plan.nodes if platform.connectors.answers_itself(n.system)}
+    waves = plan_waves(plan, asked)
+    writing = sorted({n.system for n in plan.nodes if n.erases and n.system in asked})
+    if writing and plan.request_type is not RequestType.ERASURE:
+        raise Conflict(
+            f"{', '.join(writing)} answer(s) for themselves and can only be asked to give or "
+            f"erase data, not to carry out {plan.request_type.value}"
+        )
+    groups = [[a for a in g if plan.node(a).system not in asked] for g in plan.erase_order]
     return Outline(
-        request.type.value,
-        [list(w) for w in plan.waves],
-        [list(g) for g in plan.erase_order],
+        plan.request_type.value,
+        waves.rows,
+        [g for g in groups if g],
         active=True,
+        asked=waves.systems,
+        erasing=writing,
+        rechecking=[s for s in writing if platform.connectors.system_connector(s).rechecks],
     )
 
 

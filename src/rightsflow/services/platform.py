@@ -10,6 +10,7 @@ from rightsflow.domain.policy import Policy
 from rightsflow.services.ports import (
     Clock,
     Connectors,
+    Notifier,
     PackageStore,
     Signer,
     UnitOfWork,
@@ -27,3 +28,6 @@ class Platform:
     datamap: DataMap
     policies: Mapping[str, Policy]
     signer: Signer
+    notifier: Notifier
+    public_url: str  # where systems and people reach this platform's API (callbacks, tasks)
+    operators: str  # who is told when a system fails or is overdue

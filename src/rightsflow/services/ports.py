@@ -7,16 +7,18 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
 
-from rightsflow.domain.connector import Connector
-from rightsflow.domain.records import AuditEvent, NodeResult, RequestFilter
+from rightsflow.domain.connector import Connector, SystemConnector
+from rightsflow.domain.records import AuditEvent, NodeResult, RequestFilter, SystemCallRecord
 from rightsflow.domain.requests import PrivacyRequest
 
 __all__ = [
     "AuditEvent",
     "AuditRepository",
+    "CallRepository",
     "Clock",
     "Connectors",
     "NodeResult",
+    "Notifier",
     "PackageStore",
     "RequestFilter",
     "RequestRepository",
@@ -80,6 +82,20 @@ class AuditRepository(Protocol):
     def for_request(self, request_id: str) -> Sequence[AuditEvent]: ...
 
 
+class CallRepository(Protocol):
+    def put(self, call: SystemCallRecord) -> None:
+        """Insert or replace the call for (request, system, operation)."""
+        ...
+
+    def get(self, call_id: str) -> SystemCallRecord: ...
+    def find(self, request_id: str, system: str, operation: str) -> SystemCallRecord | None: ...
+    def by_token(self, token: str) -> SystemCallRecord | None: ...
+    def for_request(self, request_id: str) -> Sequence[SystemCallRecord]: ...
+    def awaiting(self, assignee: str | None = None) -> Sequence[SystemCallRecord]:
+        """Calls still waiting for an answer (pending or overdue), soonest due first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     # Read-only, so an adapter may expose its concrete repository types.
     @property
@@ -88,6 +104,8 @@ class UnitOfWork(Protocol):
     def results(self) -> ResultRepository: ...
     @property
     def audit(self) -> AuditRepository: ...
+    @property
+    def calls(self) -> CallRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(
@@ -144,11 +162,31 @@ class WorkflowStarter(Protocol):
 
     async def cancel(self, request_id: str) -> None: ...
 
+    async def answered(self, request_id: str, system: str, operation: str) -> None:
+        """Tell the request's workflow that a system answered (no-op if it is not running)."""
+        ...
+
 
 class Connectors(Protocol):
     """Open connectors by system key (cached by the adapter)."""
 
-    def for_system(self, system_key: str) -> Connector: ...
+    def for_system(self, system_key: str) -> Connector:
+        """The system's row connector; `InvalidInput` if it is a system connector."""
+        ...
+
+    def system_connector(self, system_key: str) -> SystemConnector:
+        """The system's connector if it answers for itself; `InvalidInput` otherwise."""
+        ...
+
+    def answers_itself(self, system_key: str) -> bool:
+        """Whether the system is asked per subject (a service, a person), not per row."""
+        ...
+
+
+class Notifier(Protocol):
+    """Tells people things (task owners, operators). Messages carry links, never identities."""
+
+    def send(self, to: str, subject: str, body: str) -> None: ...
 
 
 class Signer(Protocol):

@@ -13,7 +13,7 @@ from rightsflow.domain.datamap import Exemption
 from rightsflow.domain.errors import Conflict, RightsflowError
 from rightsflow.domain.plan import PlanNode
 from rightsflow.domain.policy import MaskStrategy
-from rightsflow.domain.records import NodeResult
+from rightsflow.domain.records import NodeResult, SystemCallRecord
 from rightsflow.services.execution import load_plan
 from rightsflow.services.platform import Platform
 from rightsflow.services.write_steps import left_behind
@@ -39,7 +39,26 @@ class ReceiptLine:
     fields: tuple[FieldWritten, ...] = ()
     exemption: Exemption | None = None
     kept_reason: str | None = None
-    recheck: str = "not run"  # "verified" | "N rows ..." | "not needed" | "not run"
+    # "verified" | "N rows ..." | "not needed" | "not run" | "attested <outcome> by <who>"
+    recheck: str = "not run"
+    # What the write did beyond rows, e.g. {"files_rewritten": [...]}: names and ids only.
+    evidence: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SystemLine:
+    """A question put to a system that answers for itself (a service or a person)."""
+
+    system: str
+    operation: str  # access | erase | recheck
+    status: str  # answered | pending | overdue | failed
+    asked_at: datetime
+    due_at: datetime
+    answered_at: datetime | None = None
+    answered_by: str | None = None  # "service", or the person who attested
+    outcome: str | None = None  # done | no_data | cannot_comply
+    detail: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -50,18 +69,21 @@ class Receipt:
     verified: bool
     lines: list[ReceiptLine] = field(default_factory=list)
     not_reached: list[dict[str, str]] = field(default_factory=list)
+    systems: list[SystemLine] = field(default_factory=list)
 
 
 def build(platform: Platform, request_id: str) -> Receipt:
     with platform.uow() as uow:
         request = uow.requests.get(request_id)
         results = {(r.address, r.phase): r for r in uow.results.for_request(request_id)}
+        calls = list(uow.calls.for_request(request_id))
     if request.type.reads_only:
         raise Conflict(f"{request.type.value} requests have a package, not a receipt")
     plan = load_plan(platform, request_id, require_executing=False)
-    lines = [_line(node, results) for node in plan.nodes]
+    attested = {c.system: c for c in calls if c.operation == "erase" and _attested(c)}
+    lines = [_with_attestation(_line(node, results), attested) for node in plan.nodes]
     skipped = [{"collection": s.address, "reason": s.reason} for s in plan.skipped]
-    verified = bool(lines) and all(ln.recheck in ("verified", "not needed") for ln in lines)
+    verified = bool(lines) and all(_checked(ln.recheck) for ln in lines)
     return Receipt(
         request_id,
         request.status.value,
@@ -69,6 +91,40 @@ def build(platform: Platform, request_id: str) -> Receipt:
         verified and request.status.value == "completed",
         lines,
         skipped,
+        [_system_line(c) for c in calls],
+    )
+
+
+def _attested(call: SystemCallRecord) -> bool:
+    return call.status == "answered" and call.actor not in (None, "service")
+
+
+def _with_attestation(line: ReceiptLine, attested: Mapping[str, SystemCallRecord]) -> ReceiptLine:
+    call = attested.get(line.system)
+    if call is None or line.recheck != "not run":
+        return line
+    return replace(line, recheck=f"attested {call.outcome} by {call.actor}")
+
+
+def _checked(recheck: str) -> bool:
+    """A person's attestation counts: nobody can re-read a system only a person can reach."""
+    return recheck in ("verified", "not needed") or recheck.startswith(
+        ("attested done", "attested no_data")
+    )
+
+
+def _system_line(call: SystemCallRecord) -> SystemLine:
+    return SystemLine(
+        call.system,
+        call.operation,
+        call.status,
+        call.issued_at,
+        call.due_at,
+        call.answered_at,
+        call.actor,
+        call.outcome,
+        call.detail,
+        dict(call.counts),
     )
 
 
@@ -101,6 +157,7 @@ def _line(node: PlanNode, results: Mapping[tuple[str, str], NodeResult]) -> Rece
         rows_kept=rows_found if node.action == "keep" else 0,
         exemption=node.exemption,
         recheck=_recheck_text(check.remaining if check else None, node.action),
+        evidence=dict(written.evidence) if written else {},
     )
 
 

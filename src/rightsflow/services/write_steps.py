@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rightsflow.domain.connector import Row
+from rightsflow.domain.connector import Row, WriteOutcome, rows_written
 from rightsflow.domain.masking import CannotMask
 from rightsflow.domain.plan import ExecutionPlan, PlanNode
 from rightsflow.services import audit
@@ -51,7 +51,7 @@ def erase(platform: Platform, request_id: str, address: str) -> int:
     result = NodeResult(request_id, address, "erase", rows_found=len(rows))
     if node.action == "delete":
         keys = [key_of(node, r) for r in rows]
-        result.rows_changed = guarded(
+        outcome = guarded(
             platform, request_id, address, "erase", lambda: connector.delete(node, keys)
         )
         result.rows_deleted = len(keys)
@@ -60,10 +60,13 @@ def erase(platform: Platform, request_id: str, address: str) -> int:
             changes = changes_for(node, rows, context(platform, request_id))
         except CannotMask as exc:  # the rule cannot fit a value here: say where
             raise CannotMask(f"{address}: {exc}") from None
-        result.rows_changed = guarded(
+        outcome = guarded(
             platform, request_id, address, "erase", lambda: connector.mask(node, changes)
         )
         result.rows_masked = len(changes)
+    result.rows_changed = rows_written(outcome)
+    if isinstance(outcome, WriteOutcome):
+        result.evidence = {name: list(items) for name, items in outcome.evidence.items()}
     result.updated_at = platform.clock()
     with platform.uow() as uow:
         uow.results.put(result)
@@ -88,6 +91,8 @@ def recheck(platform: Platform, request_id: str) -> list[str]:
     ctx = context(platform, request_id)
     problems: list[str] = []
     for node in (n for n in plan.nodes if n.erases):
+        if platform.connectors.answers_itself(node.system):
+            continue  # re-checked by asking the system again (system_calls)
         remaining = _recheck_node(platform, request_id, plan, node, ctx)
         if remaining:
             problems.append(f"{node.address}: {left_behind(node.action, remaining)}")

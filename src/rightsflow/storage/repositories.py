@@ -193,6 +193,7 @@ _RESULT_FIELDS = (
     "detail",
     "sealed_rows",
     "updated_at",
+    "evidence",
 )
 
 
@@ -211,6 +212,7 @@ def _to_result(row: RowMapping) -> NodeResult:
         detail=row["detail"],
         sealed_rows=None if sealed is None else bytes(sealed),
         updated_at=row["updated_at"],
+        evidence=dict(row["evidence"] or {}),
     )
 
 

@@ -99,6 +99,7 @@ node_results = sa.Table(
     # execution still writes it; new code writes result_pages and reads this only as a fallback.
     sa.Column("sealed_rows", sa.LargeBinary(), nullable=True),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Column("evidence", _json(), nullable=True),  # file names, snapshot ids; never values
 )
 
 # A retrieve result in pages of sealed rows, so no step ever holds a whole collection in memory.
@@ -115,6 +116,35 @@ result_pages = sa.Table(
     sa.Column("page", sa.Integer(), primary_key=True, autoincrement=False),
     sa.Column("row_count", sa.Integer(), nullable=False),
     sa.Column("sealed", sa.LargeBinary(), nullable=False),
+)
+
+# Questions put to systems that answer for themselves (services, people), one per request,
+# system and operation; the callback or attestation token is kept as a sha256 hash.
+system_calls = sa.Table(
+    "system_calls",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column(
+        "request_id",
+        sa.String(36),
+        sa.ForeignKey("privacy_requests.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("system", sa.String(255), nullable=False),
+    sa.Column("operation", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("issued_at", UtcDateTime(), nullable=False),
+    sa.Column("due_at", UtcDateTime(), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=True, unique=True),
+    sa.Column("assignee", sa.String(255), nullable=True),
+    sa.Column("answered_at", UtcDateTime(), nullable=True),
+    sa.Column("actor", sa.String(255), nullable=True),
+    sa.Column("outcome", sa.String(32), nullable=True),
+    sa.Column("detail", sa.Text(), nullable=True),
+    sa.Column("counts", _json(), nullable=False),
+    sa.Column("reminders", sa.Integer(), nullable=False),
+    sa.UniqueConstraint("request_id", "system", "operation"),
+    sa.Index(None, "status", "assignee"),
 )
 
 # No foreign key on purpose: the audit trail outlives the request rows it describes.

@@ -1,4 +1,4 @@
-"""Unit of work: the three repositories over one Connection and one transaction."""
+"""Unit of work: the repositories over one Connection and one transaction."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.engine import Connection, Engine
 
+from rightsflow.storage.call_repository import SqlCallRepository
 from rightsflow.storage.repositories import (
     SqlAuditRepository,
     SqlRequestRepository,
@@ -23,6 +24,7 @@ class SqlUnitOfWork:
     requests: SqlRequestRepository
     results: SqlResultRepository
     audit: SqlAuditRepository
+    calls: SqlCallRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -36,6 +38,7 @@ class SqlUnitOfWork:
         self.requests = SqlRequestRepository(connection)
         self.results = SqlResultRepository(connection)
         self.audit = SqlAuditRepository(connection)
+        self.calls = SqlCallRepository(connection)
         return self
 
     def __exit__(

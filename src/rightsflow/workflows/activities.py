@@ -12,9 +12,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from rightsflow.domain.errors import ConnectorFailure, RightsflowError
-from rightsflow.services import execution, package, write_steps
+from rightsflow.services import execution, package, system_calls, write_steps
 from rightsflow.services.platform import Platform
-from rightsflow.workflows.contracts import Finish, NodeStep, Outline
+from rightsflow.workflows.contracts import CallState, Finish, NodeStep, Outline, SystemStep
 
 T = TypeVar("T")
 log = structlog.get_logger("rightsflow.activities")
@@ -48,6 +48,10 @@ class RequestActivities:
             self.recheck,
             self.build_package,
             self.finish,
+            self.ask_system,
+            self.remind,
+            self.give_up,
+            self.call_outcome,
         ]
 
     @activity.defn(name="begin")
@@ -85,5 +89,43 @@ class RequestActivities:
         return await _run(
             lambda: execution.finish(self._platform, step.request_id, step.failure),
             "finish",
+            step.request_id,
+        )
+
+    @activity.defn(name="ask_system")
+    async def ask_system(self, step: SystemStep) -> CallState:
+        return await _run(
+            lambda: system_calls.ask(self._platform, step.request_id, step.system, step.operation),
+            f"ask {step.system} to {step.operation}",
+            step.request_id,
+        )
+
+    @activity.defn(name="remind")
+    async def remind(self, step: SystemStep) -> str:
+        return await _run(
+            lambda: system_calls.remind(
+                self._platform, step.request_id, step.system, step.operation
+            ),
+            f"remind {step.system}",
+            step.request_id,
+        )
+
+    @activity.defn(name="give_up")
+    async def give_up(self, step: SystemStep) -> str:
+        return await _run(
+            lambda: system_calls.give_up(
+                self._platform, step.request_id, step.system, step.operation, step.why
+            ),
+            f"give up on {step.system}",
+            step.request_id,
+        )
+
+    @activity.defn(name="call_outcome")
+    async def call_outcome(self, step: SystemStep) -> str:
+        return await _run(
+            lambda: system_calls.outcome(
+                self._platform, step.request_id, step.system, step.operation
+            ),
+            f"outcome of {step.system}",
             step.request_id,
         )

@@ -5,18 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rightsflow.services.execution import Outline
+from rightsflow.services.system_calls import CallState
 
 __all__ = [
+    "ANSWERED_SIGNAL",
     "READ_ONLY_TYPES",
+    "Answered",
+    "CallState",
     "Finish",
     "NodeStep",
     "Outline",
     "RunRequest",
     "StepPolicy",
+    "SystemStep",
     "workflow_id",
 ]
 
 WORKFLOW_NAME = "PrivacyRequest"
+ANSWERED_SIGNAL = "system_answered"
 # Request types that read and package data; every other type changes rows and is re-checked.
 READ_ONLY_TYPES = ("access", "portability")
 
@@ -50,3 +56,21 @@ class NodeStep:
 class Finish:
     request_id: str
     failure: str | None = None
+
+
+@dataclass(frozen=True)
+class SystemStep:
+    """A question to a system that answers for itself; `why` is set when giving up on it."""
+
+    request_id: str
+    system: str
+    operation: str  # "access" | "erase" | "recheck"
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Answered:
+    """Signal: the system answered (the answer itself is in the store, not in history)."""
+
+    system: str
+    operation: str

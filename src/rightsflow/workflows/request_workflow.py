@@ -1,5 +1,10 @@
 """One durable workflow per privacy request: plan, read wave by wave, erase children before
-parents and re-check, or build the package; then complete or fail with a reason."""
+parents and re-check, or build the package; then complete or fail with a reason.
+
+Systems that answer for themselves (internal services, people) are asked once per operation;
+a late answer arrives as a signal while the workflow waits on a durable timer, reminding as it
+goes. A system that fails or does not answer in time is given up on, the operators are told,
+and the rest of the request still completes (then fails naming that system)."""
 
 from __future__ import annotations
 
@@ -13,18 +18,31 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from rightsflow.workflows.contracts import (
+        ANSWERED_SIGNAL,
         READ_ONLY_TYPES,
         WORKFLOW_NAME,
+        Answered,
+        CallState,
         Finish,
         NodeStep,
         Outline,
         RunRequest,
         StepPolicy,
+        SystemStep,
     )
 
 
 @workflow.defn(name=WORKFLOW_NAME)
 class PrivacyRequestWorkflow:
+    def __init__(self) -> None:
+        self._answered: set[tuple[str, str]] = set()
+        self._done: set[tuple[str, str]] = set()
+        self._failures: list[str] = []
+
+    @workflow.signal(name=ANSWERED_SIGNAL)
+    def answered(self, note: Answered) -> None:
+        self._answered.add((note.system, note.operation))
+
     @workflow.run
     async def run(self, params: RunRequest) -> str:
         self._steps = params.steps
@@ -33,22 +51,87 @@ class PrivacyRequestWorkflow:
             outline: Outline = await self._step("begin", rid, result_type=Outline)
             if not outline.active:
                 return "inactive"
-            for wave in outline.waves:
-                await self._each("retrieve", rid, wave)
+            for i, wave in enumerate(outline.waves):
+                asked = outline.asked[i] if i < len(outline.asked) else []
+                await asyncio.gather(
+                    self._each("retrieve", rid, wave),
+                    *(self._ask(rid, system, "access") for system in asked),
+                )
             if outline.request_type in READ_ONLY_TYPES:
                 await self._step("build_package", rid)
-                return await self._finish(rid, None)
-            for group in outline.erase_groups:
-                await self._each("erase", rid, group)
+                return await self._finish(rid, [])
+            await asyncio.gather(
+                self._erase_rows(rid, outline.erase_groups),
+                *(self._ask(rid, system, "erase") for system in outline.erasing),
+            )
+            await asyncio.gather(
+                *(
+                    self._ask(rid, system, "recheck")
+                    for system in outline.rechecking
+                    if (system, "erase") in self._done
+                )
+            )
             problems: list[str] = await self._step("recheck", rid, result_type=list[str])
-            return await self._finish(rid, "; ".join(problems) or None)
+            return await self._finish(rid, problems)
         except ActivityError as err:
-            return await self._finish(rid, _reason(err))
+            return await self._finish(rid, [_reason(err)])
+
+    async def _erase_rows(self, rid: str, groups: list[list[str]]) -> None:
+        for group in groups:
+            await self._each("erase", rid, group)
 
     async def _each(self, name: str, rid: str, addresses: list[str]) -> None:
         await asyncio.gather(*(self._step(name, NodeStep(rid, a)) for a in addresses))
 
-    async def _finish(self, rid: str, failure: str | None) -> str:
+    async def _ask(self, rid: str, system: str, operation: str) -> None:
+        """Ask one system, wait for its answer if it comes later, and record how it went.
+        Never raises for the system's sake: its failure is noted and the request goes on."""
+        step = SystemStep(rid, system, operation)
+        try:
+            state: CallState = await self._step("ask_system", step, result_type=CallState)
+        except ActivityError as err:
+            await self._give_up(step, _reason(err))
+            return
+        overdue = state.status == "pending" and not await self._wait_for_answer(step, state)
+        if overdue and await self._give_up(step, "overdue"):
+            return
+        problem: str = await self._step("call_outcome", step, result_type=str)
+        if problem:
+            self._failures.append(problem)
+        else:
+            self._done.add((system, operation))
+
+    async def _wait_for_answer(self, step: SystemStep, state: CallState) -> bool:
+        key = (step.system, step.operation)
+        deadline = workflow.now() + timedelta(seconds=state.answer_within_s)
+        while True:
+            left = (deadline - workflow.now()).total_seconds()
+            if left <= 0:
+                return key in self._answered
+            try:
+                await workflow.wait_condition(
+                    lambda: key in self._answered,
+                    timeout=timedelta(seconds=min(left, state.remind_every_s)),
+                )
+            except TimeoutError:
+                if workflow.now() >= deadline:
+                    return False
+                # The remind step also notices an answer whose signal was lost.
+                if await self._step("remind", step, result_type=str) == "answered":
+                    return True
+            else:
+                return True
+
+    async def _give_up(self, step: SystemStep, why: str) -> bool:
+        """True when the system is given up on; False if it had answered after all."""
+        given = SystemStep(step.request_id, step.system, step.operation, why)
+        reason: str = await self._step("give_up", given, result_type=str)
+        if reason:
+            self._failures.append(reason)
+        return bool(reason)
+
+    async def _finish(self, rid: str, problems: list[str]) -> str:
+        failure = "; ".join([*self._failures, *problems]) or None
         status: str = await self._step("finish", Finish(rid, failure), result_type=str)
         return status
 

@@ -9,7 +9,14 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from rightsflow.workflows.contracts import WORKFLOW_NAME, RunRequest, StepPolicy, workflow_id
+from rightsflow.workflows.contracts import (
+    ANSWERED_SIGNAL,
+    WORKFLOW_NAME,
+    Answered,
+    RunRequest,
+    StepPolicy,
+    workflow_id,
+)
 
 
 class TemporalStarter:
@@ -35,5 +42,15 @@ class TemporalStarter:
         try:
             await handle.cancel()
         except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                raise
+
+    async def answered(self, request_id: str, system: str, operation: str) -> None:
+        handle = self._client.get_workflow_handle(workflow_id(request_id))
+        try:
+            await handle.signal(ANSWERED_SIGNAL, Answered(system, operation))
+        except RPCError as exc:
+            # Not running (finished, or between retries): the answer is stored; the next run
+            # finds it there.
             if exc.status is not RPCStatusCode.NOT_FOUND:
                 raise
