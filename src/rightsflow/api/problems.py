@@ -24,6 +24,7 @@ from rightsflow.domain.errors import (
     DataMapInvalid,
     InvalidInput,
     NotFound,
+    Refused,
     RightsflowError,
 )
 
@@ -39,6 +40,7 @@ _DOMAIN_STATUS: dict[type[RightsflowError], int] = {
     Conflict: 409,
     DataMapInvalid: 422,
     ConnectorFailure: 502,
+    Refused: 401,
 }
 _HTTP_CODES = {401: "unauthorized", 404: "not-found", 405: "method-not-allowed"}
 _LOC_SOURCES = frozenset({"body", "query", "path", "header", "cookie"})

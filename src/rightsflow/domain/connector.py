@@ -115,6 +115,8 @@ class SystemAnswer:
     rows: Mapping[str, list[Row]] = field(default_factory=dict, repr=False)
     counts: Mapping[str, int] = field(default_factory=dict)
     pending: bool = False
+    # A callback says which question it answers: (request id, system, operation) as sent.
+    about: tuple[str, str, str] | None = None
 
 
 @dataclass(frozen=True)

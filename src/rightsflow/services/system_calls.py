@@ -134,17 +134,25 @@ def _question(
         for name, values in lookups[node.address].values.items():
             if name not in identity_fields:
                 keys.setdefault(name, {}).update(dict.fromkeys(values))
+    request_id, system, operation = sent_as(call)
     return SystemCall(
-        # The system's idempotency key: a re-check must not get the first access's answer.
-        request_id=call.request_id if call.operation != "recheck" else f"{call.request_id}.recheck",
-        system=call.system,
-        operation="erase" if call.operation == "erase" else "access",
+        request_id=request_id,
+        system=system,
+        operation=operation,
         collections=tuple(nodes),
         identities=identities,
         keys={name: list(values) for name, values in keys.items()},
         categories=_categories(nodes),
         callback=Callback(f"{platform.public_url}/api/v1/callbacks/{call.id}", token),
     )
+
+
+def sent_as(call: SystemCallRecord) -> tuple[str, str, str]:
+    """(request id, system, operation) as the system sees them. The request id is its
+    idempotency key, so a re-check must not reuse the first access's id (nor its answer)."""
+    if call.operation == "recheck":
+        return f"{call.request_id}.recheck", call.system, "access"
+    return call.request_id, call.system, call.operation
 
 
 def _categories(nodes: list[PlanNode]) -> tuple[str, ...]:
