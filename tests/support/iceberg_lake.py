@@ -15,7 +15,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.partitioning import PartitionSpec
 from pyiceberg.table import Table
 
 from rightsflow.connectors.iceberg_lake import IcebergConfig, IcebergLakeConnector
@@ -50,13 +49,8 @@ class Lake:
     def connector(self, **extra: Any) -> IcebergLakeConnector:
         return IcebergLakeConnector(self.config(**extra))
 
-    def create(
-        self, name: str, schema: pa.Schema, spec: PartitionSpec | None = None, **props: str
-    ) -> Table:
-        args: dict[str, Any] = {"schema": schema, "properties": props}
-        if spec is not None:
-            args["partition_spec"] = spec
-        return self.catalog.create_table((NAMESPACE, name), **args)
+    def create(self, name: str, schema: pa.Schema) -> Table:
+        return self.catalog.create_table((NAMESPACE, name), schema=schema)
 
     def table(self, name: str) -> Table:
         return self.catalog.load_table((NAMESPACE, name))
