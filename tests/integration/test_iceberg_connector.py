@@ -231,6 +231,21 @@ def test_composite_keys_match_whole_tuples(lake: Lake) -> None:
     assert {r["v"] for r in lake.rows("pairs")} == {"1x", "-"}
 
 
+def test_struct_columns_are_looked_up_by_dotted_path_and_masked_whole(lake: Lake) -> None:
+    device = pa.struct([("os", pa.string()), ("model", pa.string())])
+    lake.create("devices", pa.schema([pa.field("id", pa.int64(), False), ("device", device)]))
+    rows = [{"id": i, "device": {"os": "linux", "model": f"m{i}"}} for i in (1, 2)]
+    _append_in_files(lake, "devices", rows)
+    connector = lake.connector()
+    found = connector.retrieve(_node("devices", ("id", "device")), {"device.model": ["m2"]})
+    assert found == [rows[1]]
+    change = RowChange({"id": 2}, {"device": {"os": "linux", "model": None}})
+    assert connector.mask(_node("devices", ("id",)), [change]).rows == 1
+    assert connector.fetch_by_keys(_node("devices", ("device",)), [{"id": 2}]) == [
+        {"device": {"os": "linux", "model": None}}
+    ]
+
+
 def test_a_retry_after_a_crash_finishes_the_purge(lake: Lake) -> None:
     """The rows were deleted but the process died before expiring: the activity's retry
     finds nothing to delete (0) and still leaves no trace."""

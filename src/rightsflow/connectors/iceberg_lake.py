@@ -30,7 +30,6 @@ from pyiceberg.exceptions import (
     NoSuchTableError,
     ValidationException,
 )
-from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.table import Table
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
@@ -50,7 +49,9 @@ from rightsflow.domain.plan import PlanNode
 T = TypeVar("T")
 RETRIEVE_PAGE_SIZE = 5000
 _NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
-_PERMANENT_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+# A missing file is not among them: the likeliest cause is a concurrent purge that expired
+# the snapshot a read had started from, and reading again sees the new one.
+_PERMANENT_OS_ERRORS = (PermissionError, IsADirectoryError, NotADirectoryError)
 _PERMANENT = (ValueError, TypeError, KeyError, LookupError, pa.ArrowException, ValidationException)
 
 
@@ -227,7 +228,7 @@ class IcebergLakeConnector:
         expr = rows_of.lookup_filter(table.schema(), wanted)
         if expr is None:
             return iter(())
-        return _scan(table, expr, node.fetch_fields)
+        return rows_of.scan(table, expr, node.fetch_fields)
 
     def _rows_by_key(
         self,
@@ -243,7 +244,7 @@ class IcebergLakeConnector:
         if expr is None:
             return []
         columns = None if fields is None else list(dict.fromkeys([*key, *fields]))
-        found = [row for batch in _scan(table, expr, columns) for row in batch]
+        found = [row for batch in rows_of.scan(table, expr, columns) for row in batch]
         return rows_of.matching(found, key, wanted)
 
     def _write(self, node: PlanNode, change: Callable[[Table], int]) -> WriteOutcome:
@@ -331,24 +332,6 @@ class IcebergLakeConnector:
             raise ConnectorFailure(
                 f"{where}: iceberg lake failed ({type(exc).__name__})", retryable=retryable
             ) from None
-
-
-def _scan(table: Table, expr: Any, columns: Sequence[str] | None) -> Iterator[list[Row]]:
-    """Rows matching `expr` as lists of rows, one data file at a time (PyIceberg's own batch
-    reader submits every file at once, which holds the whole result in memory)."""
-    schema = table.schema()
-    if columns is None:
-        selected: tuple[str, ...] = ("*",)
-    else:
-        present = [c for c in columns if rows_of.column_type(schema, c) is not None]
-        # No wanted column exists: read the first one so rows are still counted.
-        selected = tuple(present) or (schema.fields[0].name,)
-    scan = table.scan(row_filter=expr, selected_fields=selected)
-    projected = scan.projection()
-    for task in scan.plan_files():
-        reader = ArrowScan(table.metadata, table.io, projected, expr)
-        for batch in reader.to_record_batches([task]):
-            yield batch.to_pylist()
 
 
 def _key_tuples(

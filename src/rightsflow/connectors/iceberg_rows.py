@@ -1,4 +1,4 @@
-"""Row filters and row edits for the `iceberg` connector, in PyIceberg's own terms.
+"""Row filters, scans and row edits for the `iceberg` connector, in PyIceberg's own terms.
 
 Lookup values are fitted to the column's Iceberg type first (a value that cannot be held by the
 column matches nothing, as in SQL), so binding a filter never fails on a stray value and no
@@ -8,14 +8,16 @@ PyIceberg message, which may quote the value, reaches a caller.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
 from pyiceberg.expressions import And, BooleanExpression, EqualTo, In, Or
 from pyiceberg.expressions.literals import AboveMax, BelowMin, Literal, literal
+from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.schema import Schema
+from pyiceberg.table import Table
 from pyiceberg.types import IcebergType, PrimitiveType
 
 from rightsflow.connectors.base import Row, Scalar
@@ -31,6 +33,14 @@ def column_type(schema: Schema, path: str) -> PrimitiveType | None:
     except ValueError:
         return None
     return found if isinstance(found, PrimitiveType) else None
+
+
+def _has_column(schema: Schema, path: str) -> bool:
+    try:
+        schema.find_field(path)
+    except ValueError:
+        return False
+    return True
 
 
 def fitted(values: Sequence[Scalar], column: PrimitiveType) -> list[Literal[Any]]:
@@ -180,6 +190,24 @@ def masked_rows(
         if steps[0] != steps[-1]:
             out.append((tuple(steps[0][n] for n in key), steps[-1]))
     return Masked(out, changed)
+
+
+def scan(table: Table, expr: Any, columns: Sequence[str] | None) -> Iterator[list[Row]]:
+    """Rows matching `expr` as lists of rows, one data file at a time (PyIceberg's own batch
+    reader submits every file at once, which holds the whole result in memory)."""
+    schema = table.schema()
+    if columns is None:
+        selected: tuple[str, ...] = ("*",)
+    else:
+        present = [c for c in columns if _has_column(schema, c)]
+        # No wanted column exists: read the first one so rows are still counted.
+        selected = tuple(present) or (schema.fields[0].name,)
+    planned = table.scan(row_filter=expr, selected_fields=selected)
+    projected = planned.projection()
+    for task in planned.plan_files():
+        reader = ArrowScan(table.metadata, table.io, projected, expr)
+        for batch in reader.to_record_batches([task]):
+            yield batch.to_pylist()
 
 
 def _check_columns(
