@@ -27,6 +27,12 @@ class SubjectRequest(BaseModel):
     system: str = Field(min_length=1, max_length=100)
     operation: Literal["access", "erase"]
     identities: dict[str, str] = Field(min_length=1, repr=False)
+    keys: dict[str, list[str | int | float | bool | None]] = Field(
+        default_factory=dict,
+        repr=False,
+        description="Values found in other systems for this service's key fields "
+        "(e.g. customer_id), by field name",
+    )
     categories: list[str] = Field(default_factory=list)
     callback: Callback | None = None
 
