@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from rightsflow.connectors.base import AnyConnector, AnySpec, ConnectorSpec, validate_kind
+from rightsflow.connectors.http_service import HTTP_SERVICE_CONNECTOR
 from rightsflow.connectors.iceberg_lake import ICEBERG_CONNECTOR
 from rightsflow.connectors.parquet_lake import PARQUET_CONNECTOR
 from rightsflow.connectors.redis_kv import REDIS_CONNECTOR
@@ -164,7 +165,13 @@ def _load_plugin(entry_point: EntryPoint, registry: ConnectorRegistry) -> AnySpe
 
 
 def builtin_specs() -> tuple[AnySpec, ...]:
-    return (SQL_CONNECTOR, PARQUET_CONNECTOR, REDIS_CONNECTOR, ICEBERG_CONNECTOR)
+    return (
+        SQL_CONNECTOR,
+        PARQUET_CONNECTOR,
+        REDIS_CONNECTOR,
+        ICEBERG_CONNECTOR,
+        HTTP_SERVICE_CONNECTOR,
+    )
 
 
 def default_registry(
