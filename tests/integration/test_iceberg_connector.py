@@ -22,6 +22,7 @@ from rightsflow.domain.connector import WriteOutcome
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.domain.plan import IdentityInput, PlanNode
 from tests.support.iceberg_lake import Lake, files_holding, make_lake
+from tests.support.postgres import PostgresServer
 
 ROWS_PER_FILE = 5
 SUBJECT_EMAIL = "zelda.subject-person@example.org"  # longer than a 16-character bound
@@ -126,6 +127,24 @@ def test_iceberg_connector_passes_the_contract(lake: Lake) -> None:
         connector.close()
     # Every erase left only its own result in the history.
     assert [len(lake.table(n).snapshots()) for n in ("customers", "orders")] == [1, 1]
+
+
+@pytest.mark.postgres
+def test_contract_with_a_postgresql_catalog(sql_pg_server: PostgresServer, tmp_path: Path) -> None:
+    sql_pg_server.create_database("iceberg_catalog")
+    uri = sql_pg_server.url("iceberg_catalog")
+    lake = make_lake(tmp_path, uri.replace("postgresql://", "postgresql+psycopg://"))
+    seed, read_all = _seeder(lake)
+    connector = lake.connector(catalog_uri=uri)  # a bare postgresql:// uses psycopg 3
+    try:
+        run_contract(connector, seed, read_all, chunk_size=4)
+        _append_in_files(lake, "customers", [{"id": 99, "email": SUBJECT_EMAIL, "name": None}])
+        node = _node("customers", ("id",), action="delete")
+        assert connector.delete(node, [{"id": 99}]).rows == 1
+    finally:
+        connector.close()
+        lake.catalog.engine.dispose()
+    _no_traces(lake)
 
 
 # -- erasure leaves no history ----------------------------------------------------------------

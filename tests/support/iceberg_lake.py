@@ -24,8 +24,9 @@ NAMESPACE = "lake"
 
 @dataclass
 class Lake:
-    root: Path  # holds catalog.db and warehouse/
+    root: Path  # holds catalog.db (unless the catalog is elsewhere) and warehouse/
     catalog: SqlCatalog
+    catalog_uri: str | None = None
 
     @property
     def warehouse(self) -> Path:
@@ -33,7 +34,7 @@ class Lake:
 
     @property
     def uri(self) -> str:
-        return f"sqlite:///{self.root / 'catalog.db'}"
+        return self.catalog_uri or f"sqlite:///{self.root / 'catalog.db'}"
 
     def config(self, **extra: Any) -> IcebergConfig:
         return IcebergConfig.model_validate(
@@ -68,13 +69,13 @@ class Lake:
         }
 
 
-def make_lake(root: Path) -> Lake:
+def make_lake(root: Path, catalog_uri: str | None = None) -> Lake:
+    """A warehouse under `root`, its catalog in SQLite there or at `catalog_uri`."""
     (root / "warehouse").mkdir(parents=True)
-    catalog = SqlCatalog(
-        "test", uri=f"sqlite:///{root / 'catalog.db'}", warehouse=(root / "warehouse").as_uri()
-    )
+    uri = catalog_uri or f"sqlite:///{root / 'catalog.db'}"
+    catalog = SqlCatalog("test", uri=uri, warehouse=(root / "warehouse").as_uri())
     catalog.create_namespace(NAMESPACE)
-    return Lake(root, catalog)
+    return Lake(root, catalog, catalog_uri)
 
 
 def files_holding(lake: Lake, needles: list[str]) -> dict[str, list[str]]:

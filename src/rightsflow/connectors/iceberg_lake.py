@@ -308,10 +308,13 @@ class IcebergLakeConnector:
                 )
             _parse_uri(uri, failure=True)
         _require_sqlite_file(uri)
+        url = _parse_uri(uri, failure=True)
+        if url.drivername == "postgresql":  # psycopg 3 is installed, psycopg2 is not
+            url = url.set(drivername="postgresql+psycopg")
         # init_catalog_tables=false: never create catalog tables in someone's database.
         return SqlCatalog(
             self._config.catalog_name,
-            uri=uri,
+            uri=url.render_as_string(hide_password=False),
             warehouse=self._warehouse.as_uri(),
             init_catalog_tables="false",
         )
