@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from rightsflow.connectors.base import AnyConnector, AnySpec, ConnectorSpec, validate_kind
 from rightsflow.connectors.http_service import HTTP_SERVICE_CONNECTOR
 from rightsflow.connectors.iceberg_lake import ICEBERG_CONNECTOR
+from rightsflow.connectors.manual import MANUAL_CONNECTOR
 from rightsflow.connectors.parquet_lake import PARQUET_CONNECTOR
 from rightsflow.connectors.redis_kv import REDIS_CONNECTOR
 from rightsflow.connectors.sql import SQL_CONNECTOR
@@ -171,6 +172,7 @@ def builtin_specs() -> tuple[AnySpec, ...]:
         REDIS_CONNECTOR,
         ICEBERG_CONNECTOR,
         HTTP_SERVICE_CONNECTOR,
+        MANUAL_CONNECTOR,
     )
 
 

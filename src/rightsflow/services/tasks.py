@@ -1,0 +1,239 @@
+"""Manual tasks: a person asked to find or erase a subject's data in a system nobody can
+automate, who attests what they did.
+
+A task is a system call with an assignee (`SystemCallRecord.assignee`, set from the connector's
+`WaitPolicy`), so every connector that asks a person is served here, the built-in `manual` one
+and any plugin alike. The call's one-time token, sent only to the assignee, unlocks the task:
+the subject's identities are shown in `task_view` and nowhere else (not in the list, not in the
+notification), and the token is spent by the attestation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rightsflow.domain.connector import Scalar
+from rightsflow.domain.errors import Conflict, Refused
+from rightsflow.domain.plan import ExecutionPlan, PlanNode
+from rightsflow.domain.records import SystemCallRecord
+from rightsflow.services import audit
+from rightsflow.services.attestation import Attestation, answer_for
+from rightsflow.services.callbacks import admit
+from rightsflow.services.lookups import lookup_for
+from rightsflow.services.platform import Platform
+from rightsflow.services.ports import UnitOfWork
+from rightsflow.services.subject import open_subject
+from rightsflow.services.system_answers import settle, system_nodes
+
+__all__ = [
+    "Attestation",
+    "TaskCollection",
+    "TaskSummary",
+    "TaskTarget",
+    "TaskView",
+    "attest",
+    "check_token",
+    "open_tasks",
+    "task_view",
+]
+
+VIA = "task"  # audit events: "task.refused", "task.viewed"
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """A task as listed: ids, names and times only (no identities, no token)."""
+
+    id: str
+    request_id: str
+    system: str
+    operation: str  # "access" | "erase"
+    status: str  # "pending" | "overdue"
+    assignee: str
+    issued_at: datetime
+    due_at: datetime
+    reminders: int
+
+
+@dataclass(frozen=True)
+class TaskTarget:
+    """A field the request is about; `erase` says how to erase it (erase tasks that mask)."""
+
+    path: str
+    categories: tuple[str, ...]
+    erase: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskCollection:
+    name: str  # the key to use in an attestation's `rows` / `counts`
+    address: str
+    action: str  # "return" (access) | "mask" | "delete" | ...
+    fields: tuple[str, ...]  # the fields an access attestation may return
+    targets: tuple[TaskTarget, ...]
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """Everything the assignee needs to do the task, including whose data it is."""
+
+    task: TaskSummary
+    instructions: str
+    collections: tuple[TaskCollection, ...]
+    identities: Mapping[str, str] = field(repr=False)  # identity type -> the subject's value
+    keys: Mapping[str, list[Scalar]] = field(repr=False)  # field -> values found upstream
+
+
+def open_tasks(platform: Platform, assignee: str | None = None) -> list[TaskSummary]:
+    """Tasks waiting for an attestation (overdue ones too: a late answer is still accepted),
+    soonest due first; optionally only one person's."""
+    with platform.uow() as uow:
+        calls = uow.calls.awaiting(assignee)
+    return [_summary(c) for c in calls if c.assignee is not None]
+
+
+def check_token(platform: Platform, call_id: str, token: str) -> None:
+    """Refuse (audited) unless `token` opens a task still waiting; changes nothing otherwise.
+    The API calls this before it reads a request body."""
+    with platform.uow() as uow:
+        _admit_task(platform, uow, call_id, token)
+
+
+def task_view(platform: Platform, call_id: str, token: str) -> TaskView:
+    """The task with the subject's identities (and keys found upstream) for its collections.
+    Every view is audited."""
+    with platform.uow() as uow:
+        call = _admit_task(platform, uow, call_id, token)
+        plan = _plan(uow, call.request_id)
+        nodes = system_nodes(plan, call.system, call.operation)
+        identities, keys = _whose(platform, uow, plan, call, nodes)
+        audit.record(
+            uow,
+            call.request_id,
+            f"{VIA}.viewed",
+            platform.clock(),
+            actor=call.assignee or "assignee",
+            system=call.system,
+            operation=call.operation,
+        )
+        uow.commit()
+    instructions = platform.connectors.system_connector(call.system).wait.instructions
+    return TaskView(
+        task=_summary(call),
+        instructions=instructions or "",
+        collections=tuple(_collection(n) for n in nodes),
+        identities=identities,
+        keys=keys,
+    )
+
+
+def attest(
+    platform: Platform, call_id: str, token: str, attestation: Attestation
+) -> SystemCallRecord:
+    """Record what the assignee did, in one transaction with the call's new state; returns the
+    answered call (the caller signals the request's workflow). The token is spent: a second
+    attestation is refused and audited. An invalid attestation (`InvalidInput`) spends nothing."""
+    with platform.uow() as uow:
+        call = _admit_task(platform, uow, call_id, token)
+        plan = _plan(uow, call.request_id)
+        answer = answer_for(system_nodes(plan, call.system, call.operation), call, attestation)
+        # A person's reason stays in our store and on the receipt, never in workflow history.
+        call.detail = attestation.reason.strip() if attestation.reason else None
+        settle(
+            platform,
+            uow,
+            plan,
+            call,
+            answer,
+            actor=attestation.attested_by.strip(),
+            outcome=attestation.outcome,
+        )
+        uow.commit()
+    return call
+
+
+def _admit_task(platform: Platform, uow: UnitOfWork, call_id: str, token: str) -> SystemCallRecord:
+    call = admit(platform, uow, call_id, token, VIA)
+    if call.assignee is None:
+        # A service's call: it must answer with a signed callback, not an attestation.
+        audit.record(
+            uow,
+            call.request_id,
+            f"{VIA}.refused",
+            platform.clock(),
+            system=call.system,
+            operation=call.operation,
+            reason="not a task for a person",
+        )
+        uow.commit()
+        raise Refused(f"{VIA} refused: not a task for a person")
+    return call
+
+
+def _plan(uow: UnitOfWork, request_id: str) -> ExecutionPlan:
+    raw = uow.requests.plan(request_id)
+    if not raw:
+        raise Conflict("the request has not been planned yet")
+    return ExecutionPlan.from_dict(raw)
+
+
+def _whose(
+    platform: Platform,
+    uow: UnitOfWork,
+    plan: ExecutionPlan,
+    call: SystemCallRecord,
+    nodes: Sequence[PlanNode],
+) -> tuple[dict[str, str], dict[str, list[Scalar]]]:
+    """The identities the system's collections are found by, and the values found upstream
+    for collections reached through references (e.g. a customer id read from another system)."""
+    subject = open_subject(
+        platform.vault, call.request_id, uow.requests.sealed_identities(call.request_id)
+    )
+    identities = {
+        given.identity: subject.identities[given.identity]
+        for node in nodes
+        for given in node.identity_inputs
+        if given.identity in subject.identities
+    }
+    keys: dict[str, dict[Scalar, None]] = {}  # ordered sets
+    for node in nodes:
+        by_identity = {given.field for given in node.identity_inputs}
+        lookup = lookup_for(platform, uow, call.request_id, plan, node)
+        for name, values in lookup.values.items():
+            if name not in by_identity:
+                keys.setdefault(name, {}).update(dict.fromkeys(values))
+    return identities, {name: list(values) for name, values in keys.items()}
+
+
+def _summary(call: SystemCallRecord) -> TaskSummary:
+    return TaskSummary(
+        id=call.id,
+        request_id=call.request_id,
+        system=call.system,
+        operation=call.operation,
+        status=call.status,
+        assignee=call.assignee or "",
+        issued_at=call.issued_at,
+        due_at=call.due_at,
+        reminders=call.reminders,
+    )
+
+
+def _collection(node: PlanNode) -> TaskCollection:
+    masking = node.action == "mask"
+    return TaskCollection(
+        name=node.collection,
+        address=node.address,
+        action=node.action,
+        fields=node.fetch_fields,
+        targets=tuple(
+            TaskTarget(
+                t.path,
+                t.categories,
+                (t.strategy.value if t.strategy else "null") if masking else None,
+            )
+            for t in node.targets
+        ),
+    )
