@@ -17,11 +17,17 @@ import pytest
 from rightsflow.connectors.base import Row, RowChange
 from rightsflow.connectors.iceberg_lake import ICEBERG_CONNECTOR, IcebergLakeConnector
 from rightsflow.connectors.registry import ConnectorRegistry, builtin_specs
-from rightsflow.connectors.testing import CONTRACT_COLLECTIONS, run_contract
+from rightsflow.connectors.testing import run_contract
 from rightsflow.domain.connector import WriteOutcome
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.domain.plan import IdentityInput, PlanNode
-from tests.support.iceberg_lake import Lake, files_holding, make_lake
+from tests.support.iceberg_lake import (
+    Lake,
+    append_in_files,
+    contract_storage,
+    files_holding,
+    make_lake,
+)
 from tests.support.postgres import PostgresServer
 
 ROWS_PER_FILE = 5
@@ -59,14 +65,6 @@ def _node(
     )
 
 
-def _append_in_files(lake: Lake, name: str, rows: list[Row]) -> None:
-    """One commit (snapshot, data file) per ROWS_PER_FILE rows: history to erase from."""
-    table = lake.table(name)
-    schema = table.schema().as_arrow()
-    for start in range(0, len(rows), ROWS_PER_FILE):
-        table.append(pa.Table.from_pylist(rows[start : start + ROWS_PER_FILE], schema=schema))
-
-
 def _people(lake: Lake, partitioned: bool = False) -> list[Row]:
     """People 1-12 in three countries; the subject is id 7 (country "fr", with 1, 4, 10)."""
     table = lake.create("people", PEOPLE)
@@ -82,7 +80,7 @@ def _people(lake: Lake, partitioned: bool = False) -> list[Row]:
         }
         for i in range(1, 13)
     ]
-    _append_in_files(lake, "people", rows)
+    append_in_files(lake, "people", rows, ROWS_PER_FILE)
     return rows
 
 
@@ -102,24 +100,8 @@ def _no_traces(lake: Lake) -> None:
 # -- the contract ---------------------------------------------------------------------------
 
 
-def _seeder(lake: Lake) -> tuple[Callable[[str, list[Row]], None], Callable[[str], list[Row]]]:
-    def seed(address: str, rows: list[Row]) -> None:
-        spec = next(c for c in CONTRACT_COLLECTIONS if c.address == address)
-        fields = [
-            pa.field(name, pa.int64() if kind is int else pa.string(), name not in spec.primary_key)
-            for name, kind in spec.columns
-        ]
-        lake.create(spec.name, pa.schema(fields))
-        _append_in_files(lake, spec.name, rows)
-
-    def read_all(address: str) -> list[Row]:
-        return lake.rows(address.split(":", 1)[1])
-
-    return seed, read_all
-
-
 def test_iceberg_connector_passes_the_contract(lake: Lake) -> None:
-    seed, read_all = _seeder(lake)
+    seed, read_all = contract_storage(lake, ROWS_PER_FILE)
     connector = lake.connector()
     try:
         run_contract(connector, seed, read_all, chunk_size=4)
@@ -134,11 +116,11 @@ def test_contract_with_a_postgresql_catalog(sql_pg_server: PostgresServer, tmp_p
     sql_pg_server.create_database("iceberg_catalog")
     uri = sql_pg_server.url("iceberg_catalog")
     lake = make_lake(tmp_path, uri.replace("postgresql://", "postgresql+psycopg://"))
-    seed, read_all = _seeder(lake)
+    seed, read_all = contract_storage(lake, ROWS_PER_FILE)
     connector = lake.connector(catalog_uri=uri)  # a bare postgresql:// uses psycopg 3
     try:
         run_contract(connector, seed, read_all, chunk_size=4)
-        _append_in_files(lake, "customers", [{"id": 99, "email": SUBJECT_EMAIL, "name": None}])
+        append_in_files(lake, "customers", [{"id": 99, "email": SUBJECT_EMAIL, "name": None}])
         node = _node("customers", ("id",), action="delete")
         assert connector.delete(node, [{"id": 99}]).rows == 1
     finally:
@@ -152,7 +134,7 @@ def test_contract_with_a_postgresql_catalog(sql_pg_server: PostgresServer, tmp_p
 
 def test_delete_leaves_no_trace_in_any_file_of_the_warehouse(lake: Lake) -> None:
     rows = _people(lake)
-    _append_in_files(lake, "people", [])  # no-op: appends of nothing add no snapshot
+    append_in_files(lake, "people", [])  # no-op: appends of nothing add no snapshot
     assert len(lake.table("people").snapshots()) == 3
     before = _traces(lake)
     # The subject is in data files, Parquet statistics and manifest bounds (the test can fail).
@@ -231,7 +213,7 @@ def test_composite_keys_match_whole_tuples(lake: Lake) -> None:
     )
     lake.create("pairs", schema)
     rows = [{"a": a, "b": b, "v": f"{a}{b}"} for a in (1, 2) for b in ("x", "y")]
-    _append_in_files(lake, "pairs", rows)
+    append_in_files(lake, "pairs", rows)
     connector = lake.connector()
     node = _node("pairs", ("a", "b", "v"), key=("a", "b"), action="delete")
     keys = [{"a": 1, "b": "y"}, {"a": 2, "b": "x"}, {"a": 3, "b": "x"}]
@@ -254,7 +236,7 @@ def test_struct_columns_are_looked_up_by_dotted_path_and_masked_whole(lake: Lake
     device = pa.struct([("os", pa.string()), ("model", pa.string())])
     lake.create("devices", pa.schema([pa.field("id", pa.int64(), False), ("device", device)]))
     rows = [{"id": i, "device": {"os": "linux", "model": f"m{i}"}} for i in (1, 2)]
-    _append_in_files(lake, "devices", rows)
+    append_in_files(lake, "devices", rows)
     connector = lake.connector()
     found = connector.retrieve(_node("devices", ("id", "device")), {"device.model": ["m2"]})
     assert found == [rows[1]]

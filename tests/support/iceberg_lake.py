@@ -17,7 +17,9 @@ import zstandard
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.table import Table
 
+from rightsflow.connectors.base import Row
 from rightsflow.connectors.iceberg_lake import IcebergConfig, IcebergLakeConnector
+from rightsflow.connectors.testing import CONTRACT_COLLECTIONS, ReadAll, Seed
 
 NAMESPACE = "lake"
 
@@ -76,6 +78,32 @@ def make_lake(root: Path, catalog_uri: str | None = None) -> Lake:
     catalog = SqlCatalog("test", uri=uri, warehouse=(root / "warehouse").as_uri())
     catalog.create_namespace(NAMESPACE)
     return Lake(root, catalog, catalog_uri)
+
+
+def append_in_files(lake: Lake, name: str, rows: list[Row], per_file: int = 5) -> None:
+    """One commit (snapshot, data file) per `per_file` rows: history to erase from."""
+    table = lake.table(name)
+    schema = table.schema().as_arrow()
+    for start in range(0, len(rows), per_file):
+        table.append(pa.Table.from_pylist(rows[start : start + per_file], schema=schema))
+
+
+def contract_storage(lake: Lake, per_file: int) -> tuple[Seed, ReadAll]:
+    """`seed` and `read_all` for run_contract: a table per fixture collection, many files."""
+
+    def seed(address: str, rows: list[Row]) -> None:
+        spec = next(c for c in CONTRACT_COLLECTIONS if c.address == address)
+        fields = [
+            pa.field(name, pa.int64() if kind is int else pa.string(), name not in spec.primary_key)
+            for name, kind in spec.columns
+        ]
+        lake.create(spec.name, pa.schema(fields))
+        append_in_files(lake, spec.name, rows, per_file)
+
+    def read_all(address: str) -> list[Row]:
+        return lake.rows(address.split(":", 1)[1])
+
+    return seed, read_all
 
 
 def files_holding(lake: Lake, needles: list[str]) -> dict[str, list[str]]:
