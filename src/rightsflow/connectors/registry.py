@@ -19,6 +19,7 @@ from rightsflow.connectors.iceberg_lake import ICEBERG_CONNECTOR
 from rightsflow.connectors.manual import MANUAL_CONNECTOR
 from rightsflow.connectors.parquet_lake import PARQUET_CONNECTOR
 from rightsflow.connectors.redis_kv import REDIS_CONNECTOR
+from rightsflow.connectors.saas import SAAS_CONNECTOR
 from rightsflow.connectors.sql import SQL_CONNECTOR
 from rightsflow.domain.errors import InvalidInput, RightsflowError
 
@@ -170,6 +171,7 @@ def builtin_specs() -> tuple[AnySpec, ...]:
         SQL_CONNECTOR,
         PARQUET_CONNECTOR,
         REDIS_CONNECTOR,
+        SAAS_CONNECTOR,
         ICEBERG_CONNECTOR,
         HTTP_SERVICE_CONNECTOR,
         MANUAL_CONNECTOR,
