@@ -186,13 +186,15 @@ class SaasConnector:
         return changed
 
     def delete(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> int:
+        if not keys:
+            return 0
         op = self._collection(node).delete
         if op is None:
             raise ConnectorFailure(
                 f"{node.address}: the vendor file has no delete", retryable=False
             )
         wanted = key_tuples(node, keys)
-        if op.confirm_exists and wanted:
+        if op.confirm_exists:
             wanted = list(self._rows_by_key(node, keys))
         deleted = 0
         for key in wanted:

@@ -99,6 +99,11 @@ class OAuth2Token:
                 self._token, self._expires = self._fetch()
             return self._token
 
+    def renew(self) -> None:
+        """Fetch a token now, whatever is cached (proves the credentials work)."""
+        with self._lock:
+            self._token, self._expires = self._fetch()
+
     def refresh(self, stale: str) -> None:
         """Drop `stale` (unless another thread has already replaced it)."""
         with self._lock:
@@ -202,8 +207,7 @@ class SaasHttp:
     def fetch_token(self) -> None:
         """Fetch a new OAuth2 token now (the check of a system without a check request)."""
         if self._oauth is not None:
-            self._oauth.refresh(self._oauth.current())
-            self._oauth.current()
+            self._oauth.renew()
 
     def close(self) -> None:
         self._client.close()
