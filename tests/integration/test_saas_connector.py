@@ -371,3 +371,27 @@ def test_a_next_link_to_another_host_is_not_followed(okta: tuple[OktaState, str]
     with pytest.raises(ConnectorFailure, match="another host") as caught:
         connector.retrieve(node("user_grants", key=("userId", "id")), {"userId": [uid]})
     assert not caught.value.retryable
+
+
+def test_confirm_exists_deletes_only_rows_found(tmp_path: Path) -> None:
+    # An API whose DELETE of an unknown id is not "no data" (here: a failure) is asked to
+    # delete only the rows a read found, and the count is theirs.
+    vendor = tmp_path / "confirm.yml"
+    vendor.write_text(
+        VENDOR.replace(
+            '    delete: {method: DELETE, path: "/customers/{id}"}',
+            "    delete:\n      confirm_exists: true\n      steps:\n"
+            '        - {method: DELETE, path: "/customers/{id}", no_data_status: []}',
+        )
+    )
+    store = Store()
+    store.seed(
+        "contract:customers", [{"id": 1, "email": "a@example.com", "name": "A", "phone": None}]
+    )
+    with serve(contract_app(store)) as url:
+        config = SaasConfig(vendor=str(vendor), base_url=url, secrets={"key": API_KEY})
+        connector = opened(config)
+        customers = node("customers")
+        assert connector.delete(customers, [{"id": 1}, {"id": 10**6}]) == 1
+        assert connector.delete(customers, [{"id": 1}]) == 0
+        assert store.read_all("contract:customers") == []
