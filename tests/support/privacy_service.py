@@ -41,6 +41,7 @@ class Shipments:
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)  # operations, in order (faults included)
+    bodies: list[bytes] = field(default_factory=list)  # what Rightsflow posted, in order
     faults: list[str] = field(default_factory=list)  # next POSTs: "500", "404", "garbage", ...
     in_flight: int = 0
     most_in_flight: int = 0
@@ -87,7 +88,9 @@ def _inject_faults(app: FastAPI, data: Shipments, delay_s: float) -> None:
     async def faults(request: Request, call_next: Callable[..., Awaitable[Response]]) -> Any:
         if request.method != "POST":
             return await call_next(request)
+        body = await request.body()
         with data.lock:
+            data.bodies.append(body)
             data.calls.append(request.url.path.rsplit("/", 1)[-1])
             fault = data.faults.pop(0) if data.faults else None
             data.in_flight += 1
