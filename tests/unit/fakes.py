@@ -30,8 +30,8 @@ from rightsflow.config import Settings
 from rightsflow.domain.connector import Connector, SystemConnector
 from rightsflow.domain.datamap_parse import parse_datamap
 from rightsflow.domain.errors import NotFound
-from rightsflow.domain.records import SystemCallRecord
 from rightsflow.domain.policy import DEFAULT_POLICIES
+from rightsflow.domain.records import SystemCallRecord
 from rightsflow.domain.requests import PrivacyRequest, RequestStatus
 from rightsflow.domain.signature import key_id, public_key_pem, raw_public_key, sign_document
 from rightsflow.sample.shop import shop_dataset_yaml
