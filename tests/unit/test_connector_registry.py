@@ -19,6 +19,8 @@ from rightsflow.connectors.sql import SqlConfig, SqlConnector
 from rightsflow.connectors.testing import InMemoryConnector
 from rightsflow.domain.errors import InvalidInput
 
+BUILTIN_KINDS = ("http_service", "iceberg", "manual", "parquet", "redis", "saas", "sql")
+
 
 class FakeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -42,7 +44,7 @@ def plugin(name: str, target: str) -> EntryPoint:
 
 def test_default_registry_has_the_builtin_sql_connector() -> None:
     registry = default_registry(plugins=[])
-    assert registry.kinds() == ("iceberg", "parquet", "redis", "sql")
+    assert registry.kinds() == BUILTIN_KINDS
     spec = registry.get("sql")
     assert spec.capabilities == {"retrieve", "mask", "delete"}
     assert default_registry(plugins=[]) is not registry  # built fresh, nothing global
@@ -51,7 +53,8 @@ def test_default_registry_has_the_builtin_sql_connector() -> None:
 def test_unknown_kind_lists_the_known_kinds() -> None:
     registry = default_registry(plugins=[plugin("fake_api", "FAKE_SPEC")])
     with pytest.raises(
-        InvalidInput, match="'mongo'; known kinds: fake_api, iceberg, parquet, redis, sql"
+        InvalidInput,
+        match="'mongo'; known kinds: fake_api, http_service, iceberg, manual, parquet, redis, saas, sql",
     ) as caught:
         registry.get("mongo")
     assert caught.value.field == "connector"
@@ -164,4 +167,4 @@ SQL_CLONE = ConnectorSpec(
 
 def test_installed_plugins_are_discovered() -> None:
     # Nothing is installed in the group in this repository: just the built-ins.
-    assert default_registry().kinds() == ("iceberg", "parquet", "redis", "sql")
+    assert default_registry().kinds() == BUILTIN_KINDS
