@@ -146,6 +146,7 @@ def _stripe_form(text: str) -> dict[str, Any]:
 
 def stripe_app(state: StripeState) -> FastAPI:
     app = FastAPI()
+
     @app.middleware("http")
     async def auth(request: Request, call_next: Callable[..., Awaitable[Response]]) -> Any:
         if request.headers.get("authorization") != f"Bearer {STRIPE_KEY}":
@@ -249,6 +250,7 @@ def _okta_error(status: int, summary: str = "error", code: str = "E0000009") -> 
 
 def okta_app(state: OktaState) -> FastAPI:
     app = FastAPI()
+
     @app.middleware("http")
     async def auth(request: Request, call_next: Callable[..., Awaitable[Response]]) -> Any:
         if request.url.path.startswith("/api/"):
