@@ -13,7 +13,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from rightsflow.connectors.base import Row, RowChange
+from rightsflow.connectors.base import Row, RowChange, WriteOutcome
 from rightsflow.connectors.parquet_lake import (
     PARQUET_CONNECTOR,
     ParquetConfig,
@@ -29,6 +29,10 @@ from rightsflow.domain.plan import IdentityInput, PlanNode
 
 CHUNK = 4
 ROWS_PER_FILE = 5
+
+
+def rewrote(rows: int, *files: str) -> WriteOutcome:
+    return WriteOutcome(rows, {"files_rewritten": files})
 
 
 def _arrow_type(kind: type) -> Any:
@@ -177,8 +181,7 @@ def test_only_files_holding_the_subject_are_rewritten(tmp_path: Path) -> None:
     before = _snapshot(base)
     schema_before = pq.read_schema(base / "day=2" / "part-0.parquet")
     node = _node(ADDRESS, ("id",), action="delete")
-    assert lake.delete(node, [{"id": 5}]) == 1
-    assert lake.last_rewrites() == ["web/page_views/day=2/part-0.parquet"]
+    assert lake.delete(node, [{"id": 5}]) == rewrote(1, "web/page_views/day=2/part-0.parquet")
     after = _snapshot(base)
     assert sorted(after) == sorted(before), "no new or temporary files are left behind"
     changed = sorted(name for name in before if before[name] != after[name])
@@ -188,8 +191,7 @@ def test_only_files_holding_the_subject_are_rewritten(tmp_path: Path) -> None:
     assert rewritten.metadata.row_group(0).column(0).compression == "ZSTD"
     assert [r["user_id"] for r in rewritten.read().to_pylist()] == [8, 9]
     # Again: nothing to delete, nothing rewritten, nothing touched.
-    assert lake.delete(node, [{"id": 5}]) == 0
-    assert lake.last_rewrites() == []
+    assert lake.delete(node, [{"id": 5}]) == rewrote(0)
     assert _snapshot(base) == after
 
 
@@ -202,8 +204,7 @@ def test_mask_keeps_types_and_nested_values(tmp_path: Path) -> None:
         RowChange({"id": 5}, {"email": "erased@invalid", "note": None, "amount": "0.00"}),
         RowChange({"id": 999}, {"note": None}),
     ]
-    assert lake.mask(node, changes) == 1
-    assert lake.last_rewrites() == ["web/page_views/day=2/part-0.parquet"]
+    assert lake.mask(node, changes) == rewrote(1, "web/page_views/day=2/part-0.parquet")
     rows = {r["id"]: r for r in ds.dataset(str(base), partitioning="hive").to_table().to_pylist()}
     masked = rows[5]
     assert masked["email"] == "erased@invalid"
@@ -215,8 +216,7 @@ def test_mask_keeps_types_and_nested_values(tmp_path: Path) -> None:
         if row["id"] != 5:
             assert rows[row["id"]] == row
     snapshot = _snapshot(base)
-    assert lake.mask(node, changes) == 0, "a repeated mask changes nothing"
-    assert lake.last_rewrites() == []
+    assert lake.mask(node, changes) == rewrote(0), "a repeated mask changes nothing"
     assert _snapshot(base) == snapshot
 
 
@@ -245,12 +245,10 @@ def test_composite_key_with_a_partition_column(tmp_path: Path) -> None:
     assert lake.fetch_by_keys(node, [{"day": 2, "id": 5}, {"day": 1, "id": 5}]) == [
         {"id": 5, "day": 2}
     ]
-    assert lake.delete(node, [{"day": 1, "id": 5}]) == 0
-    assert lake.delete(node, [{"day": 2, "id": 5}, {"day": 3, "id": 10}]) == 2
-    assert sorted(lake.last_rewrites()) == [
-        "web/page_views/day=2/part-0.parquet",
-        "web/page_views/day=3/part-0.parquet",
-    ]
+    assert lake.delete(node, [{"day": 1, "id": 5}]) == rewrote(0)
+    assert lake.delete(node, [{"day": 2, "id": 5}, {"day": 3, "id": 10}]) == rewrote(
+        2, "web/page_views/day=2/part-0.parquet", "web/page_views/day=3/part-0.parquet"
+    )
     left = ds.dataset(str(base), partitioning="hive").to_table().column("id").to_pylist()
     assert sorted(left) == [i for i in range(1, 14) if i not in (5, 10)]
 
@@ -290,12 +288,11 @@ def test_a_failure_in_a_later_file_replaces_no_file(tmp_path: Path) -> None:
     with pytest.raises(ConnectorFailure, match="column amount"):
         lake.mask(node, changes)
     assert _snapshot(base) == snapshot, "no original replaced, no temporary file left"
-    assert lake.last_rewrites() == []
 
 
 def test_a_root_given_through_a_symlink_reports_paths_under_it(tmp_path: Path) -> None:
     _write_events(tmp_path / "real")
     (tmp_path / "link").symlink_to(tmp_path / "real")
     lake = _lake(tmp_path / "link")
-    assert lake.delete(_node(ADDRESS, ("id",), action="delete"), [{"id": "5"}]) == 1
-    assert lake.last_rewrites() == ["web/page_views/day=2/part-0.parquet"]
+    outcome = lake.delete(_node(ADDRESS, ("id",), action="delete"), [{"id": "5"}])
+    assert outcome == rewrote(1, "web/page_views/day=2/part-0.parquet")

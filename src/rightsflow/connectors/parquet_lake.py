@@ -24,7 +24,14 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.dataset as ds  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from rightsflow.connectors.base import ConnectorSpec, Row, RowChange, Scalar, key_tuples
+from rightsflow.connectors.base import (
+    ConnectorSpec,
+    Row,
+    RowChange,
+    Scalar,
+    WriteOutcome,
+    key_tuples,
+)
 from rightsflow.connectors.parquet_rewrite import (
     FileEdit,
     KeyTuple,
@@ -72,7 +79,6 @@ class ParquetLakeConnector:
         self._config = config
         self._root = Path(config.root)
         self._lock = threading.Lock()
-        self._rewrites: list[str] = []
 
     # -- the Connector protocol -------------------------------------------------------------
 
@@ -116,7 +122,7 @@ class ParquetLakeConnector:
 
         return self._call(node, fetch)
 
-    def mask(self, node: PlanNode, changes: Sequence[RowChange]) -> int:
+    def mask(self, node: PlanNode, changes: Sequence[RowChange]) -> WriteOutcome:
         _key_tuples(node, [c.key for c in changes], "mask rows")  # all valid, or nothing done
         rows: dict[KeyTuple, tuple[Mapping[str, Any], ...]] = {}
         for change in changes:
@@ -124,7 +130,7 @@ class ParquetLakeConnector:
             rows[key] = (*rows.get(key, ()), change.values)
         return self._erase(node, FileEdit(node.primary_key, rows))
 
-    def delete(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> int:
+    def delete(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> WriteOutcome:
         wanted = _key_tuples(node, keys, "delete rows")
         return self._erase(node, FileEdit(node.primary_key, dict.fromkeys(wanted, ()), delete=True))
 
@@ -149,11 +155,6 @@ class ParquetLakeConnector:
 
     def close(self) -> None:
         return
-
-    def last_rewrites(self) -> list[str]:
-        """Files (relative to the root, `/`-separated) the last mask or delete rewrote."""
-        with self._lock:
-            return list(self._rewrites)
 
     # -- internals --------------------------------------------------------------------------
 
@@ -183,18 +184,18 @@ class ParquetLakeConnector:
         scanner = dataset.scanner(columns=columns, filter=expr, batch_size=self._config.batch_size)
         return iter(scanner.to_batches())
 
-    def _erase(self, node: PlanNode, edit: FileEdit) -> int:
+    def _erase(self, node: PlanNode, edit: FileEdit) -> WriteOutcome:
+        """Rewrite the files holding the rows; the outcome names them (relative to the root,
+        `/`-separated) for the receipt."""
         if not edit.rows:
-            with self._lock:
-                self._rewrites = []
-            return 0
+            return _rewrote(0, [])
 
-        def run() -> int:
+        def run() -> WriteOutcome:
             dataset = self._dataset(node)
             fitted = normalised(edit, dataset.schema)
             expr = _keys_filter(dataset.schema, list(edit.key), list(fitted.rows))
             if expr is None:
-                return 0
+                return _rewrote(0, [])
             hit = dataset.to_table(columns=["__filename"], filter=expr)
             files = sorted(set(hit.column("__filename").to_pylist()))
             partitions = {
@@ -204,11 +205,9 @@ class ParquetLakeConnector:
             }
             changed, rewritten = rewrite_files(files, partitions, fitted, node.address)
             root = self._root.resolve()
-            self._rewrites = [Path(f).relative_to(root).as_posix() for f in rewritten]
-            return changed
+            return _rewrote(changed, [Path(f).relative_to(root).as_posix() for f in rewritten])
 
         with self._lock:
-            self._rewrites = []
             return self._call(node, run)
 
     def _dataset(self, node: PlanNode) -> Any:
@@ -322,3 +321,7 @@ PARQUET_CONNECTOR: ConnectorSpec[ParquetConfig] = ConnectorSpec(
     capabilities=frozenset({"retrieve", "mask", "delete"}),
     description="A data lake of Parquet files (Hive partitions allowed), through PyArrow",
 )
+
+
+def _rewrote(rows: int, files: Sequence[str]) -> WriteOutcome:
+    return WriteOutcome(rows, {"files_rewritten": tuple(files)})
