@@ -76,3 +76,21 @@ def test_pending_reviews_are_counted() -> None:
     phone = DataField("phone", ("user.contact.phone_number",), review="from the name")
     warnings = check_datamap(_map(_people(phone)), {})
     assert any(w.startswith("1 field(s) carry introspection suggestions") for w in warnings)
+
+
+def _redis_map(erasure: str | None) -> DataMap:
+    email = DataField("email", ("user.contact.email",), identity="email")
+    extra = {"erasure": erasure} if erasure else {}
+    sessions = Collection("d", "sessions", (email, DataField("ua", ("user.device",))), **extra)  # type: ignore[arg-type]
+    config = {"url": "redis://x", "collections": {"sessions": {"key": "s:{email}", "type": "hash"}}}
+    return DataMap((System("s", "redis", ("d",), config),), (Dataset("d", (sessions,)),))
+
+
+def test_masking_a_redis_key_named_after_the_subject_is_reported() -> None:
+    warnings = check_datamap(_redis_map(None), {"e": DEFAULT_ERASURE})
+    assert any(
+        "d:sessions: policy e masks it, but its redis key names hold email" in w for w in warnings
+    ), warnings
+    assert not any(
+        "redis key" in w for w in check_datamap(_redis_map("delete"), {"e": DEFAULT_ERASURE})
+    )

@@ -6,6 +6,7 @@ is something a privacy engineer should fix or accept knowingly.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from rightsflow.domain.datamap import DataMap
@@ -61,6 +62,28 @@ def _erasure_problems(datamap: DataMap, plan: ExecutionPlan, policy: str) -> Ite
                 )
         if node.action == "mask":
             yield from _mask_problems(node, policy, referenced)
+            yield from _masked_key_names(datamap, node, policy)
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
+
+
+def _masked_key_names(datamap: DataMap, node: PlanNode, policy: str) -> Iterable[str]:
+    """A redis key named after the subject (`session:{email}`) keeps the name when its value
+    is masked: only deleting the key erases it."""
+    system = datamap.system_for(node.dataset)
+    if system is None or system.connector != "redis":
+        return
+    spec = (system.config.get("collections") or {}).get(node.collection) or {}
+    template = spec.get("key", "") if isinstance(spec, Mapping) else ""
+    personal = {i.field for i in node.identity_inputs} | {t.path for t in node.targets}
+    named = sorted(set(_PLACEHOLDER.findall(str(template))) & personal)
+    if named:
+        yield (
+            f"{node.address}: policy {policy} masks it, but its redis key names hold "
+            f"{', '.join(named)}, which masking leaves in place "
+            "(set fides_meta.rightsflow.erasure: delete on the collection)"
+        )
 
 
 def _mask_problems(
