@@ -6,8 +6,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+import yaml
 from fastapi import FastAPI, Request
 
 from rightsflow.connectors.http_service import HttpServiceConfig, HttpServiceConnector
@@ -15,8 +17,16 @@ from rightsflow.domain.connector import Callback, SystemCall
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.sdk.models import AccessResult, CallbackBody
 from rightsflow.sdk.signing import HEADER, sign
+from rightsflow.services import execution, requests
+from tests.support.erasure_checks import platform_for, run_request
 from tests.support.http_server import serve
-from tests.support.privacy_service import SECRET, Shipments, service_app, shipments_for
+from tests.support.privacy_service import (
+    DATASET_YAML,
+    SECRET,
+    Shipments,
+    service_app,
+    shipments_for,
+)
 
 EMAIL = "subject@example.com"
 
@@ -209,3 +219,32 @@ def test_config_refuses_bad_urls_and_short_secrets() -> None:
         HttpServiceConfig(url="ftp://x", secret=SECRET)
     with pytest.raises(ValueError, match="at least 16"):
         HttpServiceConfig(url="http://x", secret="short")
+
+
+def test_inline_requests_ask_the_service_and_verify_the_erase(
+    service: str, data: Shipments, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORDERS_SECRET", SECRET)
+    system = {
+        "key": "orders-service",
+        "connector": "http_service",
+        "datasets": ["orders_service"],
+        "config": {"url": f"{service}/privacy/v1", "secret": "${ORDERS_SECRET}"},
+    }
+    files = {
+        "orders_service.yml": DATASET_YAML,
+        "systems.yml": yaml.safe_dump({"systems": [system]}),
+    }
+    with platform_for(tmp_path, files) as platform:
+        access = run_request(platform, requests.NewRequest("access", {"email": EMAIL}, "gdpr"))
+        found = execution.rows_found(platform, access.request_id, "orders_service:shipments")
+        erasure = run_request(platform, requests.NewRequest("erasure", {"email": EMAIL}, "gdpr"))
+    assert access.status == "completed"
+    assert len(found) == 2
+    assert erasure.status == "completed", erasure.failure
+    assert erasure.receipt is not None
+    assert erasure.receipt.verified
+    (line,) = erasure.receipt.lines
+    assert (line.rows_found, line.recheck) == (2, "verified")
+    assert data.of(EMAIL) == []
+    assert data.calls == ["access", "access", "erase", "access"]

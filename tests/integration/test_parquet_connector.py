@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from rightsflow.connectors.base import Row, RowChange, WriteOutcome
 from rightsflow.connectors.parquet_lake import (
@@ -26,6 +27,8 @@ from rightsflow.connectors.testing import (
 )
 from rightsflow.domain.errors import ConnectorFailure, InvalidInput
 from rightsflow.domain.plan import IdentityInput, PlanNode
+from rightsflow.services import requests
+from tests.support.erasure_checks import platform_for, run_request
 
 CHUNK = 4
 ROWS_PER_FILE = 5
@@ -296,3 +299,42 @@ def test_a_root_given_through_a_symlink_reports_paths_under_it(tmp_path: Path) -
     lake = _lake(tmp_path / "link")
     outcome = lake.delete(_node(ADDRESS, ("id",), action="delete"), [{"id": "5"}])
     assert outcome == rewrote(1, "web/page_views/day=2/part-0.parquet")
+
+
+def test_the_receipt_names_the_files_an_erasure_rewrote(tmp_path: Path) -> None:
+    _write_events(tmp_path / "lake")
+
+    def field(name: str, category: str, **meta: object) -> dict[str, object]:
+        return {"name": name, "data_categories": [category], "fides_meta": meta}
+
+    views = {
+        "name": "page_views",
+        "fields": [
+            field("id", "system.operations", primary_key=True, data_type="integer"),
+            field("email", "user.contact.email", identity="email", data_type="string"),
+            field("note", "user.content"),
+        ],
+        "fides_meta": {"rightsflow": {"erasure": "delete"}},
+    }
+    dataset = {"fides_key": "events", "name": "Events", "collections": [views]}
+    system = {
+        "key": "lake",
+        "connector": "parquet",
+        "datasets": ["events"],
+        "config": {
+            "root": str(tmp_path / "lake"),
+            "collections": {"page_views": {"path": "web/page_views"}},
+        },
+    }
+    files = {
+        "events.yml": yaml.safe_dump({"dataset": [dataset]}, sort_keys=False),
+        "systems.yml": yaml.safe_dump({"systems": [system]}, sort_keys=False),
+    }
+    with platform_for(tmp_path, files) as platform:
+        new = requests.NewRequest("erasure", {"email": "user7@example.com"}, "gdpr")
+        outcome = run_request(platform, new)
+    assert outcome.status == "completed", outcome.failure
+    assert outcome.receipt is not None
+    (line,) = outcome.receipt.lines
+    assert (line.rows_deleted, line.recheck) == (1, "verified")
+    assert line.evidence == {"files_rewritten": ["web/page_views/day=2/part-0.parquet"]}
