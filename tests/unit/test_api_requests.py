@@ -140,7 +140,7 @@ def test_detail_before_planning(api: ApiHarness) -> None:
     assert body["id"] == request_id
     assert body["policy"] == "default_access"
     assert (body["attempt"], body["completed_at"], body["failure_reason"]) == (1, None, None)
-    assert body["progress"] == {"planned": False, "systems": {}, "unreachable": []}
+    assert body["progress"] == {"planned": False, "systems": {}, "unreachable": [], "asked": []}
     assert "identit" not in response.text
     assert EMAIL.lower() not in response.text.lower()
 

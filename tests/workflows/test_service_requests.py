@@ -15,9 +15,10 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from rightsflow.api.rest.progress import detail_out
 from rightsflow.sdk.models import CallbackBody, EraseResult, SubjectRequest
 from rightsflow.sdk.signing import HEADER, sign
-from rightsflow.services import package, receipt
+from rightsflow.services import package, receipt, requests
 from rightsflow.services.requests import NewRequest, submit_and_start
 from rightsflow.storage.outbox import FileOutbox
 from rightsflow.workflows.devserver import DevServer
@@ -128,6 +129,13 @@ async def test_a_service_that_never_calls_back_is_overdue_and_the_rest_completes
             events = [e.action for e in uow.audit.for_request(request.id)]
         mail = FileOutbox(stack.runtime.settings.outbox_dir).messages()
         proof = receipt.build(stack.runtime.platform, request.id)
+        shown = detail_out(requests.detail(stack.runtime.platform, request.id)).progress.asked
+    assert [(q.operation, q.status) for q in shown] == [
+        ("access", "answered"),
+        ("erase", "overdue"),
+    ]
+    assert shown[1].reminders >= 1
+    assert shown[1].detail is not None
     assert failed.failure_reason is not None
     assert "orders-service: no answer to erase" in failed.failure_reason
     # The SQL part of the request still completed, and was verified.

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from rightsflow.domain.errors import Conflict, InvalidInput
 from rightsflow.domain.policy import policy_for
+from rightsflow.domain.records import SystemCallRecord
 from rightsflow.domain.rectification import Correction, validate_corrections
 from rightsflow.domain.regimes import due_at, get_regime
 from rightsflow.domain.requests import (
@@ -40,6 +41,7 @@ class RequestDetail:
     request: PrivacyRequest
     results: Sequence[NodeResult]
     plan: dict[str, object] | None
+    calls: Sequence[SystemCallRecord] = ()  # questions put to services and people
 
 
 def _request_type(raw: str) -> RequestType:
@@ -120,7 +122,10 @@ def detail(platform: Platform, request_id: str) -> RequestDetail:
     with platform.uow() as uow:
         request = uow.requests.get(request_id)
         return RequestDetail(
-            request, uow.results.for_request(request_id), uow.requests.plan(request_id)
+            request,
+            uow.results.for_request(request_id),
+            uow.requests.plan(request_id),
+            uow.calls.for_request(request_id),
         )
 
 

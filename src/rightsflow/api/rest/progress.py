@@ -10,8 +10,10 @@ from rightsflow.api.rest.schemas import (
     PhaseState,
     Progress,
     RequestDetailOut,
+    SystemQuestion,
     Unreachable,
 )
+from rightsflow.domain.records import SystemCallRecord
 from rightsflow.services.ports import NodeResult
 from rightsflow.services.requests import RequestDetail
 
@@ -32,7 +34,26 @@ def _phase(result: NodeResult | None) -> PhaseState:
     )
 
 
-def build_progress(plan: Mapping[str, Any] | None, results: Sequence[NodeResult]) -> Progress:
+def _question(call: SystemCallRecord) -> SystemQuestion:
+    return SystemQuestion(
+        system=call.system,
+        operation=call.operation,
+        status=call.status,
+        asked_at=call.issued_at,
+        due_at=call.due_at,
+        answered_at=call.answered_at,
+        answered_by=call.actor,
+        outcome=call.outcome,
+        reminders=call.reminders,
+        detail=call.detail,
+    )
+
+
+def build_progress(
+    plan: Mapping[str, Any] | None,
+    results: Sequence[NodeResult],
+    calls: Sequence[SystemCallRecord] = (),
+) -> Progress:
     if plan is None:
         return Progress(planned=False)
     by_key = {(r.address, r.phase): r for r in results}
@@ -54,7 +75,12 @@ def build_progress(plan: Mapping[str, Any] | None, results: Sequence[NodeResult]
         for s in plan.get("skipped", ())
         if s.get("holds_targeted_data")
     ]
-    return Progress(planned=True, systems=systems, unreachable=unreachable)
+    return Progress(
+        planned=True,
+        systems=systems,
+        unreachable=unreachable,
+        asked=[_question(c) for c in calls],
+    )
 
 
 def detail_out(found: RequestDetail) -> RequestDetailOut:
@@ -70,5 +96,5 @@ def detail_out(found: RequestDetail) -> RequestDetailOut:
         completed_at=request.completed_at,
         failure_reason=request.failure_reason,
         attempt=request.attempt,
-        progress=build_progress(found.plan, found.results),
+        progress=build_progress(found.plan, found.results, found.calls),
     )

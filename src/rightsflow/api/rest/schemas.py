@@ -76,8 +76,26 @@ class Unreachable(BaseModel):
     reason: str
 
 
+class SystemQuestion(BaseModel):
+    """A question put to a system that answers for itself (an internal service, a person)."""
+
+    system: str
+    operation: str = Field(description="access | erase | recheck")
+    status: str = Field(description="pending | answered | overdue | failed")
+    asked_at: datetime
+    due_at: datetime
+    answered_at: datetime | None = None
+    answered_by: str | None = Field(default=None, description='"service" or the person')
+    outcome: str | None = Field(default=None, description="done | no_data | cannot_comply")
+    reminders: int = 0
+    detail: str | None = Field(default=None, description="Why it failed or is overdue")
+
+
 class Progress(BaseModel):
     planned: bool
+    asked: list[SystemQuestion] = Field(
+        default_factory=list, description="Questions put to services and people, and answers"
+    )
     systems: dict[str, list[CollectionProgress]] = Field(
         default_factory=dict, description="System key -> its collections in plan order"
     )
