@@ -20,7 +20,7 @@ from rightsflow.domain.errors import InvalidInput, Refused
 from rightsflow.domain.records import SystemCallRecord
 from rightsflow.services import execution, system_calls, tasks
 from rightsflow.services.platform import Platform
-from rightsflow.services.requests import NewRequest, submit
+from rightsflow.services.requests import NewRequest, cancel, submit
 from rightsflow.services.rows import iter_rows, stored_pages
 from rightsflow.services.tasks import Attestation
 from tests.support.manual_tasks import CRM_YML, INSTRUCTIONS, OWNER, manual_system, task_link
@@ -332,3 +332,13 @@ def test_a_call_record_without_token_cannot_be_opened() -> None:
     store.state.calls[call.id] = call
     with pytest.raises(Refused):
         tasks.check_token(platform, call.id, "")
+
+
+async def test_canceling_the_request_withdraws_its_open_task(erase_task: Task) -> None:
+    await cancel(erase_task.platform, RecordingStarter(), erase_task.request_id, actor="ops")
+    assert tasks.open_tasks(erase_task.platform) == []
+    with pytest.raises(Refused):
+        tasks.attest(erase_task.platform, erase_task.id, erase_task.token, done())
+    assert [e["reason"] for e in erase_task.events("task.refused")] == [
+        "no longer waiting (canceled)"
+    ]

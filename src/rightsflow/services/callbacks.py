@@ -35,8 +35,10 @@ def admit(
     given = token_digest(token or "")
     if not (call.token_hash and hmac.compare_digest(given, call.token_hash)):
         _refuse(platform, uow, call, via, "wrong token")
-    if not call.awaiting:
+    if call.status == "answered":
         _refuse(platform, uow, call, via, "already answered (replayed)")
+    if not call.awaiting:
+        _refuse(platform, uow, call, via, f"no longer waiting ({call.status})")
     return call
 
 

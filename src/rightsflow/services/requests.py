@@ -150,6 +150,10 @@ async def cancel(
         if request.status in TERMINAL:
             raise Conflict(f"the request is already {request.status.value}")
         audit.transition(uow, request, RequestStatus.CANCELED, platform.clock(), actor=actor)
+        for call in uow.calls.for_request(request_id):
+            if call.awaiting:  # its task or callback token stops working
+                call.status, call.detail = "canceled", "the request was canceled"
+                uow.calls.put(call)
         uow.commit()
     await workflows.cancel(request_id)
     return request
