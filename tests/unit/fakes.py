@@ -149,12 +149,17 @@ class FakeResults:
             copy.deepcopy(r) for k, r in self._store.state.results.items() if k[0] == request_id
         ]
 
-    def clear(self, request_id: str, phases: Sequence[str]) -> None:
+    def clear(
+        self, request_id: str, phases: Sequence[str], addresses: Sequence[str] | None = None
+    ) -> None:
+        def hit(key: tuple[str, ...]) -> bool:
+            return key[0] == request_id and (addresses is None or key[1] in addresses)
+
         results = self._store.state.results
-        for key in [k for k in results if k[0] == request_id and k[2] in phases]:
+        for key in [k for k in results if hit(k) and k[2] in phases]:
             del results[key]
         if "retrieve" in phases:
-            for key in [k for k in self._store.state.pages if k[0] == request_id]:
+            for key in [k for k in self._store.state.pages if hit(k)]:
                 del self._store.state.pages[key]
 
     def put_page(self, request_id: str, address: str, page: int, sealed: bytes, rows: int) -> None:

@@ -17,10 +17,11 @@ from rightsflow.connectors.pool import ConnectorPool
 from rightsflow.connectors.registry import ConnectorRegistry, builtin_specs
 from rightsflow.domain.datamap_parse import parse_datamap
 from rightsflow.domain.errors import InvalidInput, Refused
-from rightsflow.domain.records import SystemCallRecord
-from rightsflow.services import execution, system_calls, tasks
+from rightsflow.domain.records import NodeResult, SystemCallRecord
+from rightsflow.domain.requests import RequestStatus
+from rightsflow.services import audit, execution, system_calls, tasks
 from rightsflow.services.platform import Platform
-from rightsflow.services.requests import NewRequest, cancel, submit
+from rightsflow.services.requests import NewRequest, cancel, retry, submit
 from rightsflow.services.rows import iter_rows, stored_pages
 from rightsflow.services.tasks import Attestation
 from tests.support.manual_tasks import CRM_YML, INSTRUCTIONS, OWNER, manual_system, task_link
@@ -342,3 +343,20 @@ async def test_canceling_the_request_withdraws_its_open_task(erase_task: Task) -
     assert [e["reason"] for e in erase_task.events("task.refused")] == [
         "no longer waiting (canceled)"
     ]
+
+
+async def test_a_retry_after_a_failed_recheck_keeps_what_a_person_attested(
+    erase_task: Task,
+) -> None:
+    platform, rid = erase_task.platform, erase_task.request_id
+    tasks.attest(platform, erase_task.id, erase_task.token, done(counts={"contacts": 1}))
+    with platform.uow() as uow:  # the request then failed elsewhere, after its re-check ran
+        uow.results.put(NodeResult(rid, "crm:contacts", "recheck"))
+        request = uow.requests.get(rid)
+        audit.transition(uow, request, RequestStatus.FAILED, platform.clock(), reason="other")
+        uow.commit()
+    await retry(platform, RecordingStarter(), rid, actor="ops")
+    with platform.uow() as uow:
+        erased = uow.results.get(rid, "crm:contacts", "erase")
+    assert erased is not None
+    assert erased.rows_changed == 1

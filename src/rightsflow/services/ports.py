@@ -60,8 +60,11 @@ class ResultRepository(Protocol):
         ...
 
     def for_request(self, request_id: str) -> Sequence[NodeResult]: ...
-    def clear(self, request_id: str, phases: Sequence[str]) -> None:
-        """Forget these phases' results; clearing "retrieve" also drops the result pages."""
+    def clear(
+        self, request_id: str, phases: Sequence[str], addresses: Sequence[str] | None = None
+    ) -> None:
+        """Forget these phases' results (of `addresses` only, if given); clearing "retrieve"
+        also drops the result pages."""
         ...
 
     def put_page(self, request_id: str, address: str, page: int, sealed: bytes, rows: int) -> None:

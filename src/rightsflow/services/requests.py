@@ -159,6 +159,16 @@ async def cancel(
     return request
 
 
+def _row_level(platform: Platform, results: Sequence[NodeResult]) -> list[str]:
+    """The collections among `results` that are read and written row by row."""
+
+    def asked(address: str) -> bool:
+        system = platform.datamap.system_for(address.split(":", 1)[0])
+        return system is not None and platform.connectors.answers_itself(system.key)
+
+    return sorted({r.address for r in results if not asked(r.address)})
+
+
 async def retry(
     platform: Platform, workflows: WorkflowStarter, request_id: str, actor: str
 ) -> PrivacyRequest:
@@ -171,8 +181,12 @@ async def retry(
             )
         results = uow.results.for_request(request_id)
         if any(r.phase == "recheck" for r in results):
-            # The re-check found data left behind (e.g. rows added meanwhile): look again.
-            uow.results.clear(request_id, ["retrieve", "erase", "recheck"])
+            # The re-check found data left behind (e.g. rows added meanwhile): look again,
+            # in the collections read row by row. Systems that answered for themselves keep
+            # their answers (asked again, they would give the same ones).
+            uow.results.clear(
+                request_id, ["retrieve", "erase", "recheck"], _row_level(platform, results)
+            )
         request.attempt += 1
         audit.transition(
             uow,

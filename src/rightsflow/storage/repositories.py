@@ -258,15 +258,23 @@ class SqlResultRepository:
         )
         return [_to_result(row) for row in self._conn.execute(query).mappings()]
 
-    def clear(self, request_id: str, phases: Sequence[str]) -> None:
-        """Forget these phases' results; clearing "retrieve" also drops the result pages."""
+    def clear(
+        self, request_id: str, phases: Sequence[str], addresses: Sequence[str] | None = None
+    ) -> None:
+        """Forget these phases' results (of `addresses` only, if given); clearing "retrieve"
+        also drops the result pages."""
         if not phases:
             return
-        self._conn.execute(
-            node_results.delete().where(_nr.request_id == request_id, _nr.phase.in_(list(phases)))
+        results = node_results.delete().where(
+            _nr.request_id == request_id, _nr.phase.in_(list(phases))
         )
+        pages = result_pages.delete().where(_rp.request_id == request_id)
+        if addresses is not None:
+            results = results.where(_nr.address.in_(list(addresses)))
+            pages = pages.where(_rp.address.in_(list(addresses)))
+        self._conn.execute(results)
         if "retrieve" in phases:
-            self._conn.execute(result_pages.delete().where(_rp.request_id == request_id))
+            self._conn.execute(pages)
 
     def put_page(self, request_id: str, address: str, page: int, sealed: bytes, rows: int) -> None:
         """Insert or replace page `page` (0, 1, ...) of a retrieve result."""
