@@ -18,6 +18,7 @@ from rightsflow.connectors.saas import SAAS_CONNECTOR, SaasConfig, SaasConnector
 from rightsflow.connectors.testing import run_contract
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.domain.plan import PlanNode
+from tests.support.http_server import serve
 from tests.support.saas_contract import API_KEY, VENDOR, Store, contract_app
 from tests.support.saas_servers import (
     OKTA_CLIENT,
@@ -25,7 +26,6 @@ from tests.support.saas_servers import (
     OktaState,
     StripeState,
     okta_app,
-    serve,
     stripe_app,
 )
 

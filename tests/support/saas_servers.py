@@ -17,16 +17,13 @@ from __future__ import annotations
 import base64
 import itertools
 import re
-import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
@@ -61,30 +58,6 @@ class Faults:
             status, retry_after = due
             headers = {"Retry-After": retry_after} if retry_after is not None else {}
             return JSONResponse(error(status), status_code=status, headers=headers)
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """Serve `app` on a free port until the block ends; yields its base URL."""
-    # IPPROTO_TCP, so asyncio sets TCP_NODELAY on accepted sockets (else ~40 ms a request).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test HTTP server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 def _page(items: list[dict[str, Any]], after: str | None, limit: int) -> tuple[list[Any], bool]:
