@@ -1,4 +1,4 @@
-"""Result pages on SQLite and PostgreSQL, and the 0001 -> 0002 migration that adds them."""
+"""Result pages on SQLite and PostgreSQL, and the migrations from 0001 that add them."""
 
 from __future__ import annotations
 
@@ -157,32 +157,42 @@ def test_large_pages_roundtrip(engine: Engine) -> None:
     assert pages_of(engine, rid) == [big]
 
 
+def _legacy_results(engine: Engine) -> sa.Table:
+    """node_results as the database has it now (the code's table may have grown since)."""
+    return sa.Table("node_results", sa.MetaData(), autoload_with=engine)
+
+
 def test_migration_from_0001_keeps_results_and_adds_pages(fresh_url: str) -> None:
     engine = make_engine(fresh_url)
     try:
         upgrade(engine, "0001")
         assert "result_pages" not in sa.inspect(engine).get_table_names()
         rid = add_request(engine)
-        with SqlUnitOfWork(engine) as uow:
-            uow.results.put(NodeResult(rid, USERS, "retrieve", rows_found=2, sealed_rows=b"old"))
-            uow.commit()
+        legacy = {"request_id": rid, "address": USERS, "phase": "retrieve", "status": "done"}
+        counts = dict.fromkeys(("rows_masked", "rows_deleted", "rows_changed", "remaining"), 0)
+        with engine.begin() as conn:
+            conn.execute(
+                _legacy_results(engine).insert(),
+                {**legacy, **counts, "rows_found": 2, "sealed_rows": b"old", "updated_at": T0},
+            )
         upgrade(engine)
         with engine.connect() as conn:
             version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-            assert version == "0002"
+            assert version == "0003"
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, metadata) == []
         with SqlUnitOfWork(engine) as uow:
             kept = uow.results.get(rid, USERS, "retrieve")
             assert kept is not None
-            assert (kept.rows_found, kept.sealed_rows) == (2, b"old")
+            assert (kept.rows_found, kept.sealed_rows, kept.evidence) == (2, b"old", {})
             uow.results.put_page(rid, USERS, 0, b"new", rows=2)
             uow.commit()
         assert pages_of(engine, rid) == [b"new"]
         with engine.begin() as conn:
             command.downgrade(alembic_config(conn), "0001")
         assert "result_pages" not in sa.inspect(engine).get_table_names()
-        with SqlUnitOfWork(engine) as uow:
-            assert uow.results.get(rid, USERS, "retrieve") is not None
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(_legacy_results(engine).c.rows_found)).all()
+        assert rows == [(2,)]
     finally:
         engine.dispose()
