@@ -211,10 +211,6 @@ class FakeCalls:
                 return copy.deepcopy(c)
         return None
 
-    def by_token(self, token: str) -> SystemCallRecord | None:
-        digest = hashlib.sha256(token.encode()).hexdigest()
-        return next((copy.deepcopy(c) for c in self._all() if c.token_hash == digest), None)
-
     def for_request(self, request_id: str) -> Sequence[SystemCallRecord]:
         return [copy.deepcopy(c) for c in self._all() if c.request_id == request_id]
 

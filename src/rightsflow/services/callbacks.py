@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import structlog
 
-from rightsflow.domain.errors import ConnectorFailure, Refused
+from rightsflow.domain.errors import ConnectorFailure, NotFound, Refused
 from rightsflow.domain.records import SystemCallRecord
 from rightsflow.services import audit
 from rightsflow.services.execution import load_plan
@@ -29,7 +29,7 @@ def admit(
     """The call `token` answers, if it is still waiting; else `Refused` (audited, committed)."""
     try:
         call = uow.calls.get(call_id)
-    except Exception:  # unknown id: nothing to audit against a request
+    except NotFound:  # unknown id: nothing to audit against a request
         log.warning("answer_refused", via=via, reason="unknown call")
         raise Refused("not a call or task waiting for an answer") from None
     given = token_digest(token or "")

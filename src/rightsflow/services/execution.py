@@ -96,6 +96,17 @@ def _stored_plan(uow: UnitOfWork, request_id: str) -> ExecutionPlan | None:
     return ExecutionPlan.from_dict(raw) if raw else None
 
 
+_NOT_PLANNED = "the request has not been planned yet"
+
+
+def planned(uow: UnitOfWork, request_id: str) -> ExecutionPlan:
+    """The request's plan, inside the caller's unit of work; `Conflict` before planning."""
+    plan = _stored_plan(uow, request_id)
+    if plan is None:
+        raise Conflict(_NOT_PLANNED)
+    return plan
+
+
 def load_plan(
     platform: Platform, request_id: str, *, require_executing: bool = True
 ) -> ExecutionPlan:
@@ -105,7 +116,7 @@ def load_plan(
     if require_executing and request.status is not RequestStatus.EXECUTING:
         raise Conflict(f"request is {request.status.value}, not executing")
     if plan is None:
-        raise Conflict("the request has not been planned yet")
+        raise Conflict(_NOT_PLANNED)
     return plan
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,6 +29,7 @@ from rightsflow.services import audit
 from rightsflow.services.execution import load_plan
 from rightsflow.services.lookups import lookup_for
 from rightsflow.services.platform import Platform
+from rightsflow.services.ports import UnitOfWork
 from rightsflow.services.subject import open_subject
 from rightsflow.services.system_answers import settle, system_nodes
 
@@ -119,21 +121,7 @@ def _question(
 ) -> SystemCall:
     nodes = system_nodes(plan, call.system, call.operation)
     with platform.uow() as uow:
-        subject = open_subject(
-            platform.vault, call.request_id, uow.requests.sealed_identities(call.request_id)
-        )
-        lookups = {n.address: lookup_for(platform, uow, call.request_id, plan, n) for n in nodes}
-    identities = {
-        given.identity: subject.identities[given.identity]
-        for n in nodes
-        for given in n.identity_inputs
-    }
-    keys: dict[str, dict[Scalar, None]] = {}  # ordered sets
-    for node in nodes:
-        identity_fields = {given.field for given in node.identity_inputs}
-        for name, values in lookups[node.address].values.items():
-            if name not in identity_fields:
-                keys.setdefault(name, {}).update(dict.fromkeys(values))
+        identities, keys = subject_inputs(platform, uow, plan, call.request_id, nodes)
     request_id, system, operation = sent_as(call)
     return SystemCall(
         request_id=request_id,
@@ -141,10 +129,36 @@ def _question(
         operation=operation,
         collections=tuple(nodes),
         identities=identities,
-        keys={name: list(values) for name, values in keys.items()},
+        keys=keys,
         categories=_categories(nodes),
         callback=Callback(f"{platform.public_url}/api/v1/callbacks/{call.id}", token),
     )
+
+
+def subject_inputs(
+    platform: Platform,
+    uow: UnitOfWork,
+    plan: ExecutionPlan,
+    request_id: str,
+    nodes: Sequence[PlanNode],
+) -> tuple[dict[str, str], dict[str, list[Scalar]]]:
+    """What a system is told to find the subject by: the identities its collections are keyed
+    on, and the values found upstream for the fields they take from other collections."""
+    subject = open_subject(platform.vault, request_id, uow.requests.sealed_identities(request_id))
+    identities = {
+        given.identity: subject.identities[given.identity]
+        for node in nodes
+        for given in node.identity_inputs
+        if given.identity in subject.identities
+    }
+    keys: dict[str, dict[Scalar, None]] = {}  # ordered sets
+    for node in nodes:
+        by_identity = {given.field for given in node.identity_inputs}
+        lookup = lookup_for(platform, uow, request_id, plan, node)
+        for name, values in lookup.values.items():
+            if name not in by_identity:
+                keys.setdefault(name, {}).update(dict.fromkeys(values))
+    return identities, {name: list(values) for name, values in keys.items()}
 
 
 def sent_as(call: SystemCallRecord) -> tuple[str, str, str]:

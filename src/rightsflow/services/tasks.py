@@ -10,22 +10,22 @@ notification), and the token is spent by the attestation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from rightsflow.domain.connector import Scalar
-from rightsflow.domain.errors import Conflict, Refused
-from rightsflow.domain.plan import ExecutionPlan, PlanNode
+from rightsflow.domain.errors import Refused
+from rightsflow.domain.plan import PlanNode
 from rightsflow.domain.records import SystemCallRecord
 from rightsflow.services import audit
 from rightsflow.services.attestation import Attestation, answer_for
 from rightsflow.services.callbacks import admit
-from rightsflow.services.lookups import lookup_for
+from rightsflow.services.execution import planned
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import UnitOfWork
-from rightsflow.services.subject import open_subject
 from rightsflow.services.system_answers import settle, system_nodes
+from rightsflow.services.system_calls import subject_inputs
 
 __all__ = [
     "Attestation",
@@ -106,9 +106,9 @@ def task_view(platform: Platform, call_id: str, token: str) -> TaskView:
     Every view is audited."""
     with platform.uow() as uow:
         call = _admit_task(platform, uow, call_id, token)
-        plan = _plan(uow, call.request_id)
+        plan = planned(uow, call.request_id)
         nodes = system_nodes(plan, call.system, call.operation)
-        identities, keys = _whose(platform, uow, plan, call, nodes)
+        identities, keys = subject_inputs(platform, uow, plan, call.request_id, nodes)
         audit.record(
             uow,
             call.request_id,
@@ -137,7 +137,7 @@ def attest(
     attestation is refused and audited. An invalid attestation (`InvalidInput`) spends nothing."""
     with platform.uow() as uow:
         call = _admit_task(platform, uow, call_id, token)
-        plan = _plan(uow, call.request_id)
+        plan = planned(uow, call.request_id)
         answer = answer_for(system_nodes(plan, call.system, call.operation), call, attestation)
         # A person's reason stays in our store and on the receipt, never in workflow history.
         call.detail = attestation.reason.strip() if attestation.reason else None
@@ -170,41 +170,6 @@ def _admit_task(platform: Platform, uow: UnitOfWork, call_id: str, token: str) -
         uow.commit()
         raise Refused(f"{VIA} refused: not a task for a person")
     return call
-
-
-def _plan(uow: UnitOfWork, request_id: str) -> ExecutionPlan:
-    raw = uow.requests.plan(request_id)
-    if not raw:
-        raise Conflict("the request has not been planned yet")
-    return ExecutionPlan.from_dict(raw)
-
-
-def _whose(
-    platform: Platform,
-    uow: UnitOfWork,
-    plan: ExecutionPlan,
-    call: SystemCallRecord,
-    nodes: Sequence[PlanNode],
-) -> tuple[dict[str, str], dict[str, list[Scalar]]]:
-    """The identities the system's collections are found by, and the values found upstream
-    for collections reached through references (e.g. a customer id read from another system)."""
-    subject = open_subject(
-        platform.vault, call.request_id, uow.requests.sealed_identities(call.request_id)
-    )
-    identities = {
-        given.identity: subject.identities[given.identity]
-        for node in nodes
-        for given in node.identity_inputs
-        if given.identity in subject.identities
-    }
-    keys: dict[str, dict[Scalar, None]] = {}  # ordered sets
-    for node in nodes:
-        by_identity = {given.field for given in node.identity_inputs}
-        lookup = lookup_for(platform, uow, call.request_id, plan, node)
-        for name, values in lookup.values.items():
-            if name not in by_identity:
-                keys.setdefault(name, {}).update(dict.fromkeys(values))
-    return identities, {name: list(values) for name, values in keys.items()}
 
 
 def _summary(call: SystemCallRecord) -> TaskSummary:

@@ -1,8 +1,7 @@
-"""System calls: questions put to services and people, and their one-time tokens."""
+"""System calls: questions put to services and people (their one-time tokens as hashes)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
@@ -16,10 +15,6 @@ from rightsflow.storage.tables import system_calls
 
 _sc = system_calls.c
 _COLUMNS = tuple(f.name for f in fields(SystemCallRecord))
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def _to_call(row: RowMapping) -> SystemCallRecord:
@@ -55,11 +50,6 @@ class SqlCallRepository:
         query = sa.select(system_calls).where(
             _sc.request_id == request_id, _sc.system == system, _sc.operation == operation
         )
-        row = self._conn.execute(query).mappings().first()
-        return None if row is None else _to_call(row)
-
-    def by_token(self, token: str) -> SystemCallRecord | None:
-        query = sa.select(system_calls).where(_sc.token_hash == token_digest(token))
         row = self._conn.execute(query).mappings().first()
         return None if row is None else _to_call(row)
 
