@@ -43,7 +43,9 @@ __all__ = [
     "SystemConnector",
     "WaitPolicy",
     "WriteOutcome",
+    "check_page_size",
     "key_tuples",
+    "matchable",
     "validate_kind",
 ]
 
@@ -119,3 +121,14 @@ def key_tuples(
             )
         tuples[tuple(key[name] for name in names)] = None
     return list(tuples)
+
+
+def check_page_size(page_size: int) -> None:
+    """`retrieve_pages` refuses a page size below 1 (a programming error, not a failure)."""
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+
+
+def matchable(lookups: Mapping[str, Sequence[Scalar]]) -> dict[str, list[Scalar]]:
+    """The lookup values a row can match, per field (NULL never matches, SQL-style)."""
+    return {name: [v for v in values if v is not None] for name, values in lookups.items()}

@@ -35,7 +35,15 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from rightsflow.connectors import iceberg_rows as rows_of
-from rightsflow.connectors.base import ConnectorSpec, Row, RowChange, Scalar, key_tuples
+from rightsflow.connectors.base import (
+    ConnectorSpec,
+    Row,
+    RowChange,
+    Scalar,
+    check_page_size,
+    key_tuples,
+    matchable,
+)
 from rightsflow.connectors.iceberg_maintenance import (
     Retention,
     live_data_files,
@@ -119,9 +127,8 @@ class IcebergLakeConnector:
     def retrieve_pages(
         self, node: PlanNode, lookups: Mapping[str, Sequence[Scalar]], page_size: int
     ) -> Iterator[list[Row]]:
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
-        wanted = {name: [v for v in values if v is not None] for name, values in lookups.items()}
+        check_page_size(page_size)
+        wanted = matchable(lookups)
         if not any(wanted.values()):
             return iter(())
         return self._pages(node, wanted, page_size)

@@ -30,7 +30,9 @@ from rightsflow.connectors.base import (
     RowChange,
     Scalar,
     WriteOutcome,
+    check_page_size,
     key_tuples,
+    matchable,
 )
 from rightsflow.connectors.parquet_rewrite import (
     FileEdit,
@@ -89,9 +91,8 @@ class ParquetLakeConnector:
     def retrieve_pages(
         self, node: PlanNode, lookups: Mapping[str, Sequence[Scalar]], page_size: int
     ) -> Iterator[list[Row]]:
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
-        wanted = {name: [v for v in values if v is not None] for name, values in lookups.items()}
+        check_page_size(page_size)
+        wanted = matchable(lookups)
         if not any(wanted.values()):
             return iter(())
         return self._pages(node, wanted, page_size)

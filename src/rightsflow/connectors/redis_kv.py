@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from redis import exceptions as redis_exc
 from redis.connection import parse_url
 
-from rightsflow.connectors.base import ConnectorSpec, Row, RowChange, Scalar
+from rightsflow.connectors.base import ConnectorSpec, Row, RowChange, Scalar, check_page_size
 from rightsflow.connectors.redis_keys import KeyTemplate, Search
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.domain.plan import PlanNode
@@ -120,8 +120,7 @@ class RedisConnector:
     def retrieve_pages(
         self, node: PlanNode, lookups: Mapping[str, Sequence[Scalar]], page_size: int
     ) -> Iterator[list[Row]]:
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
+        check_page_size(page_size)
         search = self._search(node, lookups)
         return self._pages(node, search, page_size)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from rightsflow.connectors.base import ConnectorSpec, key_tuples
+from rightsflow.connectors.base import ConnectorSpec, check_page_size, key_tuples
 from rightsflow.connectors.saas_http import Call, SaasHttp
 from rightsflow.connectors.saas_pages import at_path, read_rows, text_of, write_call
 from rightsflow.connectors.saas_spec import (
@@ -139,8 +139,7 @@ class SaasConnector:
     def retrieve_pages(
         self, node: PlanNode, lookups: Mapping[str, Sequence[Scalar]], page_size: int
     ) -> Iterator[list[Row]]:
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
+        check_page_size(page_size)
         collection = self._collection(node)
         # Choose every operation now, so a lookup the vendor cannot do fails before any I/O.
         plan = [

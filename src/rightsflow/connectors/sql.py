@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine, make_url
 
-from rightsflow.connectors.base import ConnectorSpec, Row, RowChange, Scalar
+from rightsflow.connectors.base import ConnectorSpec, Row, RowChange, Scalar, check_page_size
 from rightsflow.connectors.sql_errors import Classified, classify
 from rightsflow.connectors.sql_pages import (
     Chunk,
@@ -125,8 +125,7 @@ class SqlConnector:
     def retrieve_pages(
         self, node: PlanNode, lookups: Mapping[str, Sequence[Scalar]], page_size: int
     ) -> Iterator[list[Row]]:
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
+        check_page_size(page_size)
         wanted = _lookup_values(node, lookups)
         if not wanted:
             return iter(())

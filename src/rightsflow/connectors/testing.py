@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from rightsflow.connectors.base import ConnectorSpec, key_tuples
+from rightsflow.connectors.base import ConnectorSpec, check_page_size, key_tuples
 from rightsflow.domain.connector import Connector, Row, RowChange, Scalar, rows_written
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.domain.plan import IdentityInput, PlanNode, TargetField
@@ -65,8 +65,7 @@ class InMemoryConnector:
         self, node: PlanNode, lookups: Mapping[str, Sequence[Scalar]], page_size: int
     ) -> Iterator[list[Row]]:
         """The rows `retrieve` returns (found when called), in pages of `page_size`."""
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
+        check_page_size(page_size)
         with self._enter("retrieve_pages", node):
             found = self._find(node, lookups)
         return (found[i : i + page_size] for i in range(0, len(found), page_size))
