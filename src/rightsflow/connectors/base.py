@@ -30,6 +30,7 @@ from rightsflow.domain.plan import PlanNode
 
 __all__ = [
     "CAPABILITIES",
+    "DAY_S",
     "KIND_PATTERN",
     "AnyConnector",
     "AnySpec",
@@ -48,6 +49,8 @@ __all__ = [
     "matchable",
     "validate_kind",
 ]
+
+DAY_S = 86_400.0  # waiting periods in connector configs are in seconds
 
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 

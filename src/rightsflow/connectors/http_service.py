@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rightsflow.connectors.base import (
+    DAY_S,
     ConnectorSpec,
     SystemAnswer,
     SystemCall,
@@ -33,8 +33,6 @@ from rightsflow.sdk.models import (
 from rightsflow.sdk.models import Callback as WireCallback
 from rightsflow.sdk.service import signed_call
 from rightsflow.sdk.signing import DEFAULT_TOLERANCE_S, HEADER, SignatureError, verify
-
-DAY_S = 86_400.0
 
 
 class HttpServiceConfig(BaseModel):
@@ -163,7 +161,7 @@ class HttpServiceConnector:
 
         return self._send(send, subject.operation)
 
-    def _send(self, send: Any, what: str) -> httpx.Response:
+    def _send(self, send: Callable[[], httpx.Response], what: str) -> httpx.Response:
         """Send with the system's limits; retry 5xx, 429 and transport failures with backoff."""
         last = "no attempt"
         for attempt in range(self._config.max_attempts):
@@ -172,7 +170,7 @@ class HttpServiceConnector:
             self._rate.wait()
             with self._slots:
                 try:
-                    response: httpx.Response = send()
+                    response = send()
                 except httpx.TimeoutException:
                     last = "timed out"
                     continue

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rightsflow.connectors.base import (
+    DAY_S,
     ConnectorSpec,
     SystemAnswer,
     SystemCall,
@@ -21,7 +22,6 @@ from rightsflow.connectors.base import (
 )
 from rightsflow.domain.errors import ConnectorFailure
 
-DAY_S = 86_400.0
 # One address, no display name: local part, "@", a domain with at least one dot. Deliverability
 # is the mail system's business; this catches typos and lists ("a@x.org, b@x.org").
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")

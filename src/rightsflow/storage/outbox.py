@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -34,8 +35,6 @@ class FileOutbox:
 
     def messages(self) -> list[EmailMessage]:
         """Every message sent so far, oldest first (by file time)."""
-        from email import message_from_bytes, policy  # noqa: PLC0415 (reading is rare)
-
         files = sorted(self._dir.glob("*.eml"), key=lambda f: f.stat().st_mtime_ns)
         out = []
         for f in files:

@@ -92,40 +92,35 @@ class RequestActivities:
             step.request_id,
         )
 
+    async def _on_system(
+        self, step: SystemStep, what: str, call: Callable[[Platform, str, str, str], T]
+    ) -> T:
+        return await _run(
+            lambda: call(self._platform, step.request_id, step.system, step.operation),
+            what,
+            step.request_id,
+        )
+
     @activity.defn(name="ask_system")
     async def ask_system(self, step: SystemStep) -> CallState:
-        return await _run(
-            lambda: system_calls.ask(self._platform, step.request_id, step.system, step.operation),
-            f"ask {step.system} to {step.operation}",
-            step.request_id,
+        return await self._on_system(
+            step, f"ask {step.system} to {step.operation}", system_calls.ask
         )
 
     @activity.defn(name="remind")
     async def remind(self, step: SystemStep) -> str:
-        return await _run(
-            lambda: system_calls.remind(
-                self._platform, step.request_id, step.system, step.operation
-            ),
-            f"remind {step.system}",
-            step.request_id,
-        )
+        return await self._on_system(step, f"remind {step.system}", system_calls.remind)
 
     @activity.defn(name="give_up")
     async def give_up(self, step: SystemStep) -> str:
-        return await _run(
-            lambda: system_calls.give_up(
-                self._platform, step.request_id, step.system, step.operation, step.why
-            ),
+        return await self._on_system(
+            step,
             f"give up on {step.system}",
-            step.request_id,
+            lambda platform, rid, system, op: system_calls.give_up(
+                platform, rid, system, op, step.why
+            ),
         )
 
     @activity.defn(name="call_outcome")
     async def call_outcome(self, step: SystemStep) -> str:
-        return await _run(
-            lambda: system_calls.outcome(
-                self._platform, step.request_id, step.system, step.operation
-            ),
-            f"outcome of {step.system}",
-            step.request_id,
-        )
+        return await self._on_system(step, f"outcome of {step.system}", system_calls.outcome)
