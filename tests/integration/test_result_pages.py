@@ -162,12 +162,37 @@ def _legacy_results(engine: Engine) -> sa.Table:
     return sa.Table("node_results", sa.MetaData(), autoload_with=engine)
 
 
+def _add_legacy_request(engine: Engine) -> str:
+    """A request row written with privacy_requests as revision 0001 had it."""
+    table = sa.Table("privacy_requests", sa.MetaData(), autoload_with=engine)
+    rid = str(uuid.uuid4())
+    with engine.begin() as conn:
+        conn.execute(
+            table.insert(),
+            {
+                "id": rid,
+                "type": "access",
+                "status": "executing",
+                "regime": "gdpr",
+                "policy_key": "default_access",
+                "received_at": T0,
+                "due_at": T0 + timedelta(days=30),
+                "attempt": 1,
+                "identity_types": ["email"],
+                "sealed_identities": b"sealed identities",
+                "created_at": T0,
+                "updated_at": T0,
+            },
+        )
+    return rid
+
+
 def test_migration_from_0001_keeps_results_and_adds_pages(fresh_url: str) -> None:
     engine = make_engine(fresh_url)
     try:
         upgrade(engine, "0001")
         assert "result_pages" not in sa.inspect(engine).get_table_names()
-        rid = add_request(engine)
+        rid = _add_legacy_request(engine)
         legacy = {"request_id": rid, "address": USERS, "phase": "retrieve", "status": "done"}
         counts = dict.fromkeys(("rows_masked", "rows_deleted", "rows_changed", "remaining"), 0)
         with engine.begin() as conn:
@@ -178,7 +203,7 @@ def test_migration_from_0001_keeps_results_and_adds_pages(fresh_url: str) -> Non
         upgrade(engine)
         with engine.connect() as conn:
             version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-            assert version == "0003"
+            assert version == "0004"
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, metadata) == []
         with SqlUnitOfWork(engine) as uow:

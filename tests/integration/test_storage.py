@@ -192,7 +192,7 @@ def test_list_pages_newest_first_with_filters(engine: Engine) -> None:
         uow.requests.list(RequestFilter(), after=None, limit=0)
 
 
-def test_unfinished_lists_received_and_executing_oldest_first(engine: Engine) -> None:
+def test_unfinished_lists_every_open_state_oldest_first(engine: Engine) -> None:
     statuses = list(RequestStatus)
     requests = [
         make_request(received_at=T0 - timedelta(hours=i), status=status)
@@ -201,7 +201,13 @@ def test_unfinished_lists_received_and_executing_oldest_first(engine: Engine) ->
     store(engine, *requests)
     with SqlUnitOfWork(engine) as uow:
         unfinished = uow.requests.unfinished()
-    assert [r.status for r in unfinished] == [RequestStatus.EXECUTING, RequestStatus.RECEIVED]
+    # Statuses were received newest first in enum order; a failed request waits for a retry.
+    assert [r.status for r in unfinished] == [
+        RequestStatus.EXECUTING,
+        RequestStatus.AWAITING_APPROVAL,
+        RequestStatus.AWAITING_VERIFICATION,
+        RequestStatus.RECEIVED,
+    ]
 
 
 def test_results_upsert_get_and_clear(engine: Engine) -> None:
@@ -283,7 +289,7 @@ def test_migrations_are_idempotent_reversible_and_match_tables(fresh_url: str) -
     try:
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).all() == [
-                ("0003",)
+                ("0004",)
             ]
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, metadata) == []

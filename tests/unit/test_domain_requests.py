@@ -20,9 +20,20 @@ from rightsflow.domain.requests import (
 
 S = RequestStatus
 ALLOWED = {
+    (S.RECEIVED, S.AWAITING_VERIFICATION),
+    (S.RECEIVED, S.AWAITING_APPROVAL),
     (S.RECEIVED, S.EXECUTING),
     (S.RECEIVED, S.FAILED),
+    (S.RECEIVED, S.DENIED),
     (S.RECEIVED, S.CANCELED),
+    (S.AWAITING_VERIFICATION, S.AWAITING_APPROVAL),
+    (S.AWAITING_VERIFICATION, S.EXECUTING),
+    (S.AWAITING_VERIFICATION, S.DENIED),
+    (S.AWAITING_VERIFICATION, S.CANCELED),
+    (S.AWAITING_VERIFICATION, S.EXPIRED),
+    (S.AWAITING_APPROVAL, S.EXECUTING),
+    (S.AWAITING_APPROVAL, S.DENIED),
+    (S.AWAITING_APPROVAL, S.CANCELED),
     (S.EXECUTING, S.COMPLETED),
     (S.EXECUTING, S.FAILED),
     (S.EXECUTING, S.CANCELED),
@@ -61,13 +72,14 @@ def test_every_transition_pair(current: RequestStatus, new: RequestStatus) -> No
             check_transition(current, new)
         assert current.value in str(exc.value)
         assert new.value in str(exc.value)
+        assert exc.value.current == current.value
         with pytest.raises(InvalidTransition):
             request.transition(new, T1)
         assert request.status is current
         assert request.events == []
 
 
-@pytest.mark.parametrize("terminal", [S.COMPLETED, S.CANCELED])
+@pytest.mark.parametrize("terminal", [S.COMPLETED, S.CANCELED, S.DENIED, S.EXPIRED])
 def test_terminal_states_have_no_way_out(terminal: RequestStatus) -> None:
     assert not any(can_transition(terminal, s) for s in S)
 

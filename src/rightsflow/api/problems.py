@@ -23,6 +23,7 @@ from rightsflow.domain.errors import (
     ConnectorFailure,
     DataMapInvalid,
     InvalidInput,
+    InvalidTransition,
     NotFound,
     Refused,
     RightsflowError,
@@ -165,7 +166,10 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         log.error("unmapped_domain_error", error_type=type(exc).__name__, code=exc.code)
         return internal_error(request.url.path, _request_id(request))
     errors: list[FieldError] | None = None
+    extra: dict[str, Any] | None = None
     detail = str(exc)
+    if isinstance(exc, InvalidTransition) and exc.current:
+        extra = {"current_status": exc.current}
     if isinstance(exc, InvalidInput):
         field = _domain_field(exc.field)
         errors = [FieldError(field=field, message=detail)]
@@ -177,7 +181,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         # Connector messages may quote the target system's own error text: keep it in our
         # records, not in a response.
         detail = _CONNECTOR_DETAIL
-    return problem(request, status, exc.code, detail, errors=errors)
+    return problem(request, status, exc.code, detail, errors=errors, extra=extra)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -32,7 +32,13 @@ class Conflict(RightsflowError):
 
 
 class InvalidTransition(Conflict):
+    """A state change the state machine does not allow; `current` names the state it is in."""
+
     code = "invalid-transition"
+
+    def __init__(self, message: str, current: str | None = None) -> None:
+        super().__init__(message)
+        self.current = current
 
 
 @dataclass(frozen=True)

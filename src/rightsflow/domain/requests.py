@@ -17,6 +17,8 @@ class RequestType(StrEnum):
     RECTIFICATION = "rectification"  # correct named fields of the subject's records
     RESTRICTION = "restriction"  # set the data map's restriction flag on the subject's records
     PORTABILITY = "portability"  # the access package, machine-readable (JSON and CSV)
+    OPT_OUT = "opt_out"  # of sale and sharing (CCPA/CPRA, US states): recorded, nothing read
+    LIMIT_USE = "limit_use"  # of sensitive personal information (CPRA): recorded, nothing read
 
     @property
     def reads_only(self) -> bool:
@@ -24,41 +26,94 @@ class RequestType(StrEnum):
 
     @property
     def writes(self) -> bool:
-        return not self.reads_only
+        return self in (RequestType.ERASURE, RequestType.RECTIFICATION, RequestType.RESTRICTION)
+
+    @property
+    def touches_data(self) -> bool:
+        """Whether the request is planned over the data map (opt-outs are decisions only)."""
+        return self.reads_only or self.writes
 
 
 class RequestStatus(StrEnum):
     RECEIVED = "received"
+    AWAITING_VERIFICATION = "awaiting_verification"  # the subject has to prove who they are
+    AWAITING_APPROVAL = "awaiting_approval"  # an operator has to decide
     EXECUTING = "executing"
     COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELED = "canceled"
+    FAILED = "failed"  # a step failed; the request can be retried (it is still owed)
+    DENIED = "denied"  # refused, with a reason from DenialReason
+    CANCELED = "canceled"  # withdrawn by the subject (or their agent) or an operator
+    EXPIRED = "expired"  # never verified within the time allowed
 
 
-TERMINAL = frozenset({RequestStatus.COMPLETED, RequestStatus.CANCELED})
+TERMINAL = frozenset(
+    {RequestStatus.COMPLETED, RequestStatus.DENIED, RequestStatus.CANCELED, RequestStatus.EXPIRED}
+)
+# Waiting for someone other than the platform: the subject or an operator.
+WAITING = frozenset({RequestStatus.AWAITING_VERIFICATION, RequestStatus.AWAITING_APPROVAL})
 
-# Later issues add verification and approval states between RECEIVED and EXECUTING.
+_S = RequestStatus
+# Every allowed move, explicitly. Anything else is an InvalidTransition (409 over HTTP).
 _TRANSITIONS: Mapping[RequestStatus, frozenset[RequestStatus]] = {
-    RequestStatus.RECEIVED: frozenset(
-        {RequestStatus.EXECUTING, RequestStatus.FAILED, RequestStatus.CANCELED}
+    _S.RECEIVED: frozenset(
+        {
+            _S.AWAITING_VERIFICATION,
+            _S.AWAITING_APPROVAL,
+            _S.EXECUTING,
+            _S.FAILED,
+            _S.DENIED,
+            _S.CANCELED,
+        }
     ),
-    RequestStatus.EXECUTING: frozenset(
-        {RequestStatus.COMPLETED, RequestStatus.FAILED, RequestStatus.CANCELED}
+    _S.AWAITING_VERIFICATION: frozenset(
+        {_S.AWAITING_APPROVAL, _S.EXECUTING, _S.DENIED, _S.CANCELED, _S.EXPIRED}
     ),
+    _S.AWAITING_APPROVAL: frozenset({_S.EXECUTING, _S.DENIED, _S.CANCELED}),
+    _S.EXECUTING: frozenset({_S.COMPLETED, _S.FAILED, _S.CANCELED}),
     # A failed request can be retried from where it failed, or given up on.
-    RequestStatus.FAILED: frozenset({RequestStatus.EXECUTING, RequestStatus.CANCELED}),
-    RequestStatus.COMPLETED: frozenset(),
-    RequestStatus.CANCELED: frozenset(),
+    _S.FAILED: frozenset({_S.EXECUTING, _S.CANCELED}),
+    _S.COMPLETED: frozenset(),
+    _S.DENIED: frozenset(),
+    _S.CANCELED: frozenset(),
+    _S.EXPIRED: frozenset(),
 }
+
+
+class DenialReason(StrEnum):
+    """Why a request was refused: a fixed list, so reports and agents can rely on it."""
+
+    IDENTITY_NOT_VERIFIED = "identity_not_verified"
+    NO_DATA_FOUND = "no_data_found"
+    EXEMPTION_APPLIES = "exemption_applies"
+    MANIFESTLY_UNFOUNDED_OR_EXCESSIVE = "manifestly_unfounded_or_excessive"
+    OUTSIDE_JURISDICTION = "outside_jurisdiction"
+    SUSPECTED_FRAUD = "suspected_fraud"
+    AGENT_NOT_AUTHORIZED = "agent_not_authorized"
+
+    @classmethod
+    def parse(cls, raw: str) -> DenialReason:
+        try:
+            return cls(raw)
+        except ValueError:
+            allowed = ", ".join(r.value for r in cls)
+            raise InvalidInput(
+                f"unknown reason; expected one of: {allowed}", field="reason"
+            ) from None
 
 
 def can_transition(current: RequestStatus, new: RequestStatus) -> bool:
     return new in _TRANSITIONS[current]
 
 
+def allowed_next(current: RequestStatus) -> frozenset[RequestStatus]:
+    return _TRANSITIONS[current]
+
+
 def check_transition(current: RequestStatus, new: RequestStatus) -> None:
     if not can_transition(current, new):
-        raise InvalidTransition(f"a {current.value} request cannot become {new.value}")
+        raise InvalidTransition(
+            f"the request is {current.value} and cannot become {new.value}", current=current.value
+        )
 
 
 IDENTITY_TYPES = ("email", "phone_number", "user_id")
@@ -100,7 +155,9 @@ def normalise_identities(
 
 @dataclass
 class PrivacyRequest:
-    """A request as the domain sees it. Identities are decrypted only where needed."""
+    """A request as the domain sees it. Identities are decrypted only where needed.
+
+    Lifecycle facts are ids, times and reason codes only, never personal data."""
 
     id: str
     type: RequestType
@@ -114,12 +171,30 @@ class PrivacyRequest:
     failure_reason: str | None = None
     attempt: int = 1
     idempotency_key: str | None = None
+    source: str = "api"  # "api", "privacy_center", "agent:<id>", "operator:<name>"
+    # The deadline runs from here: received_at, or when identity was verified where the regime
+    # starts the clock only then (GDPR, UK GDPR). paused_since is set while it waits for that.
+    clock_started_at: datetime | None = None
+    paused_since: datetime | None = None
+    acknowledge_by: datetime | None = None
+    acknowledged_at: datetime | None = None
+    verify_by: datetime | None = None  # unverified requests expire then
+    verified_at: datetime | None = None
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    denial_reason: str | None = None  # a DenialReason value
+    extended_at: datetime | None = None
+    extension_reason: str | None = None
+    closed_at: datetime | None = None  # when it reached a terminal state
+    deadline_notices: tuple[str, ...] = ()  # reminders and escalations already sent
     events: list[tuple[RequestStatus, RequestStatus]] = field(default_factory=list)
 
     def transition(self, new: RequestStatus, at: datetime, reason: str | None = None) -> None:
         check_transition(self.status, new)
         self.events.append((self.status, new))
         self.status = new
+        if new in TERMINAL:
+            self.closed_at = at
         if new is RequestStatus.COMPLETED:
             self.completed_at = at
             self.failure_reason = None

@@ -25,7 +25,15 @@ from rightsflow.storage.tables import (
     utcnow,
 )
 
-_UNFINISHED = (RequestStatus.RECEIVED.value, RequestStatus.EXECUTING.value)
+_UNFINISHED = tuple(
+    s.value
+    for s in (
+        RequestStatus.RECEIVED,
+        RequestStatus.AWAITING_VERIFICATION,
+        RequestStatus.AWAITING_APPROVAL,
+        RequestStatus.EXECUTING,
+    )
+)
 _pr = privacy_requests.c
 _nr = node_results.c
 _rp = result_pages.c
@@ -55,7 +63,33 @@ def _to_request(row: RowMapping) -> PrivacyRequest:
         failure_reason=row["failure_reason"],
         attempt=row["attempt"],
         idempotency_key=row["idempotency_key"],
+        source=row["source"],
+        deadline_notices=tuple(row["deadline_notices"] or ()),
+        **{name: row[name] for name in _LIFECYCLE},
     )
+
+
+# Lifecycle columns stored as they are on PrivacyRequest.
+_LIFECYCLE = (
+    "clock_started_at",
+    "paused_since",
+    "acknowledge_by",
+    "acknowledged_at",
+    "verify_by",
+    "verified_at",
+    "decided_at",
+    "decided_by",
+    "denial_reason",
+    "extended_at",
+    "extension_reason",
+    "closed_at",
+)
+
+
+def _lifecycle_values(request: PrivacyRequest) -> dict[str, Any]:
+    values: dict[str, Any] = {name: getattr(request, name) for name in _LIFECYCLE}
+    values["deadline_notices"] = list(request.deadline_notices)
+    return values
 
 
 _REQUEST_COLUMNS = [c for c in privacy_requests.c if c.name not in ("sealed_identities", "plan")]
@@ -84,6 +118,8 @@ class SqlRequestRepository:
             "sealed_identities": sealed_identities,
             "created_at": now,
             "updated_at": now,
+            "source": request.source,
+            **_lifecycle_values(request),
         }
         try:
             self._conn.execute(privacy_requests.insert().values(values))
@@ -100,7 +136,7 @@ class SqlRequestRepository:
         return _to_request(row)
 
     def save(self, request: PrivacyRequest) -> None:
-        """Persist the mutable fields (status, deadline, completion, failure, attempt)."""
+        """Persist the mutable fields: status, deadline, outcome, attempt and lifecycle facts."""
         update = (
             privacy_requests.update()
             .where(_pr.id == request.id)
@@ -111,6 +147,7 @@ class SqlRequestRepository:
                 failure_reason=request.failure_reason,
                 attempt=request.attempt,
                 updated_at=utcnow(),
+                **_lifecycle_values(request),
             )
         )
         if self._conn.execute(update).rowcount == 0:

@@ -73,8 +73,24 @@ privacy_requests = sa.Table(
     sa.Column("plan", _json(), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+    # Lifecycle (revision 0004): times, actors and reason codes, never personal data.
+    sa.Column("source", sa.String(160), nullable=False, server_default="api"),
+    sa.Column("clock_started_at", UtcDateTime(), nullable=True),
+    sa.Column("paused_since", UtcDateTime(), nullable=True),
+    sa.Column("acknowledge_by", UtcDateTime(), nullable=True),
+    sa.Column("acknowledged_at", UtcDateTime(), nullable=True),
+    sa.Column("verify_by", UtcDateTime(), nullable=True),
+    sa.Column("verified_at", UtcDateTime(), nullable=True),
+    sa.Column("decided_at", UtcDateTime(), nullable=True),
+    sa.Column("decided_by", sa.String(160), nullable=True),
+    sa.Column("denial_reason", sa.String(64), nullable=True),
+    sa.Column("extended_at", UtcDateTime(), nullable=True),
+    sa.Column("extension_reason", sa.Text(), nullable=True),
+    sa.Column("closed_at", UtcDateTime(), nullable=True),
+    sa.Column("deadline_notices", _json(), nullable=True),
     sa.Index(None, "received_at", "id"),
     sa.Index(None, "status"),
+    sa.Index(None, "due_at"),
 )
 
 node_results = sa.Table(
@@ -147,6 +163,37 @@ system_calls = sa.Table(
     sa.Index(None, "status", "assignee"),
 )
 
+# Identity verification challenges (one per request): the code is kept only as a keyed hash.
+verifications = sa.Table(
+    "verifications",
+    metadata,
+    sa.Column(
+        "request_id",
+        sa.String(36),
+        sa.ForeignKey("privacy_requests.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("method", sa.String(32), nullable=False),
+    sa.Column("code_hash", sa.String(64), nullable=True),
+    sa.Column("issued_at", UtcDateTime(), nullable=True),
+    sa.Column("expires_at", UtcDateTime(), nullable=True),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("sends", sa.Integer(), nullable=False),
+    sa.Column("next_send_at", UtcDateTime(), nullable=True),
+    sa.Column("locked_at", UtcDateTime(), nullable=True),
+    sa.Column("verified_at", UtcDateTime(), nullable=True),
+)
+
+# A data key per request, wrapped by the master key. Destroying the row makes everything sealed
+# under it unreadable (the request's records at the end of their retention).
+request_keys = sa.Table(
+    "request_keys",
+    metadata,
+    sa.Column("request_id", sa.String(36), primary_key=True),
+    sa.Column("wrapped_key", sa.LargeBinary(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
 # No foreign key on purpose: the audit trail outlives the request rows it describes.
 audit_events = sa.Table(
     "audit_events",
@@ -164,6 +211,12 @@ audit_events = sa.Table(
     sa.Column("from_status", sa.String(32), nullable=True),
     sa.Column("to_status", sa.String(32), nullable=True),
     sa.Column("detail", _json(), nullable=False),
+    # Hash chain (revision 0004): each event carries the previous event's hash and its own.
+    # Events written before 0004 have neither; they can only form a prefix of the trail.
+    sa.Column("prev_hash", sa.String(64), nullable=True),
+    sa.Column("hash", sa.String(64), nullable=True),
+    sa.Index(None, "actor"),
+    sa.Index(None, "at"),
 )
 
 api_tokens = sa.Table(
