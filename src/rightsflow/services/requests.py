@@ -34,6 +34,8 @@ class NewRequest:
     policy: str | None = None
     idempotency_key: str | None = None
     corrections: Mapping[str, object] | None = None  # rectification: field address -> value
+    source: str = "api"  # "api" | "privacy_center" | "agent:<id>" | "operator:<name>"
+    verified: bool = False  # identity already verified by a trusted party (e.g. an agent)
 
 
 @dataclass(frozen=True)
