@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from rightsflow.domain.connector import Connector, SystemConnector
 from rightsflow.domain.records import AuditEvent, NodeResult, RequestFilter, SystemCallRecord
 from rightsflow.domain.requests import PrivacyRequest
+from rightsflow.domain.verification import Challenge
 
 __all__ = [
     "AuditEvent",
@@ -25,6 +26,7 @@ __all__ = [
     "ResultRepository",
     "UnitOfWork",
     "Vault",
+    "VerificationRepository",
     "WorkflowStarter",
 ]
 
@@ -40,6 +42,14 @@ class RequestRepository(Protocol):
     def save(self, request: PrivacyRequest) -> None: ...
     def by_idempotency_key(self, key: str) -> PrivacyRequest | None: ...
     def sealed_identities(self, request_id: str) -> bytes: ...
+    def set_subject_token(self, request_id: str, digest: str) -> None:
+        """Store the sha256 hex of the subject's token (the token itself is never stored)."""
+        ...
+
+    def subject_token(self, request_id: str) -> str | None:
+        """The stored digest of the subject's token, if one was issued."""
+        ...
+
     def save_plan(self, request_id: str, plan: dict[str, Any]) -> None: ...
     def plan(self, request_id: str) -> dict[str, Any] | None: ...
     def list(
@@ -98,6 +108,13 @@ class CallRepository(Protocol):
         ...
 
 
+class VerificationRepository(Protocol):
+    def get(self, request_id: str) -> Challenge | None: ...
+    def put(self, challenge: Challenge) -> None:
+        """Insert or replace the request's challenge (one per request)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     # Read-only, so an adapter may expose its concrete repository types.
     @property
@@ -108,6 +125,8 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditRepository: ...
     @property
     def calls(self) -> CallRepository: ...
+    @property
+    def verifications(self) -> VerificationRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

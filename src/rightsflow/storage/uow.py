@@ -12,6 +12,7 @@ from rightsflow.storage.repositories import (
     SqlRequestRepository,
     SqlResultRepository,
 )
+from rightsflow.storage.verification_repository import SqlVerificationRepository
 
 
 class SqlUnitOfWork:
@@ -25,6 +26,7 @@ class SqlUnitOfWork:
     results: SqlResultRepository
     audit: SqlAuditRepository
     calls: SqlCallRepository
+    verifications: SqlVerificationRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -39,6 +41,7 @@ class SqlUnitOfWork:
         self.results = SqlResultRepository(connection)
         self.audit = SqlAuditRepository(connection)
         self.calls = SqlCallRepository(connection)
+        self.verifications = SqlVerificationRepository(connection)
         return self
 
     def __exit__(
