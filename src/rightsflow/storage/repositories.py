@@ -92,11 +92,7 @@ def _lifecycle_values(request: PrivacyRequest) -> dict[str, Any]:
     return values
 
 
-_REQUEST_COLUMNS = [
-    c
-    for c in privacy_requests.c
-    if c.name not in ("sealed_identities", "plan", "subject_token_hash")
-]
+_REQUEST_COLUMNS = [c for c in privacy_requests.c if c.name not in ("sealed_identities", "plan")]
 
 
 class SqlRequestRepository:
@@ -161,23 +157,6 @@ class SqlRequestRepository:
         query = sa.select(*_REQUEST_COLUMNS).where(_pr.idempotency_key == idempotency_digest(key))
         row = self._conn.execute(query).mappings().first()
         return None if row is None else _to_request(row)
-
-    def set_subject_token(self, request_id: str, digest: str) -> None:
-        update = (
-            privacy_requests.update()
-            .where(_pr.id == request_id)
-            .values(subject_token_hash=digest, updated_at=utcnow())
-        )
-        if self._conn.execute(update).rowcount == 0:
-            raise _not_found()
-
-    def subject_token(self, request_id: str) -> str | None:
-        query = sa.select(_pr.subject_token_hash).where(_pr.id == request_id)
-        row = self._conn.execute(query).first()
-        if row is None:
-            raise _not_found()
-        digest: str | None = row[0]
-        return digest
 
     def sealed_identities(self, request_id: str) -> bytes:
         query = sa.select(_pr.sealed_identities).where(_pr.id == request_id)

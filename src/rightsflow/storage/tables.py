@@ -88,13 +88,9 @@ privacy_requests = sa.Table(
     sa.Column("extension_reason", sa.Text(), nullable=True),
     sa.Column("closed_at", UtcDateTime(), nullable=True),
     sa.Column("deadline_notices", _json(), nullable=True),
-    # sha256 of the subject's own token (status, code entry, withdrawal); the token is shown once
-    sa.Column("subject_token_hash", sa.String(64), nullable=True),
     sa.Index(None, "received_at", "id"),
     sa.Index(None, "status"),
     sa.Index(None, "due_at"),
-    # An index, not a constraint: SQLite adds it without rebuilding the table.
-    sa.Index(None, "subject_token_hash", unique=True),
 )
 
 node_results = sa.Table(

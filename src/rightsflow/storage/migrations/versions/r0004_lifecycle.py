@@ -43,10 +43,6 @@ def upgrade() -> None:
         batch.add_column(sa.Column("denial_reason", sa.String(64), nullable=True))
         batch.add_column(sa.Column("extension_reason", sa.Text(), nullable=True))
         batch.add_column(sa.Column("deadline_notices", sa.JSON(none_as_null=True), nullable=True))
-        batch.add_column(sa.Column("subject_token_hash", sa.String(64), nullable=True))
-        batch.create_index(
-            "ix_privacy_requests_subject_token_hash", ["subject_token_hash"], unique=True
-        )
         batch.create_index("ix_privacy_requests_due_at", ["due_at"])
     op.create_table(
         "verifications",
@@ -94,8 +90,6 @@ def downgrade() -> None:
     # table that references it. Plain ALTER TABLE DROP COLUMN (SQLite 3.35+) keeps the rows.
     with op.batch_alter_table("privacy_requests", recreate="never") as batch:
         batch.drop_index("ix_privacy_requests_due_at")
-        batch.drop_index("ix_privacy_requests_subject_token_hash")
-        batch.drop_column("subject_token_hash")
         for name in ("deadline_notices", "extension_reason", "denial_reason", "decided_by"):
             batch.drop_column(name)
         for name in reversed(_WHEN):
