@@ -6,7 +6,7 @@ Built once per process by a composition root and passed down; nothing reads it g
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -49,6 +49,23 @@ class Settings(BaseSettings):
     )
     log_level: str = "info"
     log_json: bool = False
+    # Mail: through this SMTP server when smtp_host is set, else as files in the data dir.
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535, description="default: by security")
+    smtp_security: Literal["none", "starttls", "tls"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password_env: str | None = Field(
+        default=None, description="Name of the environment variable holding the SMTP password"
+    )
+    smtp_password_file: Path | None = None
+    smtp_ca_file: Path | None = Field(default=None, description="CA bundle to trust for SMTP TLS")
+    smtp_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    mail_from: str = "rightsflow@localhost"
+    # Identity verification by emailed code: each resend waits twice as long as the last.
+    verification_code_ttl_s: int = Field(default=900, ge=60)
+    verification_max_attempts: int = Field(default=5, ge=1, le=10)
+    verification_resend_after_s: int = Field(default=60, ge=1)
+    verification_max_sends: int = Field(default=5, ge=1, le=20)
 
     @field_validator("data_dir")
     @classmethod
