@@ -8,20 +8,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
 from sqlalchemy import Engine, text
 
 from rightsflow.config import Settings
 from rightsflow.connectors.pool import ConnectorPool
 from rightsflow.connectors.registry import ConnectorRegistry, default_registry
 from rightsflow.domain.datamap import DataMap
-from rightsflow.domain.errors import DataMapInvalid, Problem
+from rightsflow.domain.errors import DataMapInvalid, InvalidInput, Problem
 from rightsflow.domain.policy import Policy
+from rightsflow.domain.verification import VerificationPolicy
 from rightsflow.services.datamap import load_datamap
 from rightsflow.services.platform import Platform
 from rightsflow.storage.migrate import make_engine, upgrade_database
 from rightsflow.storage.outbox import FileOutbox
 from rightsflow.storage.packages import FilePackageStore
 from rightsflow.storage.signing_keys import FileSigningKey
+from rightsflow.storage.smtp import SmtpConfig, SmtpNotifier, read_secret
 from rightsflow.storage.uow import SqlUnitOfWorkFactory
 from rightsflow.storage.vault import FileVault
 from rightsflow.workflows.contracts import StepPolicy
@@ -78,11 +81,48 @@ def build_runtime(settings: Settings, registry: ConnectorRegistry | None = None)
         datamap=datamap,
         policies=policies,
         signer=FileSigningKey(settings.data_dir),
-        notifier=FileOutbox(settings.outbox_dir),
+        notifier=make_notifier(settings),
         public_url=settings.api_base_url,
         operators=settings.operators_email,
     )
     return Runtime(settings, engine, platform, pool)
+
+
+def make_notifier(
+    settings: Settings, env: Mapping[str, str] | None = None
+) -> FileOutbox | SmtpNotifier:
+    """Mail through SMTP when smtp_host is set, else as .eml files in the data dir's outbox.
+
+    Bad SMTP settings stop the start with InvalidInput (never echoing the password)."""
+    if settings.smtp_host is None:
+        return FileOutbox(settings.outbox_dir, sender=settings.mail_from)
+    try:
+        env = os.environ if env is None else env
+        return SmtpNotifier(
+            SmtpConfig(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                security=settings.smtp_security,
+                username=settings.smtp_username,
+                password=read_secret(settings.smtp_password_env, settings.smtp_password_file, env),
+                mail_from=settings.mail_from,
+                timeout_s=settings.smtp_timeout_s,
+                ca_file=settings.smtp_ca_file,
+            )
+        )
+    except ValidationError as exc:
+        raise InvalidInput(f"invalid SMTP settings: {exc.errors()[0]['msg']}") from None
+    except ValueError as exc:
+        raise InvalidInput(f"invalid SMTP settings: {exc}") from None
+
+
+def verification_policy(settings: Settings) -> VerificationPolicy:
+    return VerificationPolicy(
+        ttl_s=settings.verification_code_ttl_s,
+        max_attempts=settings.verification_max_attempts,
+        resend_after_s=settings.verification_resend_after_s,
+        max_sends=settings.verification_max_sends,
+    )
 
 
 def step_policy(settings: Settings) -> StepPolicy:
