@@ -1,4 +1,4 @@
-"""Requests: the state machine, identity normalisation, and regime deadlines."""
+"""Requests: the state machine and identity normalisation (regimes: test_regimes.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import pytest
 
 from rightsflow.domain.errors import InvalidInput, InvalidTransition
-from rightsflow.domain.regimes import REGIMES, add_months, due_at, get_regime
 from rightsflow.domain.requests import (
     PrivacyRequest,
     RequestStatus,
@@ -180,52 +179,3 @@ def test_first_bad_identity_is_reported_even_with_good_ones() -> None:
     with pytest.raises(InvalidInput) as exc:
         normalise_identities({"email": "ok@example.com", "phone_number": "nope"})
     assert exc.value.field == "identities.phone_number"
-
-
-# --- regimes -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("received", "due"),
-    [
-        (datetime(2024, 1, 31, 9, 30, tzinfo=UTC), datetime(2024, 2, 29, 9, 30, tzinfo=UTC)),
-        (datetime(2023, 1, 31, 9, 30, tzinfo=UTC), datetime(2023, 2, 28, 9, 30, tzinfo=UTC)),
-        (datetime(2100, 1, 31, tzinfo=UTC), datetime(2100, 2, 28, tzinfo=UTC)),  # not leap
-        (datetime(2000, 1, 30, tzinfo=UTC), datetime(2000, 2, 29, tzinfo=UTC)),  # leap
-        (datetime(2024, 3, 31, tzinfo=UTC), datetime(2024, 4, 30, tzinfo=UTC)),
-        (datetime(2024, 2, 29, tzinfo=UTC), datetime(2024, 3, 29, tzinfo=UTC)),
-        (datetime(2024, 5, 15, tzinfo=UTC), datetime(2024, 6, 15, tzinfo=UTC)),
-        (datetime(2023, 12, 15, 23, 59, tzinfo=UTC), datetime(2024, 1, 15, 23, 59, tzinfo=UTC)),
-        (datetime(2023, 12, 31, tzinfo=UTC), datetime(2024, 1, 31, tzinfo=UTC)),
-        (datetime(2023, 11, 30, tzinfo=UTC), datetime(2023, 12, 30, tzinfo=UTC)),
-    ],
-)
-def test_gdpr_is_the_same_date_next_month(received: datetime, due: datetime) -> None:
-    assert due_at(get_regime("gdpr"), received) == due
-    assert due_at(get_regime("uk_gdpr"), received) == due
-
-
-def test_add_months_over_several_years() -> None:
-    assert add_months(datetime(2023, 11, 30, tzinfo=UTC), 3) == datetime(2024, 2, 29, tzinfo=UTC)
-    assert add_months(datetime(2023, 1, 31, tzinfo=UTC), 25) == datetime(2025, 2, 28, tzinfo=UTC)
-    assert add_months(datetime(2023, 5, 10, tzinfo=UTC), 12) == datetime(2024, 5, 10, tzinfo=UTC)
-
-
-def test_ccpa_is_45_days() -> None:
-    received = datetime(2024, 12, 20, 8, 0, tzinfo=UTC)
-    assert due_at(get_regime("ccpa"), received) == datetime(2025, 2, 3, 8, 0, tzinfo=UTC)
-    leap = datetime(2024, 2, 1, tzinfo=UTC)
-    assert due_at(get_regime("ccpa"), leap) == datetime(2024, 3, 17, tzinfo=UTC)
-
-
-def test_every_regime_gives_a_later_deadline() -> None:
-    for regime in REGIMES.values():
-        assert due_at(regime, T0) > T0
-
-
-def test_unknown_regime_names_the_field() -> None:
-    with pytest.raises(InvalidInput) as exc:
-        get_regime("hipaa")
-    assert exc.value.field == "regime"
-    assert "gdpr" in str(exc.value)
-    assert "ccpa" in str(exc.value)
