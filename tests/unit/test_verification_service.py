@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from rightsflow.domain.errors import Conflict, InvalidInput
-from rightsflow.domain.requests import PrivacyRequest, RequestStatus, RequestType
+from rightsflow.domain.requests import PrivacyRequest
 from rightsflow.domain.verification import EMAIL_CODE, ResendRefused, VerificationPolicy
 from rightsflow.services.platform import Platform
-from rightsflow.services.subject import Subject, seal_subject
 from rightsflow.services.verification import (
     CheckOutcome,
     EmailCodeVerifier,
@@ -25,8 +22,7 @@ from rightsflow.services.verification import (
     verifier_for,
 )
 from rightsflow.storage.migrate import make_engine, upgrade_database
-from rightsflow.storage.uow import SqlUnitOfWorkFactory
-from rightsflow.storage.vault import FileVault
+from tests.support.verification_platform import add_request, verification_platform
 
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 EMAIL = "ada@example.test"
@@ -51,22 +47,7 @@ class RecordingNotifier:
 
 @pytest.fixture
 def platform(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Platform:
-    """The parts verification uses are real (database, vault, a notifier that records); the
-    rest is never reached, so it is left out rather than faked."""
-    unused = cast(Any, None)
-    return Platform(
-        uow=SqlUnitOfWorkFactory(engine),
-        vault=FileVault(tmp_path_factory.mktemp("vault") / "secret.key"),
-        packages=unused,
-        connectors=unused,
-        clock=unused,
-        datamap=unused,
-        policies={},
-        signer=unused,
-        notifier=RecordingNotifier(),
-        public_url="http://rightsflow.test",
-        operators="ops@example.test",
-    )
+    return verification_platform(engine, tmp_path_factory.mktemp("vault"), RecordingNotifier())
 
 
 @pytest.fixture
@@ -75,21 +56,7 @@ def verifier() -> EmailCodeVerifier:
 
 
 def new_request(platform: Platform, identities: dict[str, str] | None = None) -> PrivacyRequest:
-    request = PrivacyRequest(
-        id=str(uuid.uuid4()),
-        type=RequestType.ACCESS,
-        regime="ccpa",
-        policy_key="default_access",
-        status=RequestStatus.AWAITING_VERIFICATION,
-        received_at=T0,
-        due_at=T0 + timedelta(days=45),
-        identity_types=("email",),
-    )
-    subject = Subject(identities if identities is not None else {"email": EMAIL})
-    with platform.uow() as uow:
-        uow.requests.add(request, seal_subject(platform.vault, request.id, subject))
-        uow.commit()
-    return request
+    return add_request(platform, identities if identities is not None else {"email": EMAIL}, T0)
 
 
 def sent(platform: Platform) -> list[tuple[str, str, str]]:
