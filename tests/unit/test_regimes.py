@@ -138,6 +138,13 @@ def test_periods_parse_and_print(text: str, period: Period, shown: str) -> None:
     assert Period.parse(str(period)) == period
 
 
+def test_a_period_is_at_least_one_unit_and_the_table_is_read_only() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        Period(0, Unit.DAYS)
+    with pytest.raises(TypeError):
+        get_regime("ccpa").rules[T.RESTRICTION] = get_regime("gdpr").rule(T.RESTRICTION)  # type: ignore[index]
+
+
 @pytest.mark.parametrize("text", ["", "45", "0 days", "-1 days", "45 weeks", "days", "1.5 months"])
 def test_bad_periods_are_refused(text: str) -> None:
     with pytest.raises(InvalidInput) as exc:

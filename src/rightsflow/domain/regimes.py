@@ -8,6 +8,7 @@ not legal advice: each rule names the article or section it comes from so a revi
 from __future__ import annotations
 
 from datetime import datetime
+from types import MappingProxyType
 
 from rightsflow.domain.deadlines import (
     Period,
@@ -183,7 +184,8 @@ def _regime(
     month_based: bool = False,
 ) -> Regime:
     # Only the GDPR family counts in months, pauses for identity and rolls off non-working days.
-    return Regime(key, name, zone, *calendar, month_based, month_based, rules)
+    # Read-only, so no caller can change the law for everyone else at run time.
+    return Regime(key, name, zone, *calendar, month_based, month_based, MappingProxyType(rules))
 
 
 def _regimes() -> tuple[Regime, ...]:
