@@ -13,7 +13,15 @@ from fastapi import FastAPI
 from rightsflow.api.deps import ApiDeps
 from rightsflow.api.middleware import RequestIdMiddleware
 from rightsflow.api.problems import install_problem_handlers
-from rightsflow.api.rest import callbacks, connectors, health, privacy_requests, signing, tasks
+from rightsflow.api.rest import (
+    callbacks,
+    connectors,
+    health,
+    privacy_requests,
+    reports,
+    signing,
+    tasks,
+)
 from rightsflow.config import Settings
 
 DESCRIPTION = """Privacy requests as durable, verified workflows.
@@ -49,4 +57,5 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
     app.include_router(connectors.router)
     app.include_router(callbacks.router)
     app.include_router(tasks.router)
+    app.include_router(reports.router)
     return app

@@ -8,7 +8,13 @@ from typing import Annotated
 
 import typer
 
-from rightsflow.cli import connectors_cmd, datamap_cmd, demo_cmd, receipt_cmd
+from rightsflow.cli import (
+    connectors_cmd,
+    datamap_cmd,
+    demo_cmd,
+    receipt_cmd,
+    report_cmd,
+)
 from rightsflow.cli.banner import print_started
 from rightsflow.cli.common import guarded, settings_from
 from rightsflow.cli.runner import run_platform, run_worker
@@ -21,6 +27,7 @@ app = typer.Typer(
 )
 app.add_typer(datamap_cmd.app, name="datamap")
 app.add_typer(receipt_cmd.app, name="receipt")
+app.add_typer(report_cmd.app, name="report")
 app.command("plan")(datamap_cmd.plan)
 app.command("demo")(demo_cmd.demo)
 app.add_typer(connectors_cmd.app, name="connectors")

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from rightsflow.domain.connector import Connector, SystemConnector
 from rightsflow.domain.records import AuditEvent, NodeResult, RequestFilter, SystemCallRecord
+from rightsflow.domain.reports import RequestFacts
 from rightsflow.domain.requests import PrivacyRequest
 from rightsflow.domain.verification import Challenge
 
@@ -21,6 +22,7 @@ __all__ = [
     "NodeResult",
     "Notifier",
     "PackageStore",
+    "ReportSource",
     "RequestFilter",
     "RequestRepository",
     "ResultRepository",
@@ -107,6 +109,15 @@ class VerificationRepository(Protocol):
         ...
 
 
+class ReportSource(Protocol):
+    def request_facts(
+        self, start: datetime, end: datetime, regimes: Sequence[str] | None = None
+    ) -> Iterator[RequestFacts]:
+        """Facts of the requests received in [start, end) (of these regimes only, if given),
+        streamed in no particular order. Consume it inside the unit of work."""
+        ...
+
+
 class UnitOfWork(Protocol):
     # Read-only, so an adapter may expose its concrete repository types.
     @property
@@ -117,6 +128,8 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditRepository: ...
     @property
     def calls(self) -> CallRepository: ...
+    @property
+    def reports(self) -> ReportSource: ...
     @property
     def verifications(self) -> VerificationRepository: ...
 

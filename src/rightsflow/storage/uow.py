@@ -7,6 +7,7 @@ from types import TracebackType
 from sqlalchemy.engine import Connection, Engine
 
 from rightsflow.storage.call_repository import SqlCallRepository
+from rightsflow.storage.report_queries import SqlReportSource
 from rightsflow.storage.repositories import (
     SqlAuditRepository,
     SqlRequestRepository,
@@ -26,6 +27,7 @@ class SqlUnitOfWork:
     results: SqlResultRepository
     audit: SqlAuditRepository
     calls: SqlCallRepository
+    reports: SqlReportSource
     verifications: SqlVerificationRepository
 
     def __init__(self, engine: Engine) -> None:
@@ -41,6 +43,7 @@ class SqlUnitOfWork:
         self.results = SqlResultRepository(connection)
         self.audit = SqlAuditRepository(connection)
         self.calls = SqlCallRepository(connection)
+        self.reports = SqlReportSource(connection)
         self.verifications = SqlVerificationRepository(connection)
         return self
 
