@@ -7,6 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
 
+from rightsflow.domain.audit_chain import AuditFilter, StoredEvent
 from rightsflow.domain.connector import Connector, SystemConnector
 from rightsflow.domain.records import AuditEvent, NodeResult, RequestFilter, SystemCallRecord
 from rightsflow.domain.reports import RequestFacts
@@ -85,8 +86,14 @@ class ResultRepository(Protocol):
 
 
 class AuditRepository(Protocol):
-    def append(self, event: AuditEvent) -> None: ...
+    def append(self, event: AuditEvent) -> None:
+        """Add to the hash-chained trail (written at commit at the latest)."""
+        ...
+
     def for_request(self, request_id: str) -> Sequence[AuditEvent]: ...
+    def search(self, filters: AuditFilter, after: int | None, limit: int) -> Sequence[StoredEvent]:
+        """Events matching `filters` with id > `after`, lowest id first, with their hashes."""
+        ...
 
 
 class CallRepository(Protocol):

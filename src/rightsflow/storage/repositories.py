@@ -15,10 +15,12 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from rightsflow.domain.errors import Conflict, InvalidInput, NotFound
-from rightsflow.domain.records import AuditEvent, NodeResult, RequestFilter
+from rightsflow.domain.records import NodeResult, RequestFilter
 from rightsflow.domain.requests import PrivacyRequest, RequestStatus, RequestType
+from rightsflow.storage.audit_repository import (  # moved; still importable from here
+    SqlAuditRepository as SqlAuditRepository,  # noqa: PLC0414 (explicit re-export for mypy)
+)
 from rightsflow.storage.tables import (
-    audit_events,
     node_results,
     privacy_requests,
     result_pages,
@@ -378,40 +380,3 @@ def _upsert(
     except IntegrityError:
         raise _not_found() from None
     return True
-
-
-class SqlAuditRepository:
-    def __init__(self, connection: Connection) -> None:
-        self._conn = connection
-
-    def append(self, event: AuditEvent) -> None:
-        self._conn.execute(
-            audit_events.insert().values(
-                request_id=event.request_id,
-                action=event.action,
-                at=event.at,
-                actor=event.actor,
-                from_status=event.from_status,
-                to_status=event.to_status,
-                detail=dict(event.detail),
-            )
-        )
-
-    def for_request(self, request_id: str) -> Sequence[AuditEvent]:
-        query = (
-            sa.select(audit_events)
-            .where(audit_events.c.request_id == request_id)
-            .order_by(audit_events.c.id)
-        )
-        return [
-            AuditEvent(
-                request_id=row["request_id"],
-                action=row["action"],
-                at=row["at"],
-                actor=row["actor"],
-                from_status=row["from_status"],
-                to_status=row["to_status"],
-                detail=dict(row["detail"]),
-            )
-            for row in self._conn.execute(query).mappings()
-        ]

@@ -6,10 +6,10 @@ from types import TracebackType
 
 from sqlalchemy.engine import Connection, Engine
 
+from rightsflow.storage.audit_repository import SqlAuditRepository
 from rightsflow.storage.call_repository import SqlCallRepository
 from rightsflow.storage.report_queries import SqlReportSource
 from rightsflow.storage.repositories import (
-    SqlAuditRepository,
     SqlRequestRepository,
     SqlResultRepository,
 )
@@ -41,7 +41,7 @@ class SqlUnitOfWork:
         self._connection = connection
         self.requests = SqlRequestRepository(connection)
         self.results = SqlResultRepository(connection)
-        self.audit = SqlAuditRepository(connection)
+        self.audit = SqlAuditRepository(connection, deferred=True)
         self.calls = SqlCallRepository(connection)
         self.reports = SqlReportSource(connection)
         self.verifications = SqlVerificationRepository(connection)
@@ -65,6 +65,7 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         if self._connection is None:
             raise RuntimeError("commit() outside of `with`")
+        self.audit.flush()  # chained and locked last: see storage/audit_repository.py
         self._connection.commit()
 
 
