@@ -236,9 +236,13 @@ def test_inline_requests_ask_the_service_and_verify_the_erase(
         "systems.yml": yaml.safe_dump({"systems": [system]}),
     }
     with platform_for(tmp_path, files) as platform:
-        access = run_request(platform, requests.NewRequest("access", {"email": EMAIL}, "gdpr"))
+        access = run_request(
+            platform, requests.NewRequest("access", {"email": EMAIL}, "gdpr", verified=True)
+        )
         found = execution.rows_found(platform, access.request_id, "orders_service:shipments")
-        erasure = run_request(platform, requests.NewRequest("erasure", {"email": EMAIL}, "gdpr"))
+        erasure = run_request(
+            platform, requests.NewRequest("erasure", {"email": EMAIL}, "gdpr", verified=True)
+        )
     assert access.status == "completed"
     assert len(found) == 2
     assert erasure.status == "completed", erasure.failure

@@ -331,7 +331,7 @@ def test_the_receipt_names_the_files_an_erasure_rewrote(tmp_path: Path) -> None:
         "systems.yml": yaml.safe_dump({"systems": [system]}, sort_keys=False),
     }
     with platform_for(tmp_path, files) as platform:
-        new = requests.NewRequest("erasure", {"email": "user7@example.com"}, "gdpr")
+        new = requests.NewRequest("erasure", {"email": "user7@example.com"}, "gdpr", verified=True)
         outcome = run_request(platform, new)
     assert outcome.status == "completed", outcome.failure
     assert outcome.receipt is not None

@@ -349,12 +349,16 @@ def test_access_and_erasure_through_the_platform(
             client.hset(f"session:{who}:{n}", mapping={"email": who, "ip": f"10.0.0.{n}"})
     identities = {"email": "ann@example.com"}
     with platform_for(tmp_path, _datamap(server.url())) as platform:
-        access = run_request(platform, requests.NewRequest("access", identities, "gdpr"))
+        access = run_request(
+            platform, requests.NewRequest("access", identities, "gdpr", verified=True)
+        )
         assert access.status == "completed", access.failure
         assert len(execution.rows_found(platform, access.request_id, "cache:sessions")) == 5
         [row] = execution.rows_found(platform, access.request_id, "cache:profile")
         assert row["name"] == "ann"
-        erasure = run_request(platform, requests.NewRequest("erasure", identities, "gdpr"))
+        erasure = run_request(
+            platform, requests.NewRequest("erasure", identities, "gdpr", verified=True)
+        )
         assert erasure.status == "completed", erasure.failure
     assert client.hgetall("user:ann@example.com:profile") == {b"name": b"MASKED", b"plan": b"p"}
     left = sorted(k.decode() for k in client.scan_iter(match="session:*"))

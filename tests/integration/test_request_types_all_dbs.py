@@ -65,7 +65,7 @@ class Crm:
 
     def run(self, kind: str, policy: str | None = None, **extra: Any) -> Outcome:
         email = next(r["email"] for r in crm_rows()["customers"] if r["id"] == SUBJECT)
-        new = requests.NewRequest(kind, {"email": email}, "gdpr", policy, **extra)
+        new = requests.NewRequest(kind, {"email": email}, "gdpr", policy, **extra, verified=True)
         return run_request(self.platform, new)
 
 

@@ -23,6 +23,7 @@ FAST_STEPS = {
     "step_initial_interval_s": 0.2,
     "step_max_interval_s": 0.5,
     "step_timeout_s": 30.0,
+    "auto_approve": ["*"],  # these tests run requests; the lifecycle has tests of its own
 }
 
 

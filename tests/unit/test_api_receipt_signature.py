@@ -28,7 +28,12 @@ def api(tmp_path: Path) -> Iterator[ApiHarness]:
 
 
 def _erased(api: ApiHarness) -> str:
-    body = {"type": "erasure", "identities": {"email": "ada@example.com"}, "regime": "gdpr"}
+    body = {
+        "type": "erasure",
+        "identities": {"email": "ada@example.com"},
+        "regime": "gdpr",
+        "identity_verified": True,
+    }
     response = api.client.post(URL, json=body)
     assert response.status_code == 202, response.text
     request_id: str = response.json()["id"]

@@ -65,8 +65,14 @@ def test_submit_accepts_and_starts_the_workflow(api: ApiHarness) -> None:
     response = api.client.post(URL, json=_body())
     assert response.status_code == 202, response.text
     body = response.json()
-    assert set(body) == {"id", "status", "type", "regime", "received_at", "due_at"}
-    assert (body["status"], body["type"], body["regime"]) == ("received", "access", "gdpr")
+    assert {"id", "status", "type", "regime", "received_at", "due_at", "subject_token"} <= set(body)
+    # GDPR asks for proof of identity: a code is mailed and the clock waits for it.
+    assert (body["status"], body["type"], body["regime"]) == (
+        "awaiting_verification",
+        "access",
+        "gdpr",
+    )
+    assert body["deadline_paused"] is True
     assert response.headers["location"] == f"{URL}/{body['id']}"
     assert api.starter.started == [(body["id"], 1)]
     assert EMAIL.lower().encode() not in api.store.state.sealed[body["id"]]

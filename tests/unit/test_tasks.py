@@ -59,7 +59,7 @@ class Task:
 
 
 def open_task(platform: Platform, store: FakeStore, kind: str, operation: str) -> Task:
-    request, _ = submit(platform, NewRequest(kind, {"email": EMAIL}, "gdpr"))
+    request, _ = submit(platform, NewRequest(kind, {"email": EMAIL}, "gdpr", verified=True))
     execution.begin(platform, request.id)
     state = system_calls.ask(platform, request.id, "crm", operation)
     assert state.status == "pending"

@@ -60,7 +60,7 @@ async def test_worker_killed_mid_erasure_resumes_and_erases_each_row_once(
     marker = tmp_path / "erasing"
     first = _worker(settings, marker)
     try:
-        new = NewRequest("erasure", {"email": EMAIL}, "gdpr")
+        new = NewRequest("erasure", {"email": EMAIL}, "gdpr", verified=True)
         request, _ = await submit_and_start(runtime.platform, starter, new)
         for _ in range(300):
             if marker.exists():
@@ -100,7 +100,7 @@ async def test_target_down_fails_clearly_then_retry_finishes_without_double_eras
         hidden = db.with_suffix(".away")
         db.rename(hidden)
         db.mkdir()  # a directory where the file was: SQLite cannot open it
-        new = NewRequest("erasure", {"email": EMAIL}, "gdpr")
+        new = NewRequest("erasure", {"email": EMAIL}, "gdpr", verified=True)
         request, _ = await submit_and_start(platform, stack.starter, new)
         assert await stack.wait(request.id) == "failed"
         failed = detail(platform, request.id).request

@@ -83,7 +83,7 @@ async def test_erasure_waits_for_the_owner_and_the_receipt_says_who_attested(
     settings = stack_settings(tmp_path, mapdir, temporal_server.address)
     async with running_stack(settings, temporal_client) as stack:
         platform = stack.runtime.platform
-        new = NewRequest("erasure", {"email": EMAIL}, "gdpr")
+        new = NewRequest("erasure", {"email": EMAIL}, "gdpr", verified=True)
         request, _ = await submit_and_start(platform, stack.starter, new)
         # An erasure first asks what the system holds (for the receipt), then to erase it.
         found = [{"id": 41, "email": EMAIL, "name": "Seven"}]
@@ -123,7 +123,7 @@ async def test_access_package_holds_the_rows_the_owner_returned(
     ]
     async with running_stack(settings, temporal_client) as stack:
         platform = stack.runtime.platform
-        new = NewRequest("access", {"email": EMAIL}, "gdpr")
+        new = NewRequest("access", {"email": EMAIL}, "gdpr", verified=True)
         request, _ = await submit_and_start(platform, stack.starter, new)
         task_id, token = await task_for(settings, "access")
         view = tasks.task_view(platform, task_id, token)
@@ -150,7 +150,7 @@ async def test_nobody_answers_the_request_fails_naming_the_system_and_a_late_ans
     (customer_id,) = rows(db, "select id from customers where email = ?", EMAIL)[0]
     async with running_stack(settings, temporal_client) as stack:
         platform = stack.runtime.platform
-        new = NewRequest("erasure", {"email": EMAIL}, "gdpr")
+        new = NewRequest("erasure", {"email": EMAIL}, "gdpr", verified=True)
         request, _ = await submit_and_start(platform, stack.starter, new)
         assert await stack.wait(request.id) == "failed"
         failed = detail(platform, request.id).request

@@ -26,7 +26,7 @@ async def test_restriction_flags_only_the_subjects_row(
     db, mapdir = make_shop(tmp_path)
     settings = stack_settings(tmp_path, mapdir, temporal_server.address)
     async with running_stack(settings, temporal_client) as stack:
-        new = NewRequest("restriction", {"email": EMAIL}, "gdpr")
+        new = NewRequest("restriction", {"email": EMAIL}, "gdpr", verified=True)
         request, _ = await submit_and_start(stack.runtime.platform, stack.starter, new)
         assert await stack.wait(request.id) == "completed"
         proof = receipt.build(stack.runtime.platform, request.id)
@@ -46,7 +46,9 @@ async def test_rectification_sets_the_new_values(
     others = rows(db, "select * from customers where email != ? order by id", EMAIL)
     async with running_stack(settings, temporal_client) as stack:
         corrections = {"shop:customers.name": "Ada Lovelace", "shop:customers.phone": None}
-        new = NewRequest("rectification", {"email": EMAIL}, "gdpr", corrections=corrections)
+        new = NewRequest(
+            "rectification", {"email": EMAIL}, "gdpr", corrections=corrections, verified=True
+        )
         request, _ = await submit_and_start(stack.runtime.platform, stack.starter, new)
         assert await stack.wait(request.id) == "completed"
         proof = receipt.build(stack.runtime.platform, request.id)
@@ -69,7 +71,7 @@ async def test_portability_package_has_json_and_a_csv_per_collection(
     db, mapdir = make_shop(tmp_path)
     settings = stack_settings(tmp_path, mapdir, temporal_server.address)
     async with running_stack(settings, temporal_client) as stack:
-        new = NewRequest("portability", {"email": EMAIL}, "gdpr")
+        new = NewRequest("portability", {"email": EMAIL}, "gdpr", verified=True)
         request, _ = await submit_and_start(stack.runtime.platform, stack.starter, new)
         assert await stack.wait(request.id) == "completed"
         archive = zipfile.ZipFile(

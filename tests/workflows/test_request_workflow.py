@@ -25,7 +25,7 @@ async def test_access_returns_exactly_the_subjects_rows(
     db, mapdir = make_shop(tmp_path)
     settings = stack_settings(tmp_path, mapdir, temporal_server.address)
     async with running_stack(settings, temporal_client) as stack:
-        new = NewRequest("access", {"email": EMAIL.upper()}, "gdpr")
+        new = NewRequest("access", {"email": EMAIL.upper()}, "gdpr", verified=True)
         request, _ = await submit_and_start(stack.runtime.platform, stack.starter, new)
         assert await stack.wait(request.id) == "completed"
         archive = package.download(stack.runtime.platform, request.id, actor="test")
@@ -60,7 +60,7 @@ async def test_erasure_leaves_nothing_behind_and_the_receipt_says_so(
     (customer_id,) = rows(db, "select id from customers where email = ?", EMAIL)[0]
     orders_before = rows(db, "select * from orders where customer_id = ?", customer_id)
     async with running_stack(settings, temporal_client) as stack:
-        new = NewRequest("erasure", {"email": EMAIL}, "ccpa")
+        new = NewRequest("erasure", {"email": EMAIL}, "ccpa", verified=True)
         request, _ = await submit_and_start(stack.runtime.platform, stack.starter, new)
         assert await stack.wait(request.id) == "completed"
         proof = receipt.build(stack.runtime.platform, request.id)

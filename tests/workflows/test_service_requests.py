@@ -67,7 +67,7 @@ async def test_access_packages_the_services_rows(
         _db,
         _api,
     ):
-        new = NewRequest("access", {"email": EMAIL}, "gdpr")
+        new = NewRequest("access", {"email": EMAIL}, "gdpr", verified=True)
         request, _ = await submit_and_start(stack.runtime.platform, stack.starter, new)
         assert await stack.wait(request.id) == "completed"
         archive = zipfile.ZipFile(
@@ -88,7 +88,7 @@ async def test_erasure_waits_for_a_slow_service_and_verifies_it(
     async with platform_with_service(
         tmp_path, temporal_server, temporal_client, data, slow=True, remind_every_s=1
     ) as (stack, _db, _api):
-        new = NewRequest("erasure", {"email": EMAIL}, "gdpr")
+        new = NewRequest("erasure", {"email": EMAIL}, "gdpr", verified=True)
         request, _ = await submit_and_start(stack.runtime.platform, stack.starter, new)
         assert await stack.wait(request.id) == "completed"
         proof = receipt.build(stack.runtime.platform, request.id)
@@ -121,7 +121,7 @@ async def test_a_service_that_never_calls_back_is_overdue_and_the_rest_completes
         answer_within_s=3,
         remind_every_s=1,
     ) as (stack, db, _api):
-        new = NewRequest("erasure", {"email": EMAIL}, "gdpr")
+        new = NewRequest("erasure", {"email": EMAIL}, "gdpr", verified=True)
         request, _ = await submit_and_start(stack.runtime.platform, stack.starter, new)
         assert await stack.wait(request.id) == "failed"
         with stack.runtime.platform.uow() as uow:
@@ -164,7 +164,7 @@ async def test_callbacks_need_the_one_time_token_and_cannot_be_replayed(
     async with platform_with_service(
         tmp_path, temporal_server, temporal_client, data, remind_every_s=1
     ) as (stack, _db, api):
-        new = NewRequest("erasure", {"email": EMAIL}, "gdpr")
+        new = NewRequest("erasure", {"email": EMAIL}, "gdpr", verified=True)
         request, _ = await submit_and_start(stack.runtime.platform, stack.starter, new)
         asked = await _wait_for_erase_call(data)
         body = (

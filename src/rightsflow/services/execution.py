@@ -40,12 +40,23 @@ class Outline:
     rechecking: list[str] = field(default_factory=list)
 
 
+def status_of(platform: Platform, request_id: str) -> str:
+    with platform.uow() as uow:
+        return uow.requests.get(request_id).status.value
+
+
 def begin(platform: Platform, request_id: str) -> Outline:
     """Move the request to EXECUTING and fix its plan (a retry follows the same plan)."""
     with platform.uow() as uow:
         request = uow.requests.get(request_id)
-        if request.status in (RequestStatus.CANCELED, RequestStatus.COMPLETED):
+        if request.status not in (RequestStatus.RECEIVED, RequestStatus.EXECUTING):
             return Outline(request.type.value, [], [], active=False)
+        if not request.type.touches_data:
+            # An opt-out is a decision to record (propagating it is consent's job): no plan.
+            if request.status is not RequestStatus.EXECUTING:
+                audit.transition(uow, request, RequestStatus.EXECUTING, platform.clock())
+            uow.commit()
+            return Outline(request.type.value, [], [], active=True)
         plan = _stored_plan(uow, request_id)
         if plan is None:
             policy = platform.policies[request.policy_key]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rightsflow.domain.datamap import DataMap
 from rightsflow.domain.policy import Policy
+from rightsflow.services.lifecycle_rules import LifecycleRules
 from rightsflow.services.ports import (
     Clock,
     Connectors,
@@ -31,3 +32,4 @@ class Platform:
     notifier: Notifier
     public_url: str  # where systems and people reach this platform's API (callbacks, tasks)
     operators: str  # who is told when a system fails or is overdue
+    lifecycle: LifecycleRules = field(default_factory=LifecycleRules)

@@ -11,7 +11,7 @@ from rightsflow.domain.errors import Conflict, InvalidInput
 from rightsflow.domain.policy import policy_for
 from rightsflow.domain.records import SystemCallRecord
 from rightsflow.domain.rectification import Correction, validate_corrections
-from rightsflow.domain.regimes import due_at, get_regime
+from rightsflow.domain.regimes import acknowledge_due, get_regime, response_due
 from rightsflow.domain.requests import (
     IDENTITY_TYPES,
     TERMINAL,
@@ -20,7 +20,7 @@ from rightsflow.domain.requests import (
     RequestType,
     normalise_identities,
 )
-from rightsflow.services import audit
+from rightsflow.services import audit, lifecycle
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import AuditEvent, NodeResult, RequestFilter, WorkflowStarter
 from rightsflow.services.subject import Subject, seal_subject
@@ -66,14 +66,23 @@ def _corrections(
     return {}
 
 
+def _policy_key(platform: Platform, request_type: RequestType, key: str | None) -> str:
+    if request_type.touches_data:
+        return policy_for(platform.policies, request_type, key).key
+    if key is not None:
+        raise InvalidInput(f"{request_type.value} requests take no policy", field="policy")
+    return "none"  # a decision to record, not a plan over the data map
+
+
 def submit(platform: Platform, new: NewRequest) -> tuple[PrivacyRequest, bool]:
     """Validate and store a request. Returns (request, created); an idempotent replay of the
     same key returns the original request and created=False."""
     request_type = _request_type(new.type)
     regime = get_regime(new.regime)
+    regime.rule(request_type)  # refuses a right the regime does not grant
     known = frozenset(IDENTITY_TYPES) | platform.datamap.identity_types()
     identities = normalise_identities(new.identities, known)
-    policy = policy_for(platform.policies, request_type, new.policy)
+    policy_key = _policy_key(platform, request_type, new.policy)
     corrections = _corrections(platform, request_type, new.corrections)
     key = None
     if new.idempotency_key is not None:
@@ -88,12 +97,15 @@ def submit(platform: Platform, new: NewRequest) -> tuple[PrivacyRequest, bool]:
             id=str(uuid.uuid4()),
             type=request_type,
             regime=regime.key,
-            policy_key=policy.key,
+            policy_key=policy_key,
             status=RequestStatus.RECEIVED,
             received_at=now,
-            due_at=due_at(regime, now),
+            due_at=response_due(regime, request_type, now),
             identity_types=tuple(sorted(identities)),
             idempotency_key=key,
+            source=new.source,
+            clock_started_at=now,
+            acknowledge_by=acknowledge_due(regime, request_type, now),
         )
         sealed = seal_subject(platform.vault, request.id, Subject(identities, corrections))
         uow.requests.add(request, sealed)
@@ -103,9 +115,11 @@ def submit(platform: Platform, new: NewRequest) -> tuple[PrivacyRequest, bool]:
                 action="request.received",
                 at=now,
                 to_status=RequestStatus.RECEIVED.value,
-                detail={"type": request_type.value, "regime": regime.key, "policy": policy.key},
+                actor=new.source,
+                detail={"type": request_type.value, "regime": regime.key, "policy": policy_key},
             )
         )
+        lifecycle.admit(platform, uow, request, new.verified, now)
         uow.commit()
     return request, True
 
@@ -199,7 +213,8 @@ async def retry(
             detail={"attempt": request.attempt},
         )
         uow.commit()
-    await workflows.start(request.id, request.attempt)
+    # The request's workflow waits after a failure; this wakes it (or starts it again).
+    await workflows.changed(request.id)
     return request
 
 

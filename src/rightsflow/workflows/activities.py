@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
@@ -12,9 +13,17 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from rightsflow.domain.errors import ConnectorFailure, RightsflowError
-from rightsflow.services import execution, package, system_calls, write_steps
+from rightsflow.services import deadlines, execution, package, system_calls, write_steps
+from rightsflow.services.deadlines import Tick
 from rightsflow.services.platform import Platform
-from rightsflow.workflows.contracts import CallState, Finish, NodeStep, Outline, SystemStep
+from rightsflow.workflows.contracts import (
+    CallState,
+    DeadlineTick,
+    Finish,
+    NodeStep,
+    Outline,
+    SystemStep,
+)
 
 T = TypeVar("T")
 log = structlog.get_logger("rightsflow.activities")
@@ -52,7 +61,22 @@ class RequestActivities:
             self.remind,
             self.give_up,
             self.call_outcome,
+            self.lifecycle_status,
+            self.deadline_tick,
         ]
+
+    @activity.defn(name="lifecycle_status")
+    async def lifecycle_status(self, request_id: str) -> str:
+        return await _run(
+            lambda: execution.status_of(self._platform, request_id), "status", request_id
+        )
+
+    @activity.defn(name="deadline_tick")
+    async def deadline_tick(self, step: DeadlineTick) -> Tick:
+        at = datetime.fromisoformat(step.at)
+        return await _run(
+            lambda: deadlines.tick(self._platform, step.request_id, at), "deadline", step.request_id
+        )
 
     @activity.defn(name="begin")
     async def begin(self, request_id: str) -> Outline:

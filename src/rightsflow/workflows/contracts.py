@@ -9,9 +9,12 @@ from rightsflow.services.system_calls import CallState
 
 __all__ = [
     "ANSWERED_SIGNAL",
+    "CHANGED_SIGNAL",
+    "DECISION_TYPES",
     "READ_ONLY_TYPES",
     "Answered",
     "CallState",
+    "DeadlineTick",
     "Finish",
     "NodeStep",
     "Outline",
@@ -23,8 +26,11 @@ __all__ = [
 
 WORKFLOW_NAME = "PrivacyRequest"
 ANSWERED_SIGNAL = "system_answered"
+CHANGED_SIGNAL = "lifecycle_changed"  # status or deadline changed: look again
 # Request types that read and package data; every other type changes rows and is re-checked.
 READ_ONLY_TYPES = ("access", "portability")
+# Request types that are decisions to record, with nothing to read or write.
+DECISION_TYPES = ("opt_out", "limit_use")
 
 
 def workflow_id(request_id: str) -> str:
@@ -66,6 +72,12 @@ class SystemStep:
     system: str
     operation: str  # "access" | "erase" | "recheck"
     why: str = ""
+
+
+@dataclass(frozen=True)
+class DeadlineTick:
+    request_id: str
+    at: str  # the workflow's now, ISO-8601 UTC (time-skipping servers move it)
 
 
 @dataclass(frozen=True)

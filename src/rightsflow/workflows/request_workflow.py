@@ -1,5 +1,8 @@
-"""One durable workflow per privacy request: plan, read wave by wave, erase children before
-parents and re-check, or build the package; then complete or fail with a reason.
+"""One durable workflow per privacy request, for its whole life: it waits while the request
+awaits verification or a decision, runs it once approved (plan, read wave by wave, erase
+children before parents and re-check, or build the package; then complete or fail with a
+reason), waits again after a failure for a retry, and keeps the deadline's timers all along:
+reminders before the due date, an escalation when overdue, expiry of an unverified request.
 
 Systems that answer for themselves (internal services, people) are asked once per operation;
 a late answer arrives as a signal while the workflow waits on a durable timer, reminding as it
@@ -9,7 +12,8 @@ and the rest of the request still completes (then fails naming that system)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import contextlib
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -17,12 +21,16 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from rightsflow.services.deadlines import Tick
     from rightsflow.workflows.contracts import (
         ANSWERED_SIGNAL,
+        CHANGED_SIGNAL,
+        DECISION_TYPES,
         READ_ONLY_TYPES,
         WORKFLOW_NAME,
         Answered,
         CallState,
+        DeadlineTick,
         Finish,
         NodeStep,
         Outline,
@@ -32,25 +40,81 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+# The workflow ends here; a failed request is woken again by a retry (signal-with-start).
+CLOSED = ("completed", "failed", "denied", "canceled", "expired", "inactive")
+RETRY_TICK = timedelta(hours=1)  # if the clock step keeps failing, look again this much later
+
+
 @workflow.defn(name=WORKFLOW_NAME)
 class PrivacyRequestWorkflow:
     def __init__(self) -> None:
         self._answered: set[tuple[str, str]] = set()
         self._done: set[tuple[str, str]] = set()
         self._failures: list[str] = []
+        self._changed = False  # for the main loop: look at the request's state again
+        self._rearm = False  # for the deadline watcher: the deadline may have moved
+        self._closed = False
 
     @workflow.signal(name=ANSWERED_SIGNAL)
     def answered(self, note: Answered) -> None:
         self._answered.add((note.system, note.operation))
 
+    @workflow.signal(name=CHANGED_SIGNAL)
+    def changed(self) -> None:
+        self._changed = self._rearm = True
+
     @workflow.run
     async def run(self, params: RunRequest) -> str:
         self._steps = params.steps
         rid = params.request_id
+        watcher = asyncio.ensure_future(self._watch_deadline(rid))
+        try:
+            return await self._follow(rid)
+        finally:
+            self._closed = True
+            watcher.cancel()
+
+    async def _follow(self, rid: str) -> str:
+        """Run the request whenever it is cleared to run; otherwise wait for a change."""
+        while True:
+            self._changed = False
+            status: str = await self._step("lifecycle_status", rid, result_type=str)
+            if status in CLOSED:
+                return status
+            if status in ("received", "executing"):
+                if await self._execute(rid) == "inactive":
+                    return "inactive"
+                continue
+            # awaiting verification or approval, or failed: the API signals what comes next
+            await workflow.wait_condition(lambda: self._changed)
+
+    async def _watch_deadline(self, rid: str) -> None:
+        while not self._closed:
+            self._rearm = False
+            try:
+                tick: Tick = await self._step(
+                    "deadline_tick", DeadlineTick(rid, workflow.now().isoformat()), result_type=Tick
+                )
+            except ActivityError:
+                tick = Tick(closed=False, next_at=(workflow.now() + RETRY_TICK).isoformat())
+            if tick.closed:
+                self._changed = True  # e.g. expired: the main loop sees it
+                return
+            timeout = None
+            if tick.next_at is not None:
+                left = datetime.fromisoformat(tick.next_at) - workflow.now()
+                timeout = max(left, timedelta(seconds=1))
+            with contextlib.suppress(TimeoutError):  # the timer fired: tick again
+                await workflow.wait_condition(lambda: self._rearm or self._closed, timeout=timeout)
+
+    async def _execute(self, rid: str) -> str:
+        self._answered, self._done, self._failures = set(), set(), []
         try:
             outline: Outline = await self._step("begin", rid, result_type=Outline)
             if not outline.active:
                 return "inactive"
+            if outline.request_type in DECISION_TYPES:
+                return await self._finish(rid, [])
             for i, wave in enumerate(outline.waves):
                 asked = outline.asked[i] if i < len(outline.asked) else []
                 await asyncio.gather(

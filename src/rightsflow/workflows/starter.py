@@ -11,6 +11,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from rightsflow.workflows.contracts import (
     ANSWERED_SIGNAL,
+    CHANGED_SIGNAL,
     WORKFLOW_NAME,
     Answered,
     RunRequest,
@@ -36,6 +37,18 @@ class TemporalStarter:
                 # A retry starts a new run under the same id once the previous one closed.
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             )
+
+    async def changed(self, request_id: str) -> None:
+        # Signal-with-start: a running workflow gets the signal; a closed one (e.g. after a
+        # crash) is started again and finds the new state itself.
+        await self._client.start_workflow(
+            WORKFLOW_NAME,
+            RunRequest(request_id, 0, self._steps),
+            id=workflow_id(request_id),
+            task_queue=self._task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            start_signal=CHANGED_SIGNAL,
+        )
 
     async def cancel(self, request_id: str) -> None:
         handle = self._client.get_workflow_handle(workflow_id(request_id))

@@ -20,14 +20,15 @@ from rightsflow.api.rest.schemas import (
     RequestPage,
     RequestSummary,
     SubmitBody,
+    Submitted,
 )
 from rightsflow.domain.errors import InvalidInput, NotFound
 from rightsflow.domain.regimes import get_regime
 from rightsflow.domain.requests import RequestStatus, RequestType
-from rightsflow.services import package, receipt, requests
+from rightsflow.services import lifecycle, package, receipt, requests
 from rightsflow.services.ports import RequestFilter
 
-ACTOR = "admin-token"
+ACTOR = "operator:admin"  # the embedded admin token; per-person logins come with security
 E = TypeVar("E", bound=StrEnum)
 
 router = APIRouter(
@@ -77,7 +78,7 @@ def _choice(enum: type[E], raw: str | None, field: str) -> E | None:
     status_code=202,
     summary="Submit a privacy request",
     responses={
-        200: {"model": RequestSummary, "description": "Replay of an earlier Idempotency-Key"},
+        200: {"model": Submitted, "description": "Replay of an earlier Idempotency-Key"},
         **problem_responses(422),
     },
 )
@@ -89,7 +90,7 @@ async def submit_privacy_request(
     platform: PlatformDep,
     workflows: WorkflowsDep,
     idempotency_key: IdempotencyKey = None,
-) -> RequestSummary:
+) -> Submitted:
     new = requests.NewRequest(
         type=body.type,
         identities=body.identities,
@@ -97,13 +98,15 @@ async def submit_privacy_request(
         policy=body.policy,
         idempotency_key=idempotency_key,
         corrections=body.corrections,
+        verified=body.identity_verified,
     )
     stored, created = await requests.submit_and_start(platform, workflows, new)
     response.status_code = 202 if created else 200
     response.headers["Location"] = str(
         request.app.url_path_for("get_privacy_request", request_id=stored.id)
     )
-    return RequestSummary.of(stored)
+    token = lifecycle.subject_token(platform, stored.id)
+    return Submitted(**RequestSummary.of(stored).model_dump(), subject_token=token)
 
 
 @router.get("", summary="List privacy requests, newest first", responses=problem_responses(422))

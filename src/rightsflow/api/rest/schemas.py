@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rightsflow.domain.requests import PrivacyRequest
+from rightsflow.domain.requests import DenialReason, PrivacyRequest, allowed_next
 
 
 class SubmitBody(BaseModel):
@@ -22,7 +22,10 @@ class SubmitBody(BaseModel):
         },
     )
 
-    type: str = Field(description="access | erasure | rectification | restriction | portability")
+    type: str = Field(
+        description="access | erasure | rectification | restriction | portability | opt_out "
+        "(of sale/sharing) | limit_use (of sensitive personal information)"
+    )
     identities: dict[str, str] = Field(description="Identity type -> value, e.g. email")
     regime: str = Field(description="Legal regime, e.g. gdpr, ccpa")
     policy: str | None = Field(default=None, description="Policy key; default per type")
@@ -31,6 +34,12 @@ class SubmitBody(BaseModel):
         description="Rectification only: field address (dataset:collection.field) -> new value",
         examples=[{"shop:customers.name": "Ada Lovelace"}],
     )
+    identity_verified: bool = Field(
+        default=False,
+        description="True when your system has already verified the person (e.g. they are "
+        "signed in): no code is emailed. Otherwise, where the regime asks for verification, "
+        "the subject is sent a one-time code first.",
+    )
 
 
 class RequestSummary(BaseModel):
@@ -38,8 +47,25 @@ class RequestSummary(BaseModel):
     status: str
     type: str
     regime: str
+    source: str = Field(description="api | privacy_center | agent:<id> | operator:<name>")
     received_at: datetime
-    due_at: datetime
+    due_at: datetime = Field(description="The response deadline the regime sets (end of day)")
+    acknowledge_by: datetime | None = None
+    acknowledged_at: datetime | None = None
+    deadline_paused: bool = Field(
+        default=False, description="The clock waits for proof of identity (GDPR, UK GDPR)"
+    )
+    verify_by: datetime | None = Field(default=None, description="Unverified requests expire then")
+    verified_at: datetime | None = None
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    denial_reason: str | None = None
+    extended_at: datetime | None = None
+    extension_reason: str | None = None
+    closed_at: datetime | None = None
+    next_actions: list[str] = Field(
+        default_factory=list, description="States this request may move to next"
+    )
 
     @classmethod
     def of(cls, request: PrivacyRequest) -> RequestSummary:
@@ -48,9 +74,48 @@ class RequestSummary(BaseModel):
             status=request.status.value,
             type=request.type.value,
             regime=request.regime,
+            source=request.source,
             received_at=request.received_at,
             due_at=request.due_at,
+            acknowledge_by=request.acknowledge_by,
+            acknowledged_at=request.acknowledged_at,
+            deadline_paused=request.paused_since is not None,
+            verify_by=request.verify_by,
+            verified_at=request.verified_at,
+            decided_at=request.decided_at,
+            decided_by=request.decided_by,
+            denial_reason=request.denial_reason,
+            extended_at=request.extended_at,
+            extension_reason=request.extension_reason,
+            closed_at=request.closed_at,
+            next_actions=sorted(s.value for s in allowed_next(request.status)),
         )
+
+
+class Submitted(RequestSummary):
+    subject_token: str = Field(
+        description="The subject's credential for their own request (status, code, "
+        "withdrawal); give it to them, not to anyone else"
+    )
+
+
+class DenyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(description=f"One of: {', '.join(r.value for r in DenialReason)}")
+
+
+class ExtendBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(description="Why more time is needed; the subject is told it")
+    period: str | None = Field(
+        default=None,
+        description="e.g. '45 days' or '2 months'; default: the most the regime allows",
+    )
+
+
+class CodeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(max_length=64, description="The code mailed to the subject")
 
 
 class PhaseState(BaseModel):
