@@ -4,6 +4,7 @@ notifier; the parts verification never reaches are left out rather than faked.""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -16,6 +17,14 @@ from rightsflow.services.ports import Notifier
 from rightsflow.services.subject import Subject, seal_subject
 from rightsflow.storage.uow import SqlUnitOfWorkFactory
 from rightsflow.storage.vault import FileVault
+
+
+@dataclass
+class RecordingNotifier:
+    sent: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        self.sent.append((to, subject, body))
 
 
 def verification_platform(engine: Engine, vault_dir: Path, notifier: Notifier) -> Platform:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,7 +21,11 @@ from rightsflow.services.verification import (
     verifier_for,
 )
 from rightsflow.storage.migrate import make_engine, upgrade_database
-from tests.support.verification_platform import add_request, verification_platform
+from tests.support.verification_platform import (
+    RecordingNotifier,
+    add_request,
+    verification_platform,
+)
 
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 EMAIL = "ada@example.test"
@@ -35,14 +38,6 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     engine = make_engine(url)
     yield engine
     engine.dispose()
-
-
-@dataclass
-class RecordingNotifier:
-    sent: list[tuple[str, str, str]] = field(default_factory=list)
-
-    def send(self, to: str, subject: str, body: str) -> None:
-        self.sent.append((to, subject, body))
 
 
 @pytest.fixture

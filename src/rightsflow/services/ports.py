@@ -110,7 +110,11 @@ class CallRepository(Protocol):
 
 
 class VerificationRepository(Protocol):
-    def get(self, request_id: str) -> Challenge | None: ...
+    def get(self, request_id: str, *, lock: bool = False) -> Challenge | None:
+        """`lock`: hold the row until the unit of work ends (SELECT ... FOR UPDATE where the
+        database has it), so concurrent guesses cannot both count from the same attempts."""
+        ...
+
     def put(self, challenge: Challenge) -> None:
         """Insert or replace the request's challenge (one per request)."""
         ...

@@ -87,7 +87,7 @@ class EmailCodeVerifier:
     ) -> None:
         """Mail the first code. Does nothing if a code was already sent (a re-run after a crash
         must not mail twice); `resend` sends another."""
-        challenge = uow.verifications.get(request.id)
+        challenge = uow.verifications.get(request.id, lock=True)
         if challenge is not None and (challenge.sends > 0 or challenge.verified):
             return
         self._send(platform, uow, request, challenge, now, actor="system")
@@ -105,7 +105,7 @@ class EmailCodeVerifier:
 
         Raises ResendRefused (a Conflict, with `retry_after` seconds, None when waiting will not
         help) before the back-off has passed, after the last allowed code, or while locked."""
-        challenge = uow.verifications.get(request.id)
+        challenge = uow.verifications.get(request.id, lock=True)
         if challenge is not None:
             check_resend(challenge, now, self.policy)
         sent = self._send(platform, uow, request, challenge, now, actor=actor)
@@ -147,7 +147,7 @@ class EmailCodeVerifier:
     ) -> None:
         """An operator lifts a lockout: guesses and sends start again from zero and no code
         works until a new one is sent (resend may send it at once)."""
-        challenge = uow.verifications.get(request.id)
+        challenge = uow.verifications.get(request.id, lock=True)
         if challenge is None or not challenge.locked:
             raise Conflict("verification is not locked; there is nothing to unlock")
         uow.verifications.put(unlocked(challenge))
@@ -188,7 +188,7 @@ class EmailCodeVerifier:
 
 def _live(uow: UnitOfWork, request_id: str) -> Challenge:
     """The challenge a code can be checked against; Conflict (saying what to do) otherwise."""
-    challenge = uow.verifications.get(request_id)
+    challenge = uow.verifications.get(request_id, lock=True)
     if challenge is None or challenge.verified:
         if challenge is not None:
             raise Conflict("identity is already verified; no code is needed")
