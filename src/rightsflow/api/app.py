@@ -14,6 +14,7 @@ from rightsflow.api.deps import ApiDeps
 from rightsflow.api.middleware import RequestIdMiddleware
 from rightsflow.api.problems import install_problem_handlers
 from rightsflow.api.rest import (
+    audit,
     callbacks,
     connectors,
     health,
@@ -58,4 +59,5 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
     app.include_router(callbacks.router)
     app.include_router(tasks.router)
     app.include_router(reports.router)
+    app.include_router(audit.router)
     return app
