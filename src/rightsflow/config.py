@@ -66,6 +66,21 @@ class Settings(BaseSettings):
     verification_max_attempts: int = Field(default=5, ge=1, le=10)
     verification_resend_after_s: int = Field(default=60, ge=1)
     verification_max_sends: int = Field(default=5, ge=1, le=20)
+    # Data Rights Protocol 1.0 (authorized agents): answered once a business id and an
+    # agents.json (file, else URL) are set. The rest fills our businesses.json entry.
+    drp_business_id: str | None = Field(default=None, description="Our id in the DRP directory")
+    drp_agents_file: Path | None = None
+    drp_agents_url: str | None = None
+    drp_agents_refresh_s: float = Field(default=3600.0, gt=0)
+    drp_voluntary_regime: str = Field(default="ccpa", description="Deadlines without a regime")
+    drp_allow_http_callbacks: bool = Field(default=False, description="Local setups only")
+    drp_business_name: str | None = None
+    drp_logo_url: str | None = None
+    drp_web_url: str | None = None
+    drp_privacy_policy_url: str | None = None
+    drp_technical_contact: str | None = None
+    drp_business_contact: str | None = None
+    drp_supported_verifications: list[Literal["email", "phone_number", "address"]] = ["email"]
 
     @field_validator("data_dir")
     @classmethod

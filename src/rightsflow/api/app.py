@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
 
+from rightsflow.api import drp
 from rightsflow.api.deps import ApiDeps
 from rightsflow.api.middleware import RequestIdMiddleware
 from rightsflow.api.problems import install_problem_handlers
@@ -58,6 +59,7 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
     app.include_router(connectors.router)
     app.include_router(callbacks.router)
     app.include_router(tasks.router)
+    drp.install(app, settings, deps.platform)  # /v1/...: the Data Rights Protocol
     app.include_router(reports.router)
     app.include_router(audit.router)
     return app

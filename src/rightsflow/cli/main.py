@@ -12,6 +12,7 @@ from rightsflow.cli import (
     connectors_cmd,
     datamap_cmd,
     demo_cmd,
+    drp_cmd,
     receipt_cmd,
     report_cmd,
 )
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 app.add_typer(datamap_cmd.app, name="datamap")
 app.add_typer(receipt_cmd.app, name="receipt")
+app.add_typer(drp_cmd.app, name="drp")
 app.add_typer(report_cmd.app, name="report")
 app.command("plan")(datamap_cmd.plan)
 app.command("demo")(demo_cmd.demo)

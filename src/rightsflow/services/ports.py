@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from rightsflow.domain.audit_chain import AuditFilter, StoredEvent
 from rightsflow.domain.connector import Connector, SystemConnector
+from rightsflow.domain.drp_status import DrpRequestRecord
 from rightsflow.domain.records import AuditEvent, NodeResult, RequestFilter, SystemCallRecord
 from rightsflow.domain.reports import RequestFacts
 from rightsflow.domain.requests import PrivacyRequest
@@ -129,6 +130,22 @@ class ReportSource(Protocol):
         ...
 
 
+class DrpRepository(Protocol):
+    """Data Rights Protocol state: agent tokens (hashes), seen messages, agent requests."""
+
+    def pair(self, agent_id: str, token_hash: str, version: str, at: datetime) -> None: ...
+    def agent_for_token(self, token_hash: str) -> str | None: ...
+    def remember_message(
+        self, digest: str, agent_id: str, expires_at: datetime, now: datetime
+    ) -> bool:
+        """False when the message was seen before (a replay)."""
+        ...
+
+    def add_request(self, record: DrpRequestRecord) -> None: ...
+    def request(self, request_id: str) -> DrpRequestRecord | None: ...
+    def notified(self, request_id: str, fingerprint: str, at: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     # Read-only, so an adapter may expose its concrete repository types.
     @property
@@ -139,6 +156,8 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditRepository: ...
     @property
     def calls(self) -> CallRepository: ...
+    @property
+    def drp(self) -> DrpRepository: ...
     @property
     def reports(self) -> ReportSource: ...
     @property

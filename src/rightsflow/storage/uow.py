@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from rightsflow.storage.audit_repository import SqlAuditRepository
 from rightsflow.storage.call_repository import SqlCallRepository
+from rightsflow.storage.drp_repository import SqlDrpRepository
 from rightsflow.storage.report_queries import SqlReportSource
 from rightsflow.storage.repositories import (
     SqlRequestRepository,
@@ -27,6 +28,7 @@ class SqlUnitOfWork:
     results: SqlResultRepository
     audit: SqlAuditRepository
     calls: SqlCallRepository
+    drp: SqlDrpRepository
     reports: SqlReportSource
     verifications: SqlVerificationRepository
 
@@ -43,6 +45,7 @@ class SqlUnitOfWork:
         self.results = SqlResultRepository(connection)
         self.audit = SqlAuditRepository(connection, deferred=True)
         self.calls = SqlCallRepository(connection)
+        self.drp = SqlDrpRepository(connection)
         self.reports = SqlReportSource(connection)
         self.verifications = SqlVerificationRepository(connection)
         return self

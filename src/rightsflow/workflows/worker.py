@@ -7,6 +7,7 @@ from temporalio.worker import Worker
 
 from rightsflow.services.platform import Platform
 from rightsflow.workflows.activities import RequestActivities
+from rightsflow.workflows.drp_activities import DrpActivities
 from rightsflow.workflows.request_workflow import PrivacyRequestWorkflow
 
 
@@ -15,7 +16,7 @@ def build_worker(client: Client, platform: Platform, task_queue: str) -> Worker:
         client,
         task_queue=task_queue,
         workflows=[PrivacyRequestWorkflow],
-        activities=RequestActivities(platform).all(),
+        activities=[*RequestActivities(platform).all(), *DrpActivities(platform).all()],
         max_concurrent_activities=32,
     )
 
