@@ -20,6 +20,7 @@ from rightsflow.domain.policy import Policy
 from rightsflow.domain.verification import VerificationPolicy
 from rightsflow.services.datamap import load_datamap
 from rightsflow.services.platform import Platform
+from rightsflow.storage.key_store import SqlKeyStore
 from rightsflow.storage.migrate import make_engine, upgrade_database
 from rightsflow.storage.outbox import FileOutbox
 from rightsflow.storage.packages import FilePackageStore
@@ -74,7 +75,7 @@ def build_runtime(settings: Settings, registry: ConnectorRegistry | None = None)
     pool = ConnectorPool(registry, datamap)
     platform = Platform(
         uow=SqlUnitOfWorkFactory(engine),
-        vault=FileVault(settings.secret_key_file),
+        vault=make_vault(settings, engine),
         packages=FilePackageStore(settings.packages_dir),
         connectors=pool,
         clock=utc_now,
@@ -86,6 +87,15 @@ def build_runtime(settings: Settings, registry: ConnectorRegistry | None = None)
         operators=settings.operators_email,
     )
     return Runtime(settings, engine, platform, pool)
+
+
+def make_vault(settings: Settings, engine: Engine) -> FileVault:
+    """The vault with per-request data keys in the app database. Requests received before
+    data keys and still open get theirs now, before any work on them (see key_store.py)."""
+    keys = SqlKeyStore(engine)
+    vault = FileVault(settings.secret_key_file, keys=keys)
+    vault.ensure_keys(keys.unkeyed_open_requests())
+    return vault
 
 
 def make_notifier(

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     )
     log_level: str = "info"
     log_json: bool = False
+    # Records of a closed request (sealed identities, results, packages, data key) are purged
+    # this many days after it closed; the request's non-personal facts and its audit trail stay.
+    # CCPA regulations §7101(a) ask for records of requests to be kept for at least 24 months.
+    retention_days: int = Field(
+        default=730, ge=1, description="Days a closed request's records are kept (purge after)"
+    )
     # Mail: through this SMTP server when smtp_host is set, else as files in the data dir.
     smtp_host: str | None = None
     smtp_port: int | None = Field(default=None, ge=1, le=65535, description="default: by security")

@@ -9,13 +9,13 @@ from typing import Annotated
 import typer
 
 from rightsflow.cli import (
-    audit_cmd,
     connectors_cmd,
     datamap_cmd,
     demo_cmd,
     drp_cmd,
     receipt_cmd,
     report_cmd,
+    retention_cmd,
 )
 from rightsflow.cli.banner import print_started
 from rightsflow.cli.common import guarded, settings_from
@@ -29,9 +29,9 @@ app = typer.Typer(
 )
 app.add_typer(datamap_cmd.app, name="datamap")
 app.add_typer(receipt_cmd.app, name="receipt")
-app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(drp_cmd.app, name="drp")
 app.add_typer(report_cmd.app, name="report")
+app.add_typer(retention_cmd.app, name="retention")
 app.command("plan")(datamap_cmd.plan)
 app.command("demo")(demo_cmd.demo)
 app.add_typer(connectors_cmd.app, name="connectors")

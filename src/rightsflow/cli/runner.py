@@ -19,6 +19,7 @@ from rightsflow.services.requests import resume_unfinished
 from rightsflow.storage.tokens import ensure_admin_token, token_is_valid
 from rightsflow.workflows.devserver import DevServer
 from rightsflow.workflows.health import temporal_status
+from rightsflow.workflows.retention_workflow import ensure_retention_schedule
 from rightsflow.workflows.starter import TemporalStarter
 from rightsflow.workflows.worker import build_worker, connect
 
@@ -75,6 +76,7 @@ async def run_platform(settings: Settings, on_started: Callable[[Started], None]
             )
         )
         async with build_worker(client, runtime.platform, settings.task_queue):
+            await ensure_retention_schedule(client, settings.task_queue, settings.retention_days)
             resumed = await resume_unfinished(runtime.platform, starter)
             serving = asyncio.create_task(server.serve())
             while not server.started and not serving.done():  # noqa: ASYNC110 (uvicorn has no event)
@@ -104,6 +106,7 @@ async def run_worker(settings: Settings) -> None:
         if not settings.temporal_address:
             raise SystemExit("a worker needs RIGHTSFLOW_TEMPORAL_ADDRESS (or --temporal-address)")
         client = await connect(settings.temporal_address, settings.temporal_namespace)
+        await ensure_retention_schedule(client, settings.task_queue, settings.retention_days)
         log.info("worker_started", task_queue=settings.task_queue)
         await build_worker(client, runtime.platform, settings.task_queue).run()
     finally:

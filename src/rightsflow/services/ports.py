@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
@@ -28,6 +28,7 @@ __all__ = [
     "RequestFilter",
     "RequestRepository",
     "ResultRepository",
+    "RetentionRepository",
     "UnitOfWork",
     "Vault",
     "VerificationRepository",
@@ -146,6 +147,31 @@ class DrpRepository(Protocol):
     def notified(self, request_id: str, fingerprint: str, at: datetime) -> None: ...
 
 
+class RetentionRepository(Protocol):
+    """The records of closed requests whose retention period is over (services/retention.py)."""
+
+    def closed_before(self, cutoff: datetime, after: str | None, limit: int) -> Sequence[str]:
+        """Ids (ascending, greater than `after`) of requests closed before `cutoff` whose
+        records are not purged yet."""
+        ...
+
+    def count_closed_before(self, cutoff: datetime) -> int: ...
+    def held(self, request_ids: Sequence[str]) -> Mapping[str, Mapping[str, int]]:
+        """Per request, the rows it still has per table (tables with none left out)."""
+        ...
+
+    def purge(self, request_ids: Sequence[str]) -> Mapping[str, Mapping[str, int]]:
+        """Delete the requests' rows in every table that belongs to a request, and keep of the
+        request row only its non-personal facts. Returns `held` (before deleting) of the
+        requests this call purged; ones already purged (e.g. by a concurrent run) are left out."""
+        ...
+
+    def settle(self) -> None:
+        """After purging: let the database drop leftover copies of deleted bytes where it can
+        (SQLite: checkpoint and truncate the write-ahead log). Outside any write."""
+        ...
+
+
 class UnitOfWork(Protocol):
     # Read-only, so an adapter may expose its concrete repository types.
     @property
@@ -162,6 +188,8 @@ class UnitOfWork(Protocol):
     def reports(self) -> ReportSource: ...
     @property
     def verifications(self) -> VerificationRepository: ...
+    @property
+    def retention(self) -> RetentionRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(
@@ -177,7 +205,7 @@ class UnitOfWork(Protocol):
 
 
 class Vault(Protocol):
-    """Encryption of personal data at rest (one key for now; per-request keys later)."""
+    """Encryption of personal data at rest, under a data key per request (envelope encryption)."""
 
     def seal(self, request_id: str, plaintext: bytes) -> bytes: ...
     def open(self, request_id: str, sealed: bytes) -> bytes: ...
@@ -198,6 +226,11 @@ class Vault(Protocol):
         """Keyed hash for finding a record by a personal value without storing it."""
         ...
 
+    def destroy_key(self, request_id: str) -> bool:
+        """Destroy the request's data key: nothing sealed for it opens again, and nothing more
+        is sealed for it. True if a live key was destroyed now (False: none, or already)."""
+        ...
+
 
 class PackageStore(Protocol):
     """Sealed packages, written and read as streams (never whole in memory)."""
@@ -208,6 +241,10 @@ class PackageStore(Protocol):
 
     def read(self, request_id: str) -> Iterator[bytes] | None:
         """The sealed package's bytes in chunks, or None when there is none."""
+        ...
+
+    def delete(self, request_id: str) -> bool:
+        """Remove the package; True if there was one."""
         ...
 
 

@@ -18,6 +18,10 @@ _SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=5000",
     "PRAGMA synchronous=NORMAL",
+    # Deleted content is overwritten with zeros instead of left in free pages: a destroyed data
+    # key or a purged request's sealed data does not linger in the database file (the purge
+    # also checkpoints the WAL, which holds the last copies of changed pages).
+    "PRAGMA secure_delete=ON",
 )
 
 

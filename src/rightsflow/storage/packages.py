@@ -63,6 +63,15 @@ class FilePackageStore:
             return None
         return _chunks_of(path)
 
+    def delete(self, request_id: str) -> bool:
+        """Remove the package file; True if there was one. Its bytes are sealed under the
+        request's data key, which the retention purge destroys as well."""
+        try:
+            self.path_for(request_id).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
 
 def _chunks_of(path: Path) -> Iterator[bytes]:
     # Opened on first use, so an iterator that is never consumed holds no file handle.

@@ -1,7 +1,9 @@
 """Chunked authenticated encryption for files of any size (AES-256-GCM, one chunk at a time).
 
 Format: header | frame | frame | ...
-  header = version 0x02 | chunk size (4 bytes, big endian) | stream id (16 random bytes)
+  header = version | chunk size (4 bytes, big endian) | stream id (16 random bytes)
+  version 0x02: sealed with the master-derived key; 0x03: with the request's own data key
+  (the vault picks the key from the version; the version is authenticated with every frame)
   frame  = nonce (12 random bytes) | ciphertext of one chunk | tag (16 bytes)
 Every frame but the last holds exactly `chunk size` plaintext bytes; the last holds 0 to
 `chunk size` (an empty input is one empty final frame).
@@ -19,14 +21,15 @@ reader reaches the damage, possibly after earlier chunks were yielded.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from rightsflow.domain.errors import RightsflowError
 
-STREAM_VERSION = 2
+STREAM_VERSION = 2  # the master-derived sealing key
+DATA_KEY_STREAM_VERSION = 3  # the request's data key (envelope encryption)
 CHUNK_SIZE = 1024 * 1024
 MAX_CHUNK_SIZE = 64 * 1024 * 1024  # refuse headers that would make a reader buffer more
 _NONCE = 12
@@ -48,12 +51,17 @@ def _frame(
 
 
 def seal_chunks(
-    aead: AESGCM, request_id: str, chunks: Iterable[bytes], chunk_size: int = CHUNK_SIZE
+    aead: AESGCM,
+    request_id: str,
+    chunks: Iterable[bytes],
+    chunk_size: int = CHUNK_SIZE,
+    version: int = STREAM_VERSION,
 ) -> Iterator[bytes]:
-    """The sealed stream of the concatenated `chunks`, re-cut into `chunk_size` pieces."""
+    """The sealed stream of the concatenated `chunks`, re-cut into `chunk_size` pieces;
+    `version` names the key `aead` holds (see the module docstring)."""
     if not 0 < chunk_size <= MAX_CHUNK_SIZE:
         raise ValueError("chunk size out of range")
-    header = bytes([STREAM_VERSION]) + chunk_size.to_bytes(4, "big") + secrets.token_bytes(_ID)
+    header = bytes([version]) + chunk_size.to_bytes(4, "big") + secrets.token_bytes(_ID)
     yield header
     buffer = bytearray()
     index = 0
@@ -67,7 +75,7 @@ def seal_chunks(
     yield _frame(aead, header, request_id, index, bytes(buffer), final=True)
 
 
-def _malformed() -> RightsflowError:
+def malformed_stream() -> RightsflowError:
     return RightsflowError("sealed stream is malformed or of an unknown version")
 
 
@@ -78,8 +86,11 @@ def _refused() -> RightsflowError:
     )
 
 
-def open_chunks(aead: AESGCM, request_id: str, sealed: Iterable[bytes]) -> Iterator[bytes]:
-    """Authenticated plaintext chunks of a stream made by `seal_chunks`."""
+def open_chunks(
+    aead_for: Callable[[int], AESGCM], request_id: str, sealed: Iterable[bytes]
+) -> Iterator[bytes]:
+    """Authenticated plaintext chunks of a stream made by `seal_chunks`; `aead_for(version)`
+    gives the key of the stream's version (and raises for a version it does not know)."""
     pieces = iter(sealed)
     buffer = bytearray()
 
@@ -94,11 +105,12 @@ def open_chunks(aead: AESGCM, request_id: str, sealed: Iterable[bytes]) -> Itera
 
     fill(HEADER_SIZE)
     header = bytes(buffer[:HEADER_SIZE])
-    if len(header) < HEADER_SIZE or header[0] != STREAM_VERSION:
-        raise _malformed()
+    if len(header) < HEADER_SIZE:
+        raise malformed_stream()
     chunk_size = int.from_bytes(header[1:5], "big")
     if not 0 < chunk_size <= MAX_CHUNK_SIZE:
-        raise _malformed()
+        raise malformed_stream()
+    aead = aead_for(header[0])
     del buffer[:HEADER_SIZE]
     frame_size = _NONCE + chunk_size + _TAG
     index = 0

@@ -14,6 +14,7 @@ from rightsflow.storage.repositories import (
     SqlRequestRepository,
     SqlResultRepository,
 )
+from rightsflow.storage.retention_repository import SqlRetentionRepository
 from rightsflow.storage.verification_repository import SqlVerificationRepository
 
 
@@ -31,6 +32,7 @@ class SqlUnitOfWork:
     drp: SqlDrpRepository
     reports: SqlReportSource
     verifications: SqlVerificationRepository
+    retention: SqlRetentionRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -48,6 +50,7 @@ class SqlUnitOfWork:
         self.drp = SqlDrpRepository(connection)
         self.reports = SqlReportSource(connection)
         self.verifications = SqlVerificationRepository(connection)
+        self.retention = SqlRetentionRepository(connection)
         return self
 
     def __exit__(

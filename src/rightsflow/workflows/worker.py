@@ -9,14 +9,19 @@ from rightsflow.services.platform import Platform
 from rightsflow.workflows.activities import RequestActivities
 from rightsflow.workflows.drp_activities import DrpActivities
 from rightsflow.workflows.request_workflow import PrivacyRequestWorkflow
+from rightsflow.workflows.retention_workflow import RetentionActivities, RetentionPurgeWorkflow
 
 
 def build_worker(client: Client, platform: Platform, task_queue: str) -> Worker:
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[PrivacyRequestWorkflow],
-        activities=[*RequestActivities(platform).all(), *DrpActivities(platform).all()],
+        workflows=[PrivacyRequestWorkflow, RetentionPurgeWorkflow],
+        activities=[
+            *RequestActivities(platform).all(),
+            *DrpActivities(platform).all(),
+            *RetentionActivities(platform).all(),
+        ],
         max_concurrent_activities=32,
     )
 
