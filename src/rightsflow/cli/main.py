@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from rightsflow.cli import (
+    audit_cmd,
     connectors_cmd,
     datamap_cmd,
     demo_cmd,
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 app.add_typer(datamap_cmd.app, name="datamap")
 app.add_typer(receipt_cmd.app, name="receipt")
+app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(drp_cmd.app, name="drp")
 app.add_typer(report_cmd.app, name="report")
 app.add_typer(retention_cmd.app, name="retention")
