@@ -170,7 +170,8 @@ def test_deny_takes_a_reason_from_the_list_and_tells_the_subject(life: Lifecycle
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["status"], body["denial_reason"]) == ("denied", "exemption_applies")
-    assert body["closed_at"] is not None and body["next_actions"] == []
+    assert body["closed_at"] is not None
+    assert body["next_actions"] == []
     mails = [str(m.message["Subject"]) for m in life.mail_to(EMAIL)]
     assert mails[-1].startswith("Your request was denied")
 
