@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 from sqlalchemy import Engine, text
@@ -17,8 +17,10 @@ from rightsflow.connectors.registry import ConnectorRegistry, default_registry
 from rightsflow.domain.datamap import DataMap
 from rightsflow.domain.errors import DataMapInvalid, InvalidInput, Problem
 from rightsflow.domain.policy import Policy
+from rightsflow.domain.requests import RequestType
 from rightsflow.domain.verification import VerificationPolicy
 from rightsflow.services.datamap import load_datamap
+from rightsflow.services.lifecycle_rules import LifecycleRules
 from rightsflow.services.platform import Platform
 from rightsflow.storage.key_store import SqlKeyStore
 from rightsflow.storage.migrate import make_engine, upgrade_database
@@ -85,6 +87,7 @@ def build_runtime(settings: Settings, registry: ConnectorRegistry | None = None)
         notifier=make_notifier(settings),
         public_url=settings.api_base_url,
         operators=settings.operators_email,
+        lifecycle=lifecycle_rules(settings),
     )
     return Runtime(settings, engine, platform, pool)
 
@@ -124,6 +127,23 @@ def make_notifier(
         raise InvalidInput(f"invalid SMTP settings: {exc.errors()[0]['msg']}") from None
     except ValueError as exc:
         raise InvalidInput(f"invalid SMTP settings: {exc}") from None
+
+
+def lifecycle_rules(settings: Settings) -> LifecycleRules:
+    if "*" in settings.auto_approve:
+        auto = frozenset(RequestType)
+    else:
+        try:
+            auto = frozenset(RequestType(t) for t in settings.auto_approve)
+        except ValueError:
+            allowed = ", ".join(t.value for t in RequestType)
+            raise InvalidInput(f"auto_approve takes '*' or: {allowed}", "auto_approve") from None
+    return LifecycleRules(
+        auto_approve=auto,
+        verify_within=timedelta(days=settings.verify_within_days),
+        remind_before=tuple(timedelta(days=d) for d in settings.remind_before_days),
+        verification=verification_policy(settings),
+    )
 
 
 def verification_policy(settings: Settings) -> VerificationPolicy:

@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     verification_max_attempts: int = Field(default=5, ge=1, le=10)
     verification_resend_after_s: int = Field(default=60, ge=1)
     verification_max_sends: int = Field(default=5, ge=1, le=20)
+    # The lifecycle: which verified requests go ahead without an operator, how long an
+    # unverified request stays open, and when operators are reminded of a deadline.
+    auto_approve: list[str] = Field(
+        default=["access", "portability", "opt_out", "limit_use"],
+        description="Request types approved automatically once verified; '*' for all",
+    )
+    verify_within_days: float = Field(default=14, gt=0, le=365)
+    remind_before_days: list[float] = Field(default=[7, 1])
     # Data Rights Protocol 1.0 (authorized agents): answered once a business id and an
     # agents.json (file, else URL) are set. The rest fills our businesses.json entry.
     drp_business_id: str | None = Field(default=None, description="Our id in the DRP directory")

@@ -32,9 +32,11 @@ from rightsflow.domain.datamap_parse import parse_datamap
 from rightsflow.domain.errors import NotFound
 from rightsflow.domain.policy import DEFAULT_POLICIES
 from rightsflow.domain.records import SystemCallRecord
-from rightsflow.domain.requests import PrivacyRequest, RequestStatus
+from rightsflow.domain.requests import PrivacyRequest, RequestStatus, RequestType
 from rightsflow.domain.signature import key_id, public_key_pem, raw_public_key, sign_document
+from rightsflow.domain.verification import Challenge
 from rightsflow.sample.shop import shop_dataset_yaml
+from rightsflow.services.lifecycle_rules import LifecycleRules
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import (
     AuditEvent,
@@ -44,6 +46,7 @@ from rightsflow.services.ports import (
     RequestFilter,
     RequestRepository,
     ResultRepository,
+    VerificationRepository,
 )
 
 with warnings.catch_warnings():
@@ -72,6 +75,7 @@ class StoreState:
     pages: dict[tuple[str, str], dict[int, tuple[bytes, int]]] = field(default_factory=dict)
     audit: list[AuditEvent] = field(default_factory=list)
     calls: dict[str, SystemCallRecord] = field(default_factory=dict)
+    challenges: dict[str, Challenge] = field(default_factory=dict)
 
 
 @dataclass
@@ -187,6 +191,17 @@ class FakeAudit:
         return [e for e in self._store.state.audit if e.request_id == request_id]
 
 
+class FakeVerifications:
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+
+    def get(self, request_id: str, *, lock: bool = False) -> Challenge | None:  # noqa: ARG002
+        return self._store.state.challenges.get(request_id)
+
+    def put(self, challenge: Challenge) -> None:
+        self._store.state.challenges[challenge.request_id] = challenge
+
+
 class FakeCalls:
     def __init__(self, store: FakeStore) -> None:
         self._store = store
@@ -231,6 +246,7 @@ class FakeUnitOfWork:
         self.results: ResultRepository = FakeResults(store)
         self.audit: AuditRepository = FakeAudit(store)
         self.calls: CallRepository = FakeCalls(store)
+        self.verifications: VerificationRepository = FakeVerifications(store)
 
     def __enter__(self) -> FakeUnitOfWork:
         self._snapshot = copy.deepcopy(self._store.state)
@@ -326,6 +342,10 @@ class RecordingStarter:
     started: list[tuple[str, int]] = field(default_factory=list)
     canceled: list[str] = field(default_factory=list)
     answers: list[tuple[str, str, str]] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+
+    async def changed(self, request_id: str) -> None:
+        self.changes.append(request_id)
 
     async def start(self, request_id: str, attempt: int) -> None:
         self.started.append((request_id, attempt))
@@ -379,6 +399,8 @@ def make_platform(store: FakeStore | None = None) -> tuple[Platform, FakeStore]:
         notifier=RecordingNotifier(),
         public_url="http://rightsflow.test",
         operators="ops@example.test",
+        # Tests here drive execution; tests of the lifecycle build their own rules.
+        lifecycle=LifecycleRules(auto_approve=frozenset(RequestType)),
     )
     return platform, store
 

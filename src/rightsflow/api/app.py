@@ -18,10 +18,12 @@ from rightsflow.api.rest import (
     audit,
     callbacks,
     connectors,
+    decisions,
     health,
     privacy_requests,
     reports,
     signing,
+    subject,
     tasks,
 )
 from rightsflow.config import Settings
@@ -55,6 +57,8 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(privacy_requests.router)
+    app.include_router(decisions.router)
+    app.include_router(subject.router)
     app.include_router(signing.router)
     app.include_router(connectors.router)
     app.include_router(callbacks.router)

@@ -259,6 +259,11 @@ class WorkflowStarter(Protocol):
         """Tell the request's workflow that a system answered (no-op if it is not running)."""
         ...
 
+    async def changed(self, request_id: str) -> None:
+        """Tell the request's workflow its state or deadline changed (starting it if it is
+        not running), so it moves on and re-arms its timers."""
+        ...
+
 
 class Connectors(Protocol):
     """Open connectors by system key (cached by the adapter)."""
