@@ -27,6 +27,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from rightsflow.api.app import create_app
 from rightsflow.api.deps import ApiDeps
 from rightsflow.config import Settings
+from rightsflow.domain.audit_chain import AuditFilter, StoredEvent, chain
 from rightsflow.domain.connector import Connector, SystemConnector
 from rightsflow.domain.datamap_parse import parse_datamap
 from rightsflow.domain.errors import NotFound
@@ -189,6 +190,27 @@ class FakeAudit:
 
     def for_request(self, request_id: str) -> Sequence[AuditEvent]:
         return [e for e in self._store.state.audit if e.request_id == request_id]
+
+    def search(self, filters: AuditFilter, after: int | None, limit: int) -> Sequence[StoredEvent]:
+        """Ids by position, chained like the SQL repository; filtered as it filters."""
+        found: list[StoredEvent] = []
+        prev: str | None = None
+        for number, event in enumerate(self._store.state.audit, start=1):
+            stored = chain(number, event, prev)
+            prev = stored.hash
+            if number > (after or 0) and _audit_matches(filters, event):
+                found.append(stored)
+        return found[:limit]
+
+
+def _audit_matches(wanted: AuditFilter, event: AuditEvent) -> bool:
+    return (
+        wanted.request_id in (None, event.request_id)
+        and wanted.actor in (None, event.actor)
+        and wanted.action in (None, event.action)
+        and (wanted.since is None or event.at >= wanted.since)
+        and (wanted.until is None or event.at < wanted.until)
+    )
 
 
 class FakeVerifications:
