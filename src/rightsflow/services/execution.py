@@ -40,9 +40,16 @@ class Outline:
     rechecking: list[str] = field(default_factory=list)
 
 
-def status_of(platform: Platform, request_id: str) -> str:
+@dataclass(frozen=True)
+class RequestState:
+    status: str
+    from_agent: bool  # an authorized agent sent it: tell the agent of each change
+
+
+def state_of(platform: Platform, request_id: str) -> RequestState:
     with platform.uow() as uow:
-        return uow.requests.get(request_id).status.value
+        request = uow.requests.get(request_id)
+    return RequestState(request.status.value, request.source.startswith("agent:"))
 
 
 def begin(platform: Platform, request_id: str) -> Outline:

@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 from rightsflow.domain.errors import ConnectorFailure, RightsflowError
 from rightsflow.services import deadlines, execution, package, system_calls, write_steps
 from rightsflow.services.deadlines import Tick
+from rightsflow.services.execution import RequestState
 from rightsflow.services.platform import Platform
 from rightsflow.workflows.contracts import (
     CallState,
@@ -66,9 +67,9 @@ class RequestActivities:
         ]
 
     @activity.defn(name="lifecycle_status")
-    async def lifecycle_status(self, request_id: str) -> str:
+    async def lifecycle_status(self, request_id: str) -> RequestState:
         return await _run(
-            lambda: execution.status_of(self._platform, request_id), "status", request_id
+            lambda: execution.state_of(self._platform, request_id), "status", request_id
         )
 
     @activity.defn(name="deadline_tick")

@@ -22,6 +22,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from rightsflow.services.deadlines import Tick
+    from rightsflow.services.execution import RequestState
     from rightsflow.workflows.contracts import (
         ANSWERED_SIGNAL,
         CHANGED_SIGNAL,
@@ -76,9 +77,16 @@ class PrivacyRequestWorkflow:
 
     async def _follow(self, rid: str) -> str:
         """Run the request whenever it is cleared to run; otherwise wait for a change."""
+        told = ""
         while True:
             self._changed = False
-            status: str = await self._step("lifecycle_status", rid, result_type=str)
+            state: RequestState = await self._step(
+                "lifecycle_status", rid, result_type=RequestState
+            )
+            status = state.status
+            if state.from_agent and status != told:
+                told = status
+                await self._tell_agent(rid)
             if status in CLOSED:
                 return status
             if status in ("received", "executing"):
@@ -87,6 +95,12 @@ class PrivacyRequestWorkflow:
                 continue
             # awaiting verification or approval, or failed: the API signals what comes next
             await workflow.wait_condition(lambda: self._changed)
+
+    async def _tell_agent(self, rid: str) -> None:
+        """Send the agent a DRP status callback; an agent that cannot be reached is not the
+        request's problem (the next change sends the then-current status)."""
+        with contextlib.suppress(ActivityError):
+            await self._step("tell_agent", rid)
 
     async def _watch_deadline(self, rid: str) -> None:
         while not self._closed:
