@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from pathlib import Path
 
 from rich.console import Console
 
@@ -25,8 +26,14 @@ def print_started(started: Started, sample_email: str | None = None) -> None:
     if sample_email:
         auth = f"Authorization: Bearer $(cat {shlex.quote(started.token_file)})"
         for kind in ("access", "erasure"):
+            # Vouching for the identity skips the emailed code (see the README's lifecycle).
             body = json.dumps(
-                {"type": kind, "identities": {"email": sample_email}, "regime": "gdpr"}
+                {
+                    "type": kind,
+                    "identities": {"email": sample_email},
+                    "regime": "gdpr",
+                    "identity_verified": True,
+                }
             )
             out.print(f"\n  # {kind} request:", highlight=False)
             out.print(
@@ -36,7 +43,10 @@ def print_started(started: Started, sample_email: str | None = None) -> None:
                 soft_wrap=True,
             )
         out.print(
-            f'\n  # then: curl -s -H "{auth}" {started.url}/api/v1/privacy-requests/<id>',
+            f'\n  # then: curl -s -H "{auth}" {started.url}/api/v1/privacy-requests/<id>'
+            "\n  # an erasure waits for an operator: curl -s -X POST -H "
+            f'"{auth}" {started.url}/api/v1/privacy-requests/<id>/approve'
+            f"\n  # mail (codes, notices) is written to {Path(started.token_file).parent}/outbox",
             highlight=False,
             soft_wrap=True,
         )
