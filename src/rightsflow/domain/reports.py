@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rightsflow.domain.errors import InvalidInput
@@ -114,7 +115,7 @@ class RequestFacts:
     rows_kept: bool = False  # rows found were kept under an exemption
     systems_not_done: bool = False  # a system was given up on, failed or could not comply
 
-    @property
+    @cached_property  # asked several times per request; reports read millions of them
     def outcome(self) -> Outcome:
         status = self.status
         if status is RequestStatus.COMPLETED:
@@ -177,12 +178,20 @@ class Tally:
         key = facts.denial_key
         if key is not None:
             self.denials[key] += 1
-        days, responded = facts.days_to_respond, facts.responded_at
-        if days is not None and responded is not None:
-            self.days.append(days)
+        responded = facts.responded_at
+        if responded is not None:
+            self.days.append((responded - facts.received_at).total_seconds() / 86_400)
             self.on_time += responded <= facts.due_at
         if outcome is Outcome.OPEN and facts.due_at < now:
             self.open_overdue += 1
+
+    def merge(self, other: Tally) -> None:
+        self.received += other.received
+        self.outcomes.update(other.outcomes)
+        self.denials.update(other.denials)
+        self.days.extend(other.days)
+        self.on_time += other.on_time
+        self.open_overdue += other.open_overdue
 
     @property
     def mean_days(self) -> float | None:
@@ -292,7 +301,8 @@ def ccpa_report(
             report.not_reported[item.type.value] += 1
             continue
         report.rows[category].add(item, now)
-        report.total.add(item, now)
+    for tally in report.rows.values():
+        report.total.merge(tally)
     return report
 
 
@@ -310,5 +320,6 @@ def summary_report(
     report = SummaryReport(window, regime, {}, Tally())
     for item in facts:
         report.rows.setdefault((item.regime, item.type.value), Tally()).add(item, now)
-        report.total.add(item, now)
+    for tally in report.rows.values():
+        report.total.merge(tally)
     return report
