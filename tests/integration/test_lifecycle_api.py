@@ -60,6 +60,7 @@ def test_gdpr_access_waits_for_the_code_with_the_clock_paused(life: Lifecycle) -
     code = life.code_for(rid)
     too_soon = life.client.post(f"{url}/resend", headers=_subject(token))
     assert _problem(too_soon, 409)["type"].endswith("verification-resend-refused")
+    assert 0 < int(too_soon.headers["retry-after"]) <= 120
     wrong = "000000" if code != "000000" else "111111"
     refused = life.client.post(
         f"/api/v1/subject/requests/{rid}/code", json={"code": wrong}, headers=_subject(token)

@@ -168,8 +168,12 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     errors: list[FieldError] | None = None
     extra: dict[str, Any] | None = None
     detail = str(exc)
+    headers: dict[str, str] | None = None
     if isinstance(exc, InvalidTransition) and exc.current:
         extra = {"current_status": exc.current}
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int):  # e.g. a new code may be sent after the back-off
+        headers = {"Retry-After": str(retry_after)}
     if isinstance(exc, InvalidInput):
         field = _domain_field(exc.field)
         errors = [FieldError(field=field, message=detail)]
@@ -181,7 +185,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         # Connector messages may quote the target system's own error text: keep it in our
         # records, not in a response.
         detail = _CONNECTOR_DETAIL
-    return problem(request, status, exc.code, detail, errors=errors, extra=extra)
+    return problem(request, status, exc.code, detail, errors=errors, extra=extra, headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
