@@ -173,6 +173,10 @@ def test_deny_takes_a_reason_from_the_list_and_tells_the_subject(life: Lifecycle
     assert (body["status"], body["denial_reason"]) == ("denied", "exemption_applies")
     assert body["closed_at"] is not None
     assert body["next_actions"] == []
+    assert body["appeal_until"] is None  # the CCPA has no appeal; Virginia's does:
+    va = life.submit(type="erasure", regime="vcdpa", identity_verified=True)["id"]
+    appeal = life.client.post(f"{URL}/{va}/deny", json={"reason": "no_data_found"}).json()
+    assert _at(appeal["appeal_until"]) > _at(appeal["decided_at"]) + timedelta(days=30)
     mails = [str(m.message["Subject"]) for m in life.mail_to(EMAIL)]
     assert mails[-1].startswith("Your request was denied")
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rightsflow.domain.requests import DenialReason, PrivacyRequest, allowed_next
+from rightsflow.domain.regimes import appeal_until, get_regime
+from rightsflow.domain.requests import DenialReason, PrivacyRequest, RequestStatus, allowed_next
 
 
 class SubmitBody(BaseModel):
@@ -60,6 +61,9 @@ class RequestSummary(BaseModel):
     decided_at: datetime | None = None
     decided_by: str | None = None
     denial_reason: str | None = None
+    appeal_until: datetime | None = Field(
+        default=None, description="Denied: the subject may appeal until then (VA, CO, CT)"
+    )
     extended_at: datetime | None = None
     extension_reason: str | None = None
     closed_at: datetime | None = None
@@ -85,11 +89,18 @@ class RequestSummary(BaseModel):
             decided_at=request.decided_at,
             decided_by=request.decided_by,
             denial_reason=request.denial_reason,
+            appeal_until=_appeal_until(request),
             extended_at=request.extended_at,
             extension_reason=request.extension_reason,
             closed_at=request.closed_at,
             next_actions=sorted(s.value for s in allowed_next(request.status)),
         )
+
+
+def _appeal_until(request: PrivacyRequest) -> datetime | None:
+    if request.status is not RequestStatus.DENIED or request.decided_at is None:
+        return None
+    return appeal_until(get_regime(request.regime), request.type, request.decided_at)
 
 
 class Submitted(RequestSummary):
