@@ -44,7 +44,12 @@ def saved(tmp_path: Path) -> Saved:
         readiness=all_ok,
     )
     with TestClient(create_app(Settings(data_dir=data_dir), deps), headers=AUTH) as client:
-        body = {"type": "erasure", "identities": {"email": "ada@example.com"}, "regime": "gdpr"}
+        body = {
+            "type": "erasure",
+            "identities": {"email": "ada@example.com"},
+            "regime": "gdpr",
+            "identity_verified": True,
+        }
         request_id = client.post(URL, json=body).json()["id"]
         execution.begin(platform, request_id)
         execution.finish(platform, request_id)
