@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from rightsflow.domain.drp_status import DrpRequestRecord
-from rightsflow.storage.tables import UtcDateTime, metadata
+from rightsflow.storage.tables import UtcDateTime, metadata, request_ref
 
 # One row per paired agent: re-pairing replaces the token (the old one stops working).
 drp_agents = sa.Table(
@@ -40,12 +40,7 @@ drp_messages = sa.Table(
 drp_requests = sa.Table(
     "drp_requests",
     metadata,
-    sa.Column(
-        "request_id",
-        sa.String(36),
-        sa.ForeignKey("privacy_requests.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    request_ref(primary_key=True),
     sa.Column("agent_id", sa.String(128), nullable=False),
     sa.Column("action", sa.String(32), nullable=False),
     sa.Column("regime_given", sa.String(32), nullable=True),

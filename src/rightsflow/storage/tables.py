@@ -53,6 +53,18 @@ def _json() -> sa.JSON:
     return sa.JSON(none_as_null=True)
 
 
+def request_ref(*, primary_key: bool = False) -> sa.Column[str]:
+    """The `request_id` of a row that belongs to a request and goes when the request goes
+    (the retention purge finds such tables by this foreign key)."""
+    return sa.Column(
+        "request_id",
+        sa.String(36),
+        sa.ForeignKey("privacy_requests.id", ondelete="CASCADE"),
+        primary_key=primary_key,
+        nullable=False,
+    )
+
+
 privacy_requests = sa.Table(
     "privacy_requests",
     metadata,
@@ -96,12 +108,7 @@ privacy_requests = sa.Table(
 node_results = sa.Table(
     "node_results",
     metadata,
-    sa.Column(
-        "request_id",
-        sa.String(36),
-        sa.ForeignKey("privacy_requests.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    request_ref(primary_key=True),
     sa.Column("address", sa.String(255), primary_key=True),
     sa.Column("phase", sa.String(16), primary_key=True),
     sa.Column("status", sa.String(16), nullable=False),
@@ -122,12 +129,7 @@ node_results = sa.Table(
 result_pages = sa.Table(
     "result_pages",
     metadata,
-    sa.Column(
-        "request_id",
-        sa.String(36),
-        sa.ForeignKey("privacy_requests.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    request_ref(primary_key=True),
     sa.Column("address", sa.String(255), primary_key=True),
     sa.Column("page", sa.Integer(), primary_key=True, autoincrement=False),
     sa.Column("row_count", sa.Integer(), nullable=False),
@@ -140,12 +142,7 @@ system_calls = sa.Table(
     "system_calls",
     metadata,
     sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column(
-        "request_id",
-        sa.String(36),
-        sa.ForeignKey("privacy_requests.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    request_ref(),
     sa.Column("system", sa.String(255), nullable=False),
     sa.Column("operation", sa.String(16), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
@@ -167,12 +164,7 @@ system_calls = sa.Table(
 verifications = sa.Table(
     "verifications",
     metadata,
-    sa.Column(
-        "request_id",
-        sa.String(36),
-        sa.ForeignKey("privacy_requests.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    request_ref(primary_key=True),
     sa.Column("method", sa.String(32), nullable=False),
     sa.Column("code_hash", sa.String(64), nullable=True),
     sa.Column("issued_at", UtcDateTime(), nullable=True),
