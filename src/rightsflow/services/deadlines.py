@@ -122,4 +122,3 @@ def _expire(platform: Platform, uow: UnitOfWork, request: PrivacyRequest, at: da
         "You are welcome to make a new request."
     )
     tell_subject(platform, uow, request, Mail("expired", "Your request was closed", body), at)
-    uow.requests.save(request)

@@ -7,9 +7,14 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
 
-from rightsflow.domain.errors import Conflict, InvalidInput, InvalidTransition, Refused
+from rightsflow.domain.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidTransition,
+    Refused,
+    RightsflowError,
+)
 from rightsflow.domain.regimes import Period, extended_due, get_regime, response_due
 from rightsflow.domain.requests import (
     TERMINAL,
@@ -21,9 +26,8 @@ from rightsflow.services import audit
 from rightsflow.services.notices import Mail, day, tell_operators, tell_subject
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import UnitOfWork, WorkflowStarter
-from rightsflow.services.verification import EmailCodeVerifier
+from rightsflow.services.verification import CheckOutcome, EmailCodeVerifier
 
-T = TypeVar("T")
 S = RequestStatus
 
 # What a refused action should be replaced by, per current state.
@@ -149,8 +153,7 @@ def verified(
             uow, request.id, "deadline.resumed", now, due_at=request.due_at.isoformat(),
             paused_s=paused_s,
         )  # fmt: skip
-    decide(platform, uow, request, now)
-    uow.requests.save(request)
+    decide(platform, uow, request, now)  # its state change saves the request
 
 
 # -- use cases ------------------------------------------------------------------------------
@@ -160,48 +163,46 @@ async def _change(
     platform: Platform,
     workflows: WorkflowStarter,
     request_id: str,
-    change: Callable[[UnitOfWork, PrivacyRequest, datetime], T],
-) -> tuple[PrivacyRequest, T]:
+    change: Callable[[UnitOfWork, PrivacyRequest, datetime], None],
+) -> PrivacyRequest:
     """Apply `change` in one unit of work, commit, then tell the workflow."""
     with platform.uow() as uow:
         request = uow.requests.get(request_id)
-        outcome = change(uow, request, platform.clock())
+        change(uow, request, platform.clock())
         uow.commit()
     await workflows.changed(request_id)
-    return request, outcome
+    return request
 
 
 async def submit_code(
     platform: Platform, workflows: WorkflowStarter, request_id: str, code: str
 ) -> PrivacyRequest:
-    """The subject enters the code. A wrong one costs an attempt (kept even though we raise);
-    the last wrong one locks verification."""
-
-    def check(uow: UnitOfWork, request: PrivacyRequest, now: datetime) -> str:
+    """The subject enters the code. A wrong one costs an attempt (committed before the error
+    is raised); the last wrong one locks verification."""
+    with platform.uow() as uow:
+        request = uow.requests.get(request_id)
         if request.status is not S.AWAITING_VERIFICATION:
             raise refuse(request, "verified with a code")
+        now = platform.clock()
         outcome = verifier(platform).check(platform, uow, request, code, now)
         if outcome.verified:
             verified(platform, uow, request, now, actor="subject")
-            return ""
-        if outcome.locked:
-            return "locked"
-        if outcome.expired:
-            return "expired"
-        return f"wrong:{outcome.attempts_left}"
+        uow.commit()
+    if not outcome.verified:
+        raise _not_verified(outcome)
+    await workflows.changed(request_id)
+    return request
 
-    request, problem = await _change(platform, workflows, request_id, check)
-    if problem == "locked":
-        raise Conflict(
+
+def _not_verified(outcome: CheckOutcome) -> RightsflowError:
+    if outcome.locked:
+        return Conflict(
             "too many wrong codes: verification is locked; an operator can unlock it or verify "
             "your identity another way"
         )
-    if problem == "expired":
-        raise InvalidInput("the code has expired; ask for a new one", field="code")
-    if problem:
-        left = problem.split(":", 1)[1]
-        raise InvalidInput(f"wrong code; {left} attempt(s) left", field="code")
-    return request
+    if outcome.expired:
+        return InvalidInput("the code has expired; ask for a new one", field="code")
+    return InvalidInput(f"wrong code; {outcome.attempts_left} attempt(s) left", field="code")
 
 
 def resend_code(platform: Platform, request_id: str, actor: str = "subject") -> datetime:
@@ -234,7 +235,7 @@ async def verify_manually(
             raise refuse(request, "verified")
         verified(platform, uow, request, now, actor=actor)
 
-    return (await _change(platform, workflows, request_id, mark))[0]
+    return await _change(platform, workflows, request_id, mark)
 
 
 async def approve(
@@ -246,7 +247,7 @@ async def approve(
         request.decided_at, request.decided_by = now, actor
         audit.transition(uow, request, S.EXECUTING, now, actor=actor)
 
-    return (await _change(platform, workflows, request_id, go))[0]
+    return await _change(platform, workflows, request_id, go)
 
 
 async def deny(
@@ -262,9 +263,8 @@ async def deny(
         audit.transition(uow, request, S.DENIED, now, actor=actor, reason=why.value)
         body = f"We cannot act on your request: {REASON_TEXT[why]}."
         tell_subject(platform, uow, request, Mail("denied", "Your request was denied", body), now)
-        uow.requests.save(request)
 
-    return (await _change(platform, workflows, request_id, close))[0]
+    return await _change(platform, workflows, request_id, close)
 
 
 async def extend(
@@ -314,4 +314,4 @@ async def extend(
         )
         tell_subject(platform, uow, request, Mail("extended", "We need more time", body), now)
 
-    return (await _change(platform, workflows, request_id, lengthen))[0]
+    return await _change(platform, workflows, request_id, lengthen)
