@@ -134,6 +134,11 @@ async def submit_and_start(
     return request, created
 
 
+def get(platform: Platform, request_id: str) -> PrivacyRequest:
+    with platform.uow() as uow:
+        return uow.requests.get(request_id)
+
+
 def detail(platform: Platform, request_id: str) -> RequestDetail:
     with platform.uow() as uow:
         request = uow.requests.get(request_id)
