@@ -77,7 +77,7 @@ def tamper(engine: Engine, change: Callable[[Connection], object]) -> None:
 
 def test_appends_chain_in_id_order_from_genesis(engine: Engine) -> None:
     append(engine, 4)
-    append(engine, 3, actor="operator:admin")
+    append(engine, 3, actor="bootstrap:owner")
     events = stored(engine)
     assert [e.id for e in events] == list(range(1, 8))
     assert events[0].prev_hash == GENESIS

@@ -290,7 +290,7 @@ async def test_revoke_refusals(paired: DrpStack) -> None:
     other = paired.other
     other.pair()
     error(other.revoke(rid), 403, fatal=True)
-    await requests.cancel(paired.platform, paired.starter, rid, actor="operator:admin")
+    await requests.cancel(paired.platform, paired.starter, rid, actor="bootstrap:owner")
     late = error(agent.revoke(rid), 409, fatal=True)
     assert "already denied" in late
     assert [r for _, r in refusals(paired)] == [

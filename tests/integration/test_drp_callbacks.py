@@ -28,7 +28,7 @@ async def test_a_changed_status_is_posted_once(stack: DrpStack) -> None:
         activities = DrpActivities(stack.platform)
         # The agent has this status from the response already: nothing to send.
         assert await activities.tell_agent(rid) is False
-        await requests.cancel(stack.platform, stack.starter, rid, actor="operator:admin")
+        await requests.cancel(stack.platform, stack.starter, rid, actor="bootstrap:owner")
         assert await activities.tell_agent(rid) is True
         assert await activities.tell_agent(rid) is False  # the same news twice: not sent
     assert len(inbox.received) == 1
@@ -55,7 +55,7 @@ async def test_a_failed_callback_is_retried_only_when_it_may_help(
 ) -> None:
     with callback_inbox() as (inbox, url):
         rid = stack.agent.exercise("access", status_callback=url).json()["request_id"]
-        await requests.cancel(stack.platform, stack.starter, rid, actor="operator:admin")
+        await requests.cancel(stack.platform, stack.starter, rid, actor="bootstrap:owner")
         inbox.status_code = code
         with pytest.raises(ConnectorFailure) as failed:
             drp.notify_agent(stack.platform, HttpStatusPoster(), rid)

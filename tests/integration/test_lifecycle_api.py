@@ -154,7 +154,7 @@ def test_a_verified_erasure_waits_for_approval_and_illegal_moves_name_the_state(
     assert approved.status_code == 200, approved.text
     assert (approved.json()["status"], approved.json()["decided_by"]) == (
         "executing",
-        "operator:admin",
+        "bootstrap:owner",
     )
     again = _problem(life.client.post(f"{URL}/{rid}/approve"), 409)
     assert again["current_status"] == "executing"

@@ -208,7 +208,7 @@ def test_audit_trail(api: ApiHarness) -> None:
         "executing",
     )
     assert (events[3]["actor"], events[3]["from_status"], events[3]["to_status"]) == (
-        "operator:admin",
+        "bootstrap:owner",
         "executing",
         "canceled",
     )

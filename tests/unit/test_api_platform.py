@@ -152,10 +152,11 @@ def test_openapi_documents_the_bearer_scheme(api: ApiHarness) -> None:
     spec = api.client.get("/openapi.json", headers={"Authorization": ""}).json()
     assert spec["info"]["title"] == "Rightsflow"
     assert spec["info"]["version"]
-    scheme = spec["components"]["securitySchemes"]["adminToken"]
+    scheme = spec["components"]["securitySchemes"]["bearer"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
     submit = spec["paths"]["/api/v1/privacy-requests"]["post"]
-    assert submit["security"] == [{"adminToken": []}]
+    assert submit["security"] == [{"bearer": []}]
+    assert submit["x-required-scope"] == "requests:write"
     assert PROBLEM in submit["responses"]["422"]["content"]
     assert "security" not in spec["paths"]["/healthz"]["get"]
     assert api.client.get("/docs", headers={"Authorization": ""}).status_code == 200

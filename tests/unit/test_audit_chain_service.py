@@ -24,7 +24,7 @@ def platform() -> Platform:
     with platform.uow() as uow:
         for i in range(5):
             audit.record(uow, RID, f"step.{i}", T0 + timedelta(hours=i), rows=i)
-        audit.record(uow, OTHER, "package.downloaded", T0, actor="operator:admin")
+        audit.record(uow, OTHER, "package.downloaded", T0, actor="bootstrap:owner")
         uow.commit()
     return platform
 
@@ -40,7 +40,7 @@ def test_events_come_a_page_at_a_time_in_id_order(platform: Platform) -> None:
 
 
 def test_json_lines_carry_what_the_hash_covers(platform: Platform) -> None:
-    wanted = AuditFilter(actor="operator:admin")
+    wanted = AuditFilter(actor="bootstrap:owner")
     lines = list(audit_log.json_lines(audit_log.events(platform.uow, wanted)))
     assert len(lines) == 1
     assert lines[0].endswith("\n")

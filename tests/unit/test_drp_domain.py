@@ -135,7 +135,7 @@ def test_cancellations_and_denials() -> None:
     canceled = request(RequestStatus.CANCELED)
     assert drp_state(canceled, "agent:A")[0].value == "revoked"
     assert drp_state(canceled, "subject")[0].value == "revoked"
-    assert drp_state(canceled, "operator:admin") == ("denied", "other")
+    assert drp_state(canceled, "bootstrap:owner") == ("denied", "other")
     for ours, theirs in DENIAL_REASONS.items():
         denied = request(RequestStatus.DENIED, denial_reason=ours.value)
         assert drp_state(denied, None) == ("denied", theirs)

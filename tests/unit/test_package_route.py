@@ -67,7 +67,7 @@ def test_the_package_is_streamed_in_chunks_and_audited(api: ApiHarness, kind: Re
     assert len(json.loads(files["data.json"])["app:events"]) == 3_000
     assert ("manifest.json" in files) is (kind is RequestType.PORTABILITY)
     downloads = [e for e in api.store.state.audit if e.action == "package.downloaded"]
-    assert [(e.request_id, e.actor) for e in downloads] == [(rid, "operator:admin")]
+    assert [(e.request_id, e.actor) for e in downloads] == [(rid, "bootstrap:owner")]
 
 
 def test_problems_come_before_any_byte(api: ApiHarness) -> None:

@@ -319,7 +319,7 @@ def test_api_documents_the_task_routes(api_task: Any) -> None:
     } <= set(doc["paths"])
     attest = doc["paths"]["/api/v1/tasks/{task_id}/attestation"]["post"]
     assert attest["security"] == [{"taskToken": []}]
-    assert doc["paths"]["/api/v1/tasks"]["get"]["security"] == [{"adminToken": []}]
+    assert doc["paths"]["/api/v1/tasks"]["get"]["security"] == [{"bearer": []}]
     assert {"401", "422"} <= set(attest["responses"])
 
 

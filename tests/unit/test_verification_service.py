@@ -176,7 +176,7 @@ def test_an_operator_unlocks_then_a_new_code_is_sent_at_once_and_works(
     for _ in range(3):
         check(platform, verifier, request, wrong(old), T0)
     with platform.uow() as uow:
-        verifier.unlock(platform, uow, request, T0, "operator:admin")
+        verifier.unlock(platform, uow, request, T0, "bootstrap:owner")
         uow.commit()
     with pytest.raises(Conflict, match="ask for a new one"):
         check(platform, verifier, request, old, T0)
@@ -185,9 +185,9 @@ def test_an_operator_unlocks_then_a_new_code_is_sent_at_once_and_works(
     assert check(platform, verifier, request, new, T0 + timedelta(seconds=2)).verified
     with platform.uow() as uow:
         unlocks = [e for e in uow.audit.for_request(request.id) if "unlocked" in e.action]
-    assert [e.actor for e in unlocks] == ["operator:admin"]
+    assert [e.actor for e in unlocks] == ["bootstrap:owner"]
     with platform.uow() as uow, pytest.raises(Conflict, match="not locked"):
-        verifier.unlock(platform, uow, request, T0, "operator:admin")
+        verifier.unlock(platform, uow, request, T0, "bootstrap:owner")
 
 
 def test_an_expired_code_is_refused_and_costs_no_attempt(

@@ -6,18 +6,18 @@ so nothing is global and a test can build as many apps as it likes.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, Request, Response
-from fastapi.routing import APIRoute
-from fastapi.security import HTTPBearer
+from fastapi import Depends, Request
 
-from rightsflow.api.problems import Unauthorized
 from rightsflow.connectors.registry import ConnectorRegistry, default_registry
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import WorkflowStarter
+
+if TYPE_CHECKING:
+    from rightsflow.api.auth import SessionVerifier, TokenVerifier
 
 # Component name -> "ok" or a short, safe reason it is not ready.
 Readiness = Callable[[], Awaitable[dict[str, str]]]
@@ -27,10 +27,14 @@ Readiness = Callable[[], Awaitable[dict[str, str]]]
 class ApiDeps:
     platform: Platform
     workflows: WorkflowStarter
+    # The bootstrap owner credential (the embedded default's admin token).
     token_is_valid: Callable[[str], bool]
     readiness: Readiness
     # The connector kinds the console can offer; by default the built-ins and installed plugins.
     registry: ConnectorRegistry = field(default_factory=default_registry)
+    # OAuth2 access tokens of clients, and people's console sessions (None: not accepted).
+    tokens: TokenVerifier | None = None
+    sessions: SessionVerifier | None = None
 
 
 def api_deps(request: Request) -> ApiDeps:
@@ -60,33 +64,3 @@ PlatformDep = Annotated[Platform, Depends(_platform)]
 RegistryDep = Annotated[ConnectorRegistry, Depends(_registry)]
 WorkflowsDep = Annotated[WorkflowStarter, Depends(_workflows)]
 ReadinessDep = Annotated[Readiness, Depends(_readiness)]
-
-# Declares the scheme in the OpenAPI document (so /docs offers "Authorize"). It only parses the
-# header; `authenticate` below is what enforces it.
-bearer_scheme = HTTPBearer(
-    auto_error=False,
-    scheme_name="adminToken",
-    description="The admin token (`rightsflow-data/admin-token`), sent as `Bearer <token>`.",
-)
-
-
-def authenticate(request: Request) -> None:
-    """Raise Unauthorized unless the request carries a valid `Authorization: Bearer` token."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or not api_deps(request).token_is_valid(token):
-        raise Unauthorized
-
-
-class AuthenticatedRoute(APIRoute):
-    """A route that checks the token before anything else, body parsing included, so an
-    unauthenticated client learns nothing from validation errors."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def authenticated(request: Request) -> Response:
-            authenticate(request)
-            return await handler(request)
-
-        return authenticated

@@ -54,7 +54,16 @@ _INTERNAL_DETAIL = "An unexpected error occurred. Quote the request id when repo
 
 
 class Unauthorized(Exception):
-    """Missing or invalid bearer token (an API concern, so not in the domain hierarchy)."""
+    """Missing, invalid or expired credentials (an API concern, so not in the domain hierarchy)."""
+
+
+class Forbidden(Exception):
+    """Valid credentials without the scope the route needs (or a failed CSRF check)."""
+
+    def __init__(self, detail: str, required_scope: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.required_scope = required_scope
 
 
 class FieldError(BaseModel):
@@ -215,9 +224,15 @@ async def _unauthorized(request: Request, _exc: Exception) -> JSONResponse:
         request,
         401,
         "unauthorized",
-        "A valid bearer token is required.",
+        "Valid credentials are required: a bearer token, or a console session.",
         headers={"WWW-Authenticate": "Bearer"},
     )
+
+
+async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Forbidden)  # noqa: S101 (registered for this class only)
+    extra = {"required_scope": exc.required_scope} if exc.required_scope else None
+    return problem(request, 403, "forbidden", exc.detail, extra=extra)
 
 
 def _request_id(request: Request) -> str:
@@ -229,3 +244,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Unauthorized, _unauthorized)
+    app.add_exception_handler(Forbidden, _forbidden)

@@ -129,7 +129,7 @@ def _write(lines: Iterator[str], out: TextIO) -> int:
 @app.command()
 def export(
     request: Annotated[str | None, typer.Option("--request", help="Only this request.")] = None,
-    actor: Annotated[str | None, typer.Option(help="e.g. operator:admin, system")] = None,
+    actor: Annotated[str | None, typer.Option(help="e.g. bootstrap:owner, system")] = None,
     action: Annotated[str | None, typer.Option(help="e.g. request.status_changed")] = None,
     since: Annotated[str | None, typer.Option(help="at >= since (ISO-8601 + zone)")] = None,
     until: Annotated[str | None, typer.Option(help="at < until (ISO-8601 + zone)")] = None,

@@ -222,6 +222,72 @@ api_tokens = sa.Table(
 )
 
 
+# Who may use the API: OAuth2 clients with hashed secrets, people with their role and argon2
+# password hash, console sessions (a hash of the cookie only). Nothing here can log anyone in.
+oauth_clients = sa.Table(
+    "oauth_clients",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # the client_id
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("scopes", sa.JSON(), nullable=False),  # list of scope names
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),  # the actor
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+)
+
+# A client has one or two live secrets: rotation adds a new one and gives the old one a grace
+# period (expires_at), so services switch over without downtime.
+client_secrets = sa.Table(
+    "client_secrets",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column(
+        "client_id",
+        sa.String(64),
+        sa.ForeignKey("oauth_clients.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("secret_hash", sa.String(255), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=True),
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("login", sa.String(254), nullable=False, unique=True),  # a staff email, lowercased
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),  # argon2id, with its parameters
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("password_changed_at", UtcDateTime(), nullable=False),
+    sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("locked_until", UtcDateTime(), nullable=True),
+    sa.Column("disabled_at", UtcDateTime(), nullable=True),
+)
+
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),  # sha256 hex of the cookie value
+    sa.Column(
+        "user_id",
+        sa.String(36),
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("csrf_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("last_seen_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),  # absolute limit; idle is separate
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+)
+
+
 def utcnow() -> datetime:
     """Wall clock for bookkeeping columns (created_at/updated_at) only."""
     return datetime.now(UTC)

@@ -15,8 +15,10 @@ from fastapi import APIRouter, Query, Security
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from rightsflow.api.deps import AuthenticatedRoute, PlatformDep, bearer_scheme
+from rightsflow.api.auth import AuthenticatedRoute, bearer_scheme, requires
+from rightsflow.api.deps import PlatformDep
 from rightsflow.api.problems import problem_responses
+from rightsflow.domain.access import Scope
 from rightsflow.domain.audit_chain import AuditFilter
 from rightsflow.domain.errors import InvalidInput
 from rightsflow.services import audit_log
@@ -98,6 +100,7 @@ def decode_cursor(cursor: str) -> int:
 
 
 @router.get("", summary="Audit events, oldest first, with their hashes")
+@requires(Scope.AUDIT_READ)
 def list_audit_events(
     *,
     platform: PlatformDep,
@@ -126,6 +129,7 @@ def list_audit_events(
     summary="Every matching audit event as JSON lines, oldest first",
     responses={200: {"content": {NDJSON: {}}, "description": "One event per line"}},
 )
+@requires(Scope.AUDIT_READ)
 def export_audit_events(
     *,
     platform: PlatformDep,

@@ -10,8 +10,10 @@ from typing import Any
 from fastapi import APIRouter, Security
 from pydantic import BaseModel, Field
 
-from rightsflow.api.deps import AuthenticatedRoute, PlatformDep, RegistryDep, bearer_scheme
+from rightsflow.api.auth import AuthenticatedRoute, bearer_scheme, requires
+from rightsflow.api.deps import PlatformDep, RegistryDep
 from rightsflow.api.problems import problem_responses
+from rightsflow.domain.access import Scope
 
 router = APIRouter(
     prefix="/api/v1",
@@ -47,6 +49,7 @@ class SystemList(BaseModel):
 
 
 @router.get("/connectors", summary="Connector kinds, with the JSON schema of their config")
+@requires(Scope.DATAMAP_READ)
 def list_connectors(registry: RegistryDep) -> ConnectorList:
     items = []
     for kind in registry.kinds():
@@ -63,6 +66,7 @@ def list_connectors(registry: RegistryDep) -> ConnectorList:
 
 
 @router.get("/systems", summary="The data map's systems (config keys only, never values)")
+@requires(Scope.DATAMAP_READ)
 def list_systems(platform: PlatformDep) -> SystemList:
     return SystemList(
         items=[

@@ -9,7 +9,8 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, Security
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from rightsflow.api.deps import AuthenticatedRoute, PlatformDep, WorkflowsDep, bearer_scheme
+from rightsflow.api.auth import ActorDep, AuthenticatedRoute, bearer_scheme, requires
+from rightsflow.api.deps import PlatformDep, WorkflowsDep
 from rightsflow.api.problems import problem_responses
 from rightsflow.api.rest.paging import decode_cursor, encode_cursor
 from rightsflow.api.rest.progress import detail_out
@@ -22,13 +23,13 @@ from rightsflow.api.rest.schemas import (
     SubmitBody,
     Submitted,
 )
+from rightsflow.domain.access import Scope
 from rightsflow.domain.errors import InvalidInput, NotFound
 from rightsflow.domain.regimes import get_regime
 from rightsflow.domain.requests import RequestStatus, RequestType
 from rightsflow.services import lifecycle, package, receipt, requests
 from rightsflow.services.ports import RequestFilter
 
-ACTOR = "operator:admin"  # the embedded admin token; per-person logins come with security
 E = TypeVar("E", bound=StrEnum)
 
 router = APIRouter(
@@ -82,6 +83,7 @@ def _choice(enum: type[E], raw: str | None, field: str) -> E | None:
         **problem_responses(422),
     },
 )
+@requires(Scope.REQUESTS_WRITE)
 async def submit_privacy_request(
     *,
     body: SubmitBody,
@@ -110,6 +112,7 @@ async def submit_privacy_request(
 
 
 @router.get("", summary="List privacy requests, newest first", responses=problem_responses(422))
+@requires(Scope.REQUESTS_READ)
 def list_privacy_requests(
     *,
     platform: PlatformDep,
@@ -139,15 +142,17 @@ def list_privacy_requests(
     summary="A request with its progress per system and collection",
     responses=problem_responses(404),
 )
+@requires(Scope.REQUESTS_READ)
 def get_privacy_request(platform: PlatformDep, request_id: RequestId) -> RequestDetailOut:
     return detail_out(requests.detail(platform, request_id))
 
 
 @router.post("/{request_id}/cancel", responses=problem_responses(404, 409))
+@requires(Scope.REQUESTS_WRITE)
 async def cancel_privacy_request(
-    platform: PlatformDep, workflows: WorkflowsDep, request_id: RequestId
+    platform: PlatformDep, workflows: WorkflowsDep, request_id: RequestId, actor: ActorDep
 ) -> RequestSummary:
-    return RequestSummary.of(await requests.cancel(platform, workflows, request_id, ACTOR))
+    return RequestSummary.of(await requests.cancel(platform, workflows, request_id, actor))
 
 
 @router.post(
@@ -156,10 +161,11 @@ async def cancel_privacy_request(
     summary="Run a failed request again from where it failed",
     responses=problem_responses(404, 409),
 )
+@requires(Scope.REQUESTS_WRITE)
 async def retry_privacy_request(
-    platform: PlatformDep, workflows: WorkflowsDep, request_id: RequestId
+    platform: PlatformDep, workflows: WorkflowsDep, request_id: RequestId, actor: ActorDep
 ) -> RequestSummary:
-    return RequestSummary.of(await requests.retry(platform, workflows, request_id, ACTOR))
+    return RequestSummary.of(await requests.retry(platform, workflows, request_id, actor))
 
 
 @router.get(
@@ -171,10 +177,13 @@ async def retry_privacy_request(
         **problem_responses(404, 409),
     },
 )
-def download_package(platform: PlatformDep, request_id: RequestId) -> StreamingResponse:
+@requires(Scope.PACKAGES_READ)
+def download_package(
+    platform: PlatformDep, request_id: RequestId, actor: ActorDep
+) -> StreamingResponse:
     # Checked, audited and its first chunk authenticated before the response starts; the rest
     # is opened chunk by chunk as the client reads (a package may be larger than memory).
-    chunks = package.open_package(platform, request_id, ACTOR)
+    chunks = package.open_package(platform, request_id, actor)
     return StreamingResponse(
         chunks,
         media_type="application/zip",
@@ -191,6 +200,7 @@ def download_package(platform: PlatformDep, request_id: RequestId) -> StreamingR
     response_class=JSONResponse,
     responses={200: {"model": ReceiptOut}, **problem_responses(404, 409)},
 )
+@requires(Scope.REQUESTS_READ)
 def get_receipt(platform: PlatformDep, request_id: RequestId) -> JSONResponse:
     # Sent as signed, not through ReceiptOut: a response model would drop or reformat members
     # (times, fields it does not know yet) and so break the signature.
@@ -198,6 +208,7 @@ def get_receipt(platform: PlatformDep, request_id: RequestId) -> JSONResponse:
 
 
 @router.get("/{request_id}/audit", responses=problem_responses(404))
+@requires(Scope.REQUESTS_READ)
 def get_audit_trail(platform: PlatformDep, request_id: RequestId) -> list[AuditEventOut]:
     return [
         AuditEventOut(

@@ -11,8 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, Security
 from fastapi.responses import JSONResponse
 
-from rightsflow.api.deps import AuthenticatedRoute, PlatformDep, bearer_scheme
+from rightsflow.api.auth import AuthenticatedRoute, bearer_scheme, requires
+from rightsflow.api.deps import PlatformDep
 from rightsflow.api.problems import problem_responses
+from rightsflow.domain.access import Scope
 from rightsflow.services import reports
 from rightsflow.services.reports import Cell, Format
 
@@ -44,6 +46,7 @@ def _answer(
     response_class=Response,
     responses={200: {"content": _REPORT_EXAMPLE, "description": "The report"}},
 )
+@requires(Scope.REPORTS_READ)
 def ccpa_report(
     *,
     platform: PlatformDep,
@@ -65,6 +68,7 @@ def ccpa_report(
     response_class=Response,
     responses={200: {"content": _REPORT_EXAMPLE, "description": "The report"}},
 )
+@requires(Scope.REPORTS_READ)
 def summary_report(
     *,
     platform: PlatformDep,

@@ -18,14 +18,10 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
-from rightsflow.api.deps import (
-    AuthenticatedRoute,
-    PlatformDep,
-    WorkflowsDep,
-    api_deps,
-    bearer_scheme,
-)
+from rightsflow.api.auth import AuthenticatedRoute, bearer_scheme, requires
+from rightsflow.api.deps import PlatformDep, WorkflowsDep, api_deps
 from rightsflow.api.problems import problem_responses
+from rightsflow.domain.access import Scope
 from rightsflow.domain.records import SystemCallRecord
 from rightsflow.services import tasks
 
@@ -178,6 +174,7 @@ class AttestedOut(BaseModel):
 
 
 @admin.get("", summary="Tasks waiting for an attestation, soonest due first (no identities)")
+@requires(Scope.TASKS_READ)
 def list_tasks(
     platform: PlatformDep,
     assignee: Annotated[str | None, Query(max_length=254, description="Only this person's")] = None,
