@@ -40,6 +40,7 @@ def connector() -> Iterator[Connect]:
 
     def connect(url: str, **config: object) -> HttpServiceConnector:
         settings = {"url": f"{url}/privacy/v1", "secret": SECRET, "backoff_s": 0.01, **config}
+        settings.setdefault("allow_private_network", True)  # the test services are on 127.0.0.1
         opened.append(HttpServiceConnector(HttpServiceConfig.model_validate(settings)))
         return opened[-1]
 
@@ -229,7 +230,11 @@ def test_inline_requests_ask_the_service_and_verify_the_erase(
         "key": "orders-service",
         "connector": "http_service",
         "datasets": ["orders_service"],
-        "config": {"url": f"{service}/privacy/v1", "secret": "${ORDERS_SECRET}"},
+        "config": {
+            "url": f"{service}/privacy/v1",
+            "secret": "${ORDERS_SECRET}",
+            "allow_private_network": True,  # the test service listens on 127.0.0.1
+        },
     }
     files = {
         "orders_service.yml": DATASET_YAML,

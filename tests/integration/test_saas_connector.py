@@ -42,7 +42,9 @@ def _close_connectors() -> Iterator[None]:
 
 
 def opened(config: dict[str, Any] | SaasConfig) -> SaasConnector:
-    model = config if isinstance(config, SaasConfig) else SaasConfig.model_validate(config)
+    # The test APIs listen on 127.0.0.1: the SSRF guard refuses that unless the config allows it.
+    local = {"allow_private_network": True}
+    model = config if isinstance(config, SaasConfig) else SaasConfig.model_validate(local | config)
     connector = SaasConnector(model)
     _OPEN.append(connector)
     return connector
@@ -103,7 +105,9 @@ def test_saas_connector_passes_the_contract(tmp_path: Path) -> None:
     vendor.write_text(VENDOR)
     store = Store()
     with serve(contract_app(store)) as url:
-        config = SaasConfig(vendor=str(vendor), base_url=url, secrets={"key": API_KEY})
+        config = SaasConfig(
+            vendor=str(vendor), base_url=url, secrets={"key": API_KEY}, allow_private_network=True
+        )
         run_contract(opened(config), store.seed, store.read_all, chunk_size=4)
 
 
@@ -167,7 +171,12 @@ def test_an_api_ignoring_a_filter_cannot_widen_the_rows(
     text = SaasConfig(vendor="stripe", base_url=url, secrets={"api_key": "x"}).vendor_path()
     vendor = tmp_path / "typo.yml"
     vendor.write_text(text.read_text().replace("{email: ", "{emial: "))
-    config = SaasConfig(vendor=str(vendor), base_url=url, secrets={"api_key": STRIPE_KEY})
+    config = SaasConfig(
+        vendor=str(vendor),
+        base_url=url,
+        secrets={"api_key": STRIPE_KEY},
+        allow_private_network=True,
+    )
     rows = opened(config).retrieve(node("customers", ("email",)), {
         "email": ["alice@example.com"]})  # fmt: skip
     assert rows == [{"email": "alice@example.com"}]
@@ -389,7 +398,9 @@ def test_confirm_exists_deletes_only_rows_found(tmp_path: Path) -> None:
         "contract:customers", [{"id": 1, "email": "a@example.com", "name": "A", "phone": None}]
     )
     with serve(contract_app(store)) as url:
-        config = SaasConfig(vendor=str(vendor), base_url=url, secrets={"key": API_KEY})
+        config = SaasConfig(
+            vendor=str(vendor), base_url=url, secrets={"key": API_KEY}, allow_private_network=True
+        )
         connector = opened(config)
         customers = node("customers")
         assert connector.delete(customers, [{"id": 1}, {"id": 10**6}]) == 1

@@ -33,7 +33,13 @@ def add_orders_service(mapdir: Path, url: str, **config: Any) -> None:
             "key": "orders-service",
             "connector": "http_service",
             "datasets": ["orders_service"],
-            "config": {"url": f"{url}/privacy/v1", "secret": "${ORDERS_SECRET}", **config},
+            # The test service listens on 127.0.0.1: the SSRF guard needs the explicit allow.
+            "config": {
+                "url": f"{url}/privacy/v1",
+                "secret": "${ORDERS_SECRET}",
+                "allow_private_network": True,
+                **config,
+            },
         },
         "orders_service.yml",
         DATASET_YAML,

@@ -23,6 +23,7 @@ from rightsflow.connectors.base import (
     SystemCall,
     WaitPolicy,
 )
+from rightsflow.connectors.ssrf import guarded_client
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.sdk.models import (
     AccessResult,
@@ -53,6 +54,9 @@ class HttpServiceConfig(BaseModel):
     answer_within_s: float = Field(default=3 * DAY_S, gt=0, description="Deadline for callbacks")
     remind_every_s: float = Field(default=DAY_S, gt=0, description="Remind operators this often")
     callback_tolerance_s: int = Field(default=DEFAULT_TOLERANCE_S, ge=1)
+    allow_private_network: bool = Field(
+        default=False, description="Allow loopback/private/link-local service addresses"
+    )
 
     @field_validator("url")
     @classmethod
@@ -95,9 +99,10 @@ class HttpServiceConnector:
         self.wait = WaitPolicy(config.answer_within_s, config.remind_every_s)
         self._slots = threading.BoundedSemaphore(config.max_concurrency)
         self._rate = RateLimit(config.rate_per_s)
-        self._client = httpx.Client(
-            timeout=config.timeout_s,
+        self._client = guarded_client(  # every connection passes the SSRF guard
+            allow_private=config.allow_private_network,
             limits=httpx.Limits(max_connections=config.max_concurrency),
+            timeout=config.timeout_s,
             follow_redirects=False,
         )
 

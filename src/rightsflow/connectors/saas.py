@@ -67,6 +67,9 @@ class SaasConfig(BaseModel):
     rate_limit: RateLimit | None = None  # overrides the vendor file's
     retries: Retries | None = None
     timeout: float | None = Field(default=None, gt=0, le=600)
+    allow_private_network: bool = Field(
+        default=False, description="Allow loopback/private/link-local targets (an internal API)"
+    )
 
     @model_validator(mode="after")
     def _matches_vendor(self) -> SaasConfig:
@@ -129,6 +132,7 @@ class SaasConnector:
             retries=config.retries or self._vendor.retries,
             rate_limit=config.rate_limit or self._vendor.rate_limit,
             timeout=config.timeout or self._vendor.timeout,
+            allow_private_network=config.allow_private_network,
         )
 
     # -- the Connector protocol -------------------------------------------------------------

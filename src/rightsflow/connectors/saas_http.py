@@ -32,6 +32,7 @@ from rightsflow.connectors.saas_spec import (
     Vendor,
     placeholders,
 )
+from rightsflow.connectors.ssrf import guarded_client
 from rightsflow.domain.errors import ConnectorFailure
 
 Sleep = Callable[[float], None]
@@ -162,6 +163,7 @@ class SaasHttp:
         rate_limit: RateLimit | None,
         timeout: float,
         sleep: Sleep = time.sleep,
+        allow_private_network: bool = False,
     ) -> None:
         self._vendor = vendor
         self._secrets = dict(secrets)
@@ -170,7 +172,9 @@ class SaasHttp:
         self._bucket = TokenBucket(rate_limit, sleep) if rate_limit is not None else None
         self._origin = _origin(base_url)
         headers = {name: fill_secrets(v, secrets) for name, v in vendor.headers.items()}
-        self._client = httpx.Client(
+        # Every connection, the OAuth2 token URL's too, passes the SSRF guard.
+        self._client = guarded_client(
+            allow_private=allow_private_network,
             base_url=base_url.rstrip("/") + "/",
             timeout=timeout,
             headers={"Accept": "application/json", **headers},
