@@ -1,4 +1,8 @@
-"""Structured logs to stderr. Events carry ids and counts; never identities."""
+"""Structured logs to stderr. Events carry ids and counts; never identities.
+
+Our own events and the records of the libraries we let through share one format (JSON lines
+when `log_json`), so a log pipeline never meets a line it cannot parse.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,13 @@ import logging
 import sys
 
 import structlog
+
+# Libraries whose records follow the chosen level, debug included. What they write at debug
+# (ids, task tokens, payloads after the payload codec) is checked by tests/e2e/test_leaks.py.
+# Every other library stays at WARNING whatever the level: a new dependency cannot start
+# writing personal data to the log because someone asked for debug. SQLAlchemy's engine logs
+# statements, parameters and rows; httpx logs URLs, whose query strings can carry an email.
+OPEN_LOGGERS = ("temporalio", "alembic")
 
 
 class _CurrentStderr:
@@ -18,22 +29,52 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
-def configure_logging(level: str, *, json: bool) -> None:
+class _LibraryHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Ours on the root logger: replaced, not stacked, when logging is configured again."""
+
+
+def _level(level: str) -> int:
     numeric = logging.getLevelName(level.upper())
-    if not isinstance(numeric, int):
-        numeric = logging.INFO
+    return numeric if isinstance(numeric, int) else logging.INFO
+
+
+def configure_logging(level: str, *, json: bool) -> None:
+    numeric = _level(level)
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
+    shared: list[structlog.types.Processor] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
-        ],
+        processors=[structlog.contextvars.merge_contextvars, *shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr)
+    # The console renderer prints exceptions itself (and warns when they come preformatted).
+    tail: list[structlog.types.Processor] = [renderer]
+    if json:
+        tail.insert(0, structlog.processors.format_exc_info)
+    _route_libraries(numeric, tail, shared)
+
+
+def _route_libraries(
+    numeric: int, tail: list[structlog.types.Processor], shared: list[structlog.types.Processor]
+) -> None:
+    """Library records through the same renderer; only OPEN_LOGGERS below WARNING."""
+    handler = _LibraryHandler(_CurrentStderr())
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],
+        )
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _LibraryHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(max(numeric, logging.WARNING))
+    for name in OPEN_LOGGERS:
+        logging.getLogger(name).setLevel(numeric)
