@@ -19,9 +19,12 @@ from rightsflow.domain.errors import DataMapInvalid, InvalidInput, Problem
 from rightsflow.domain.policy import Policy
 from rightsflow.domain.requests import RequestType
 from rightsflow.domain.verification import VerificationPolicy
+from rightsflow.services.clients import ClientService
 from rightsflow.services.datamap import load_datamap
 from rightsflow.services.lifecycle_rules import LifecycleRules
 from rightsflow.services.platform import Platform
+from rightsflow.storage.access_tokens import KEYS_FILE, JwtAccessTokens
+from rightsflow.storage.client_repository import SqlClientStore
 from rightsflow.storage.key_store import SqlKeyStore
 from rightsflow.storage.migrate import make_engine, upgrade_database
 from rightsflow.storage.outbox import FileOutbox
@@ -99,6 +102,23 @@ def make_vault(settings: Settings, engine: Engine) -> FileVault:
     vault = FileVault(settings.secret_key_file, keys=keys)
     vault.ensure_keys(keys.unkeyed_open_requests())
     return vault
+
+
+def client_service(settings: Settings, engine: Engine) -> ClientService:
+    """OAuth2 clients and their access tokens (the signing key file is made if missing)."""
+    tokens = JwtAccessTokens(
+        settings.data_dir / KEYS_FILE,
+        issuer=settings.api_base_url,
+        audience=f"{settings.api_base_url}/api",
+    )
+    tokens.ensure_keys()
+    return ClientService(
+        store=SqlClientStore(engine),
+        tokens=tokens,
+        clock=utc_now,
+        token_ttl_s=settings.access_token_ttl_s,
+        status_cache_s=settings.client_status_cache_s,
+    )
 
 
 def make_notifier(

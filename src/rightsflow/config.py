@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     drp_technical_contact: str | None = None
     drp_business_contact: str | None = None
     drp_supported_verifications: list[Literal["email", "phone_number", "address"]] = ["email"]
+    # OAuth2 clients: access token lifetime, and how long a token's client is trusted to be still
+    # active before the database is asked again (a revocation takes effect within that time).
+    access_token_ttl_s: int = Field(default=600, ge=30, le=3600)
+    client_status_cache_s: float = Field(default=5.0, ge=0, le=30)
 
     @field_validator("data_dir")
     @classmethod

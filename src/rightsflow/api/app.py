@@ -17,9 +17,11 @@ from rightsflow.api.problems import install_problem_handlers
 from rightsflow.api.rest import (
     audit,
     callbacks,
+    clients,
     connectors,
     decisions,
     health,
+    oauth,
     privacy_requests,
     reports,
     signing,
@@ -66,4 +68,6 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
     drp.install(app, settings, deps.platform)  # /v1/...: the Data Rights Protocol
     app.include_router(reports.router)
     app.include_router(audit.router)
+    app.include_router(oauth.router)  # /oauth/token (OAuth2 errors, not problem+json)
+    app.include_router(clients.router)
     return app

@@ -10,6 +10,7 @@ import typer
 
 from rightsflow.cli import (
     audit_cmd,
+    clients_cmd,
     connectors_cmd,
     datamap_cmd,
     demo_cmd,
@@ -38,6 +39,8 @@ app.command("plan")(datamap_cmd.plan)
 app.command("demo")(demo_cmd.demo)
 app.add_typer(connectors_cmd.app, name="connectors")
 app.command("check")(connectors_cmd.check)
+app.add_typer(clients_cmd.app, name="clients")
+app.add_typer(clients_cmd.admin_token_app, name="admin-token")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
 DataDirOpt = Annotated[Path | None, typer.Option(help="Where state lives (database, keys...).")]

@@ -12,8 +12,9 @@ import uvicorn
 from temporalio.client import Client
 
 from rightsflow.api.app import create_app
+from rightsflow.api.client_tokens import ClientTokens
 from rightsflow.api.deps import ApiDeps
-from rightsflow.bootstrap import Runtime, build_runtime, step_policy
+from rightsflow.bootstrap import Runtime, build_runtime, client_service, step_policy
 from rightsflow.config import Settings
 from rightsflow.services.requests import resume_unfinished
 from rightsflow.storage.tokens import ensure_admin_token, token_is_valid
@@ -58,6 +59,7 @@ def _app_deps(runtime: Runtime, client: Client, starter: TemporalStarter) -> Api
         workflows=starter,
         token_is_valid=lambda token: token_is_valid(runtime.engine, token),
         readiness=readiness,
+        tokens=ClientTokens(client_service(settings, runtime.engine)),
     )
 
 
