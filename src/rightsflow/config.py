@@ -6,15 +6,17 @@ Built once per process by a composition root and passed down; nothing reads it g
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, IPvAnyNetwork, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+_RATE = r"^[0-9]+ ?(/|per) ?(second|minute|hour|day)$"  # one `limits` rate: "10/minute"
 
 
 class Settings(BaseSettings):
@@ -54,6 +56,16 @@ class Settings(BaseSettings):
     # CCPA regulations §7101(a) ask for records of requests to be kept for at least 24 months.
     retention_days: int = Field(
         default=730, ge=1, description="Days a closed request's records are kept (purge after)"
+    )
+    # Keys: the master key from a key file or an environment variable (never both), what wraps
+    # the per-request data keys ("local", or a KMS adapter class), and the separate key database.
+    master_key_file: Path | None = Field(default=None, description="default: DATA_DIR/secret.key")
+    master_key_env: str = Field(
+        default="RIGHTSFLOW_MASTER_KEY", description="Environment variable with a base64 master key"
+    )
+    kek_provider: str = Field(default="local", description="'local' or 'package.module:Class'")
+    key_database_url: str | None = Field(
+        default=None, description="Key database; default: SQLite keys.db in the data dir"
     )
     # Mail: through this SMTP server when smtp_host is set, else as files in the data dir.
     smtp_host: str | None = None
@@ -95,10 +107,40 @@ class Settings(BaseSettings):
     drp_technical_contact: str | None = None
     drp_business_contact: str | None = None
     drp_supported_verifications: list[Literal["email", "phone_number", "address"]] = ["email"]
+    # Temporal codec server (/codec) origins allowed by CORS; signed package links' lifetime.
+    codec_cors_origins: list[str] = Field(
+        default=[], description="Temporal UI origins; default: the embedded dev server's UI"
+    )
+    package_link_ttl_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     # OAuth2 clients: access token lifetime, and how long a token's client is trusted to be still
     # active before the database is asked again (a revocation takes effect within that time).
     access_token_ttl_s: int = Field(default=600, ge=30, le=3600)
     client_status_cache_s: float = Field(default=5.0, ge=0, le=30)
+    # People and console sessions: lockout after failed logins, session idle and absolute limits.
+    max_failed_logins: int = Field(default=10, ge=1, le=1000)
+    lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_max_hours: int = Field(default=12, ge=1, le=7 * 24)
+    # Hardening: rate limits ("N/minute"; 429 + Retry-After) per client IP on public routes and
+    # per principal on the rest; the SSRF allow for DRP URLs; CORS for these exact origins only.
+    rate_limits_enabled: bool = True
+    rate_limit_storage_url: str | None = Field(
+        default=None, description="redis://host:port/db to share counters; default: in memory"
+    )
+    rate_limit_trusted_proxies: list[IPvAnyNetwork] = Field(
+        default=[], description="Proxies (IPs/CIDRs) whose X-Forwarded-For is believed"
+    )
+    rate_limit_public: str = Field(default="60/minute", pattern=_RATE)  # subject, task token
+    rate_limit_code: str = Field(default="10/minute", pattern=_RATE)  # per IP and per request
+    rate_limit_login: str = Field(default="10/minute", pattern=_RATE)  # console, OAuth2 token
+    rate_limit_drp: str = Field(default="300/minute", pattern=_RATE)  # one agent, many requests
+    rate_limit_principal: str = Field(default="1200/minute", pattern=_RATE)  # per client/person
+    drp_allow_private_network: bool = Field(
+        default=False, description="Allow internal addresses for DRP callbacks and directory"
+    )
+    cors_origins: list[Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.\-\[\]:]+$")]] = Field(
+        default=[], description="Exact browser origins allowed to call the API (none: no CORS)"
+    )
 
     @field_validator("data_dir")
     @classmethod
@@ -108,6 +150,10 @@ class Settings(BaseSettings):
     @property
     def app_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'rightsflow.db'}"
+
+    @property
+    def key_db_url(self) -> str:
+        return self.key_database_url or f"sqlite:///{self.data_dir / 'keys.db'}"
 
     @property
     def api_base_url(self) -> str:
