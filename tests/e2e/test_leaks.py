@@ -21,8 +21,9 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -30,6 +31,7 @@ import httpx
 import pytest
 
 from rightsflow.sample.shop import create_shop_sqlite, write_shop_datamap
+from rightsflow.storage.outbox import FileOutbox
 from rightsflow.workflows.devserver import free_port
 from tests.support.leak_scan import Hit, files_under, needles, scan, scan_bytes
 
@@ -111,15 +113,35 @@ def test_the_scanner_is_quiet_about_other_text(tmp_path: Path) -> None:
     assert scan([clean], canaries()) == []
 
 
+def test_outbox_mail_may_name_its_recipient_in_to_and_nowhere_else(tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    FileOutbox(outbox).send(ACCESS.email, "Your code", "Enter 123456")
+    assert _outbox_hits(outbox, canaries()) == []
+    FileOutbox(outbox).send(ERASE.email, "Your code", f"Hello {ERASE.name}")
+    assert {h.label for h in _outbox_hits(outbox, canaries())} == {"erase.name"}
+
+
+def test_outbox_mail_is_read_decoded_where_quoted_printable_hides_a_value(
+    tmp_path: Path,
+) -> None:
+    outbox = tmp_path / "outbox"
+    FileOutbox(outbox).send(OPERATORS, "Failed", f"{'x' * 60} in {ACCESS.city}")
+    raw = next(outbox.glob("*.eml")).read_bytes()
+    assert scan_bytes(outbox, raw, needles("city", ACCESS.city)) == []
+    hits = _outbox_hits(outbox, canaries())
+    assert [(h.label, h.encoding) for h in hits] == [("access.city", "plain, decoded mail")]
+
+
 # --------------------------------------------------------------------------- the platform
 
 
-@dataclass(frozen=True)
 class Dirs:
-    root: Path
+    """The platform's own (data dir, TMPDIR, HOME, logs) and the rest (target, downloads)."""
 
-    def __getattr__(self, name: str) -> Path:  # data, tmp, home, logs, target, downloads
-        return self.root / name
+    def __init__(self, root: Path) -> None:
+        self.data, self.tmp, self.home, self.logs, self.target, self.downloads = (
+            root / name for name in ("data", "tmp", "home", "logs", "target", "downloads")
+        )
 
 
 def _make_target(dirs: Dirs) -> Path:
@@ -234,30 +256,48 @@ def _download_and_delete_package(client: httpx.Client, request_id: str, dirs: Di
     package.unlink()
 
 
-def _run_every_kind(client: httpx.Client, dirs: Dirs) -> None:
+def _run_every_kind(client: httpx.Client, dirs: Dirs) -> list[str]:
     outbox = dirs.data / "outbox"
     access = _run(client, outbox, {"type": "access", "identities": {"email": ACCESS.email,
                   "phone_number": ACCESS.phone}}, approve=False)  # fmt: skip
     _download_and_delete_package(client, access, dirs)
-    _run(client, outbox, {"type": "erasure", "identities": {"email": ERASE.email}}, approve=True)
+    erasure = _run(client, outbox, {"type": "erasure", "identities": {"email": ERASE.email}},
+                   approve=True)  # fmt: skip
     corrections = {"shop:customers.name": NEW_NAME}
-    _run(client, outbox, {"type": "rectification", "identities": {"email": RECTIFY.email},
-         "corrections": corrections}, approve=True)  # fmt: skip
+    rectification = _run(client, outbox, {"type": "rectification", "identities": {
+        "email": RECTIFY.email}, "corrections": corrections}, approve=True)  # fmt: skip
+    return [access, erasure, rectification]
+
+
+def _decoded(mail: EmailMessage) -> bytes:
+    """Headers but To: and every text part, decoded (bodies are quoted-printable on disk,
+    where a soft line break or `=C3=98` would hide a value from the raw scan)."""
+    headers = [f"{k}: {v}" for k, v in mail.items() if k.lower() != "to"]
+    parts = [
+        str(part.get_content()) for part in mail.walk() if part.get_content_maintype() == "text"
+    ]
+    return "\n".join([*headers, *parts]).encode()
 
 
 def _outbox_hits(outbox: Path, values: dict[str, str]) -> list[Hit]:
     """Mail to a subject must name them in To: and nowhere else; mail to operators, never.
 
-    The To: value is blanked (same length, so offsets stay true) before the file is scanned."""
+    The raw file is scanned with the To: value blanked (same length, so offsets stay true),
+    then the decoded mail is scanned too (its offsets are into the decoded text)."""
     hits: list[Hit] = []
     subjects = {p.email for p in PEOPLE.values()}
+    wanted = [n for label, v in values.items() for n in needles(label, v)]
     for path in sorted(outbox.glob("*.eml")):
         raw = path.read_bytes()
-        to = message_from_bytes(raw, policy=policy.default)["To"]
-        assert to in {*subjects, OPERATORS}, f"{path.name} is addressed to someone unexpected"
+        mail = message_from_bytes(raw, policy=policy.default)
+        assert isinstance(mail, EmailMessage)
+        assert mail["To"] in {*subjects, OPERATORS}, f"{path.name}: addressed to someone else"
         blanked = re.sub(rb"(?m)^To: .*$", lambda m: b" " * len(m.group(0)), raw, count=1)
-        wanted = [n for label, v in values.items() for n in needles(label, v)]
         hits.extend(scan_bytes(path, blanked, wanted))
+        hits.extend(
+            replace(h, encoding=f"{h.encoding}, decoded mail")
+            for h in scan_bytes(path, _decoded(mail), wanted)
+        )
     return hits
 
 
@@ -267,7 +307,7 @@ def test_nothing_personal_is_written_outside_the_target(tmp_path: Path) -> None:
     dirs = Dirs(tmp_path)
     target = _make_target(dirs)
     with _serving(dirs) as client:
-        _run_every_kind(client, dirs)
+        request_ids = _run_every_kind(client, dirs)
     values = canaries()
     outbox = dirs.data / "outbox"
     written = files_under(dirs.data, dirs.tmp, dirs.home, dirs.logs, dirs.target / "datamap",
@@ -281,6 +321,7 @@ def test_nothing_personal_is_written_outside_the_target(tmp_path: Path) -> None:
     assert [line for line in lines if not line.startswith("{")] == ["stopped"]
     logged = [json.loads(line) for line in lines[:-1]]
     assert any(e["level"] == "debug" and e["logger"] == "temporalio.activity" for e in logged)
-    assert (dirs.data / "temporal.sqlite").stat().st_size > 0
+    temporal = b"".join(p.read_bytes() for p in dirs.data.glob("temporal.sqlite*"))
+    assert all(f"privacy-request-{rid}".encode() in temporal for rid in request_ids)
     assert len(list(outbox.glob("*.eml"))) >= len(PEOPLE)
     assert {h.label for h in scan([target], values)} >= {"access.email", "access.name"}
