@@ -25,7 +25,9 @@ from rightsflow.services.lifecycle_rules import LifecycleRules
 from rightsflow.services.platform import Platform
 from rightsflow.storage.access_tokens import KEYS_FILE, JwtAccessTokens
 from rightsflow.storage.client_repository import SqlClientStore
-from rightsflow.storage.key_store import SqlKeyStore
+from rightsflow.storage.kek import KekProvider, KekRing, load_provider, master_secret
+from rightsflow.storage.key_store import SqlKeyStore, open_key_database, unkeyed_open_requests
+from rightsflow.storage.key_upgrade import move_app_keys
 from rightsflow.storage.migrate import make_engine, upgrade_database
 from rightsflow.storage.outbox import FileOutbox
 from rightsflow.storage.packages import FilePackageStore
@@ -46,10 +48,13 @@ class Runtime:
     engine: Engine
     platform: Platform
     connectors: ConnectorPool
+    keys: SqlKeyStore | None = None  # the key database (wrapped data keys, KEK versions)
 
     def close(self) -> None:
         self.connectors.close()
         self.engine.dispose()
+        if self.keys is not None:
+            self.keys.engine.dispose()
 
     def database_status(self) -> str:
         try:
@@ -75,12 +80,13 @@ def build_runtime(settings: Settings, registry: ConnectorRegistry | None = None)
     registry = registry or default_registry()
     datamap, policies = load_map(settings, registry)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    upgrade_database(settings.app_database_url)
     engine = make_engine(settings.app_database_url)
+    keys = open_key_store(settings, engine)  # before revision 0007 drops the old key table
+    upgrade_database(settings.app_database_url)
     pool = ConnectorPool(registry, datamap)
     platform = Platform(
         uow=SqlUnitOfWorkFactory(engine),
-        vault=make_vault(settings, engine),
+        vault=make_vault(settings, engine, keys),
         packages=FilePackageStore(settings.packages_dir),
         connectors=pool,
         clock=utc_now,
@@ -92,16 +98,67 @@ def build_runtime(settings: Settings, registry: ConnectorRegistry | None = None)
         operators=settings.operators_email,
         lifecycle=lifecycle_rules(settings),
     )
-    return Runtime(settings, engine, platform, pool)
+    return Runtime(settings, engine, platform, pool, keys)
 
 
-def make_vault(settings: Settings, engine: Engine) -> FileVault:
-    """The vault with per-request data keys in the app database. Requests received before
-    data keys and still open get theirs now, before any work on them (see key_store.py)."""
-    keys = SqlKeyStore(engine)
-    vault = FileVault(settings.secret_key_file, keys=keys)
-    vault.ensure_keys(keys.unkeyed_open_requests())
+def open_key_store(settings: Settings, app_engine: Engine) -> SqlKeyStore:
+    """The key database, with the data keys an older app database still holds moved in."""
+    keys = SqlKeyStore(open_key_database(settings.key_db_url))
+    move_app_keys(app_engine, keys)
+    return keys
+
+
+def make_vault(
+    settings: Settings,
+    engine: Engine,
+    keys: SqlKeyStore | None = None,
+    env: Mapping[str, str] | None = None,
+) -> FileVault:
+    """The vault on the master key (key file or environment), with per-request data keys in
+    the key database wrapped by versioned KEKs (see storage/kek.py). Requests received before
+    data keys and still open get theirs now, before any work on them."""
+    keys = keys or open_key_store(settings, engine)
+    secret, provider = kek_provider(settings, keys, env)
+    vault = FileVault.from_secret(secret, keys=keys, ring=KekRing(provider, keys.versions))
+    vault.ensure_keys(unkeyed_open_requests(engine, keys))
     return vault
+
+
+def kek_provider(
+    settings: Settings, keys: SqlKeyStore, env: Mapping[str, str] | None = None
+) -> tuple[bytes, KekProvider]:
+    """The master secret and the KEK provider; the key database gets its first KEK version."""
+    env = os.environ if env is None else env
+    secret, _source = master_secret(
+        settings.master_key_file, settings.secret_key_file, settings.master_key_env, env
+    )
+    provider = load_provider(settings.kek_provider, secret, env)
+    if not keys.versions():
+        keys.add_version(1, provider.new_key_id(1))
+    return secret, provider
+
+
+@dataclass
+class KeyAdmin:
+    """What `rightsflow keys` works on: the key database, the KEKs, the app database (audit)."""
+
+    keys: SqlKeyStore
+    provider: KekProvider
+    ring: KekRing
+    uow: SqlUnitOfWorkFactory
+
+    def close(self) -> None:
+        self.keys.engine.dispose()
+        self.uow.engine.dispose()
+
+
+def open_key_admin(settings: Settings, env: Mapping[str, str] | None = None) -> KeyAdmin:
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = make_engine(settings.app_database_url)
+    keys = open_key_store(settings, engine)
+    upgrade_database(settings.app_database_url)
+    _secret, provider = kek_provider(settings, keys, env)
+    return KeyAdmin(keys, provider, KekRing(provider, keys.versions), SqlUnitOfWorkFactory(engine))
 
 
 def client_service(settings: Settings, engine: Engine) -> ClientService:

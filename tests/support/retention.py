@@ -14,7 +14,7 @@ from rightsflow.bootstrap import Runtime
 from rightsflow.domain.records import NodeResult, SystemCallRecord
 from rightsflow.domain.requests import TERMINAL, PrivacyRequest, RequestStatus, RequestType
 from rightsflow.services.ports import Vault
-from rightsflow.storage.tables import metadata, privacy_requests, request_keys, verifications
+from rightsflow.storage.tables import metadata, privacy_requests, verifications
 from rightsflow.storage.vault import FileVault
 
 IDENTITIES = b'{"identities": {"email": "ada.lovelace@example.com"}}'
@@ -115,11 +115,10 @@ def request_row(runtime: Runtime, request_id: str) -> dict[str, object]:
 
 
 def wrapped_key(runtime: Runtime, request_id: str) -> bytes | None:
-    with runtime.engine.connect() as conn:
-        value = conn.execute(
-            sa.select(request_keys.c.wrapped_key).where(request_keys.c.request_id == request_id)
-        ).scalar_one_or_none()
-    return None if value is None else bytes(value)
+    """The request's wrapped data key as the key database holds it (b"" once destroyed)."""
+    assert runtime.keys is not None
+    stored = runtime.keys.get(request_id)
+    return None if stored is None else stored.wrapped
 
 
 def owned_rows(runtime: Runtime, request_id: str) -> dict[str, int]:
@@ -128,7 +127,7 @@ def owned_rows(runtime: Runtime, request_id: str) -> dict[str, int]:
     with runtime.engine.connect() as conn:
         for table in metadata.sorted_tables:
             column = table.c.get("request_id")
-            if column is None or table.name in ("audit_events", "request_keys"):
+            if column is None or table.name == "audit_events":
                 continue
             query = sa.select(sa.func.count()).select_from(table).where(column == request_id)
             counts[table.name] = int(conn.execute(query).scalar_one())

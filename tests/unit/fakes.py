@@ -12,7 +12,7 @@ import copy
 import hashlib
 import hmac
 import warnings
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,6 +43,7 @@ from rightsflow.services.ports import (
     AuditEvent,
     AuditRepository,
     CallRepository,
+    IdentityHashRepository,
     NodeResult,
     RequestFilter,
     RequestRepository,
@@ -77,6 +78,7 @@ class StoreState:
     audit: list[AuditEvent] = field(default_factory=list)
     calls: dict[str, SystemCallRecord] = field(default_factory=dict)
     challenges: dict[str, Challenge] = field(default_factory=dict)
+    identity_hashes: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass
@@ -259,6 +261,21 @@ class FakeCalls:
         ]
 
 
+class FakeIdentityHashes:
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+
+    def add(self, request_id: str, hashes: Mapping[str, str]) -> None:
+        for kind, digest in hashes.items():
+            self._store.state.identity_hashes[(request_id, kind)] = digest
+
+    def request_ids(self, kind: str, digest: str, limit: int) -> list[str]:
+        found = [
+            r for (r, k), d in self._store.state.identity_hashes.items() if (k, d) == (kind, digest)
+        ]
+        return sorted(found, key=lambda r: self._store.state.requests[r].received_at)[:limit]
+
+
 class FakeUnitOfWork:
     def __init__(self, store: FakeStore) -> None:
         self._store = store
@@ -269,6 +286,7 @@ class FakeUnitOfWork:
         self.audit: AuditRepository = FakeAudit(store)
         self.calls: CallRepository = FakeCalls(store)
         self.verifications: VerificationRepository = FakeVerifications(store)
+        self.identities: IdentityHashRepository = FakeIdentityHashes(store)
 
     def __enter__(self) -> FakeUnitOfWork:
         self._snapshot = copy.deepcopy(self._store.state)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import UTC, datetime
 
 import pytest
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from rightsflow.domain.errors import RightsflowError
-from rightsflow.storage.data_keys import TOMBSTONE, DataKeys
+from rightsflow.storage.data_keys import TOMBSTONE, DataKeys, StoredKey
+from rightsflow.storage.kek import KekRing, KekVersion, LocalKekProvider
 from rightsflow.storage.sealed_stream import HEADER_SIZE
 from rightsflow.storage.vault import FileVault
 
@@ -19,18 +20,29 @@ DESTROYED = "data key was destroyed"
 
 
 class MemoryKeyStore:
-    """The KeyStore protocol in a dict, counting reads."""
+    """The KeyStore protocol in dicts, counting reads."""
 
     def __init__(self) -> None:
         self.rows: dict[str, bytes] = {}
+        self.versions: dict[str, int] = {}
         self.gets = 0
 
-    def get(self, request_id: str) -> bytes | None:
+    def get(self, request_id: str) -> StoredKey | None:
         self.gets += 1
-        return self.rows.get(request_id)
+        return self._stored(request_id)
 
-    def add(self, request_id: str, wrapped: bytes) -> bytes:
-        return self.rows.setdefault(request_id, wrapped)
+    def _stored(self, request_id: str) -> StoredKey | None:
+        wrapped = self.rows.get(request_id)
+        if wrapped is None:
+            return None
+        return StoredKey(wrapped, self.versions.get(request_id, 1) if wrapped else None)
+
+    def add(self, request_id: str, wrapped: bytes, kek_version: int) -> StoredKey:
+        if request_id not in self.rows:
+            self.rows[request_id], self.versions[request_id] = wrapped, kek_version
+        stored = self._stored(request_id)
+        assert stored is not None
+        return stored
 
     def destroy(self, request_id: str) -> bool:
         live = bool(self.rows.get(request_id))
@@ -184,8 +196,9 @@ def test_ensure_keys_makes_keys_ahead_of_the_first_seal(
 
 def test_keys_are_cached_bounded_and_refreshed_after_their_ttl(store: MemoryKeyStore) -> None:
     now = [0.0]
-    kek = AESGCM(os.urandom(32))
-    keys = DataKeys(store, kek=lambda: kek, capacity=2, ttl_s=10, clock=lambda: now[0])
+    only = [KekVersion(1, "local:v1", datetime.now(UTC))]
+    ring = KekRing(LocalKekProvider(os.urandom(32)), lambda: only)
+    keys = DataKeys(store, ring, capacity=2, ttl_s=10, clock=lambda: now[0])
     a, b, c = rid(), rid(), rid()
     keys.for_sealing(a)
     reads = store.gets

@@ -15,9 +15,12 @@ from rightsflow.cli import (
     datamap_cmd,
     demo_cmd,
     drp_cmd,
+    keys_cmd,
     receipt_cmd,
     report_cmd,
+    requests_cmd,
     retention_cmd,
+    users_cmd,
 )
 from rightsflow.cli.banner import print_started
 from rightsflow.cli.common import guarded, settings_from
@@ -35,6 +38,9 @@ app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(drp_cmd.app, name="drp")
 app.add_typer(report_cmd.app, name="report")
 app.add_typer(retention_cmd.app, name="retention")
+app.add_typer(keys_cmd.app, name="keys")
+app.add_typer(requests_cmd.app, name="requests")
+app.add_typer(users_cmd.app, name="users")
 app.command("plan")(datamap_cmd.plan)
 app.command("demo")(demo_cmd.demo)
 app.add_typer(connectors_cmd.app, name="connectors")

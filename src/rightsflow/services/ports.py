@@ -172,6 +172,18 @@ class RetentionRepository(Protocol):
         ...
 
 
+class IdentityHashRepository(Protocol):
+    """Keyed hashes of request identities (services/identity_lookup.py), never the values."""
+
+    def add(self, request_id: str, hashes: Mapping[str, str]) -> None:
+        """Record the request's identity hashes, kind -> hash."""
+        ...
+
+    def request_ids(self, kind: str, digest: str, limit: int) -> Sequence[str]:
+        """Ids of requests with an identity of `kind` hashing to `digest`, oldest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     # Read-only, so an adapter may expose its concrete repository types.
     @property
@@ -190,6 +202,8 @@ class UnitOfWork(Protocol):
     def verifications(self) -> VerificationRepository: ...
     @property
     def retention(self) -> RetentionRepository: ...
+    @property
+    def identities(self) -> IdentityHashRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

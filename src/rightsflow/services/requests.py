@@ -20,7 +20,7 @@ from rightsflow.domain.requests import (
     RequestType,
     normalise_identities,
 )
-from rightsflow.services import audit, lifecycle
+from rightsflow.services import audit, identity_lookup, lifecycle
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import AuditEvent, NodeResult, RequestFilter, WorkflowStarter
 from rightsflow.services.subject import Subject, seal_subject
@@ -109,6 +109,7 @@ def submit(platform: Platform, new: NewRequest) -> tuple[PrivacyRequest, bool]:
         )
         sealed = seal_subject(platform.vault, request.id, Subject(identities, corrections))
         uow.requests.add(request, sealed)
+        identity_lookup.record(platform, uow, request.id, identities)
         uow.audit.append(
             AuditEvent(
                 request_id=request.id,

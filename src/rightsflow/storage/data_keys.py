@@ -1,14 +1,16 @@
 """Per-request data keys (envelope encryption) and their in-memory cache.
 
 Each request's personal data is sealed with its own random 256-bit key. The key is stored only
-wrapped: AES-256-GCM under a key-encryption key derived from the master secret, with the
-request id as associated data (a wrapped key copied onto another request's row cannot be
-unwrapped). Destroying the wrapped key ("crypto-shredding") makes every copy of what was
-sealed under it unreadable, backups included. A destroyed key leaves a tombstone (an empty
-wrapped key) so that nothing is ever sealed for that request again under a fresh key.
+wrapped, in the key database (not the app database, see key_store.py): by a key-encryption key
+(KEK, see kek.py) whose version is stored with it, with the request id as associated data (a
+wrapped key copied onto another request's row cannot be unwrapped). Destroying the wrapped key
+("crypto-shredding") makes every copy of what was sealed under it unreadable, backups of the
+app database included. A destroyed key leaves a tombstone (an empty wrapped key) so that
+nothing is ever sealed for that request again under a fresh key.
 
 Unwrapped keys are cached (bounded LRU with a time to live): sealing is on the hot path, and
-the TTL bounds how long another process keeps using a key this process has destroyed.
+the TTL bounds how long another process keeps using a key this process has destroyed. A KEK
+rotation does not touch the cache: the data keys themselves never change, only their wrapping.
 """
 
 from __future__ import annotations
@@ -18,30 +20,38 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from rightsflow.domain.errors import RightsflowError
+from rightsflow.storage.kek import KekRing
 
 DATA_KEY_BYTES = 32
 TOMBSTONE = b""  # the stored value of a destroyed key
-_WRAP_VERSION = 1
-_NONCE = 12
 _WRAP_AAD = b"rightsflow/data-key|"
 DESTROYED = "the request's data key was destroyed (its records were purged)"
 
 
-class KeyStore(Protocol):
-    """Where wrapped data keys live (storage/key_store.py keeps them in the app database)."""
+@dataclass(frozen=True, repr=False)
+class StoredKey:
+    """A wrapped key and the KEK version that wrapped it (None for a tombstone)."""
 
-    def get(self, request_id: str) -> bytes | None:
-        """The wrapped key, TOMBSTONE if it was destroyed, None if there never was one."""
+    wrapped: bytes
+    kek_version: int | None
+
+
+class KeyStore(Protocol):
+    """Where wrapped data keys live (storage/key_store.py: the key database)."""
+
+    def get(self, request_id: str) -> StoredKey | None:
+        """The wrapped key (wrapped == TOMBSTONE if it was destroyed), None if there never
+        was one."""
         ...
 
-    def add(self, request_id: str, wrapped: bytes) -> bytes:
+    def add(self, request_id: str, wrapped: bytes, kek_version: int) -> StoredKey:
         """Store `wrapped` unless the request already has a row; return what is stored then
         (another process's key if it won the race, or TOMBSTONE)."""
         ...
@@ -70,13 +80,13 @@ class DataKeys:
     def __init__(
         self,
         store: KeyStore,
-        kek: Callable[[], AESGCM],
+        ring: KekRing,
         capacity: int = 10_000,
         ttl_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
-        self._kek = kek
+        self._ring = ring
         self._capacity = capacity
         self._ttl = ttl_s
         self._clock = clock
@@ -87,8 +97,9 @@ class DataKeys:
         """The request's key, created on first use; refused once the key was destroyed."""
         entry = self._entry(request_id)
         if entry is _State.ABSENT:
-            wrapped = self._wrap(request_id, secrets.token_bytes(DATA_KEY_BYTES))
-            entry = self._remember(request_id, self._store.add(request_id, wrapped))
+            version, kek = self._ring.active()
+            wrapped = kek.wrap(secrets.token_bytes(DATA_KEY_BYTES), aad(request_id))
+            entry = self._remember(request_id, self._store.add(request_id, wrapped, version))
         if entry is _State.DESTROYED:
             raise RightsflowError(f"{DESTROYED}: nothing more is sealed for it")
         if not isinstance(entry, AESGCM):  # ABSENT again: a store that lost what it added
@@ -122,13 +133,14 @@ class DataKeys:
                 return cached[1]
         return self._remember(request_id, self._store.get(request_id))
 
-    def _remember(self, request_id: str, stored: bytes | None) -> _Entry:
+    def _remember(self, request_id: str, stored: StoredKey | None) -> _Entry:
         if stored is None:
             entry: _Entry = _State.ABSENT
-        elif stored == TOMBSTONE:
+        elif stored.wrapped == TOMBSTONE or stored.kek_version is None:
             entry = _State.DESTROYED
         else:
-            entry = AESGCM(self._unwrap(request_id, stored))
+            kek = self._ring.for_version(stored.kek_version)
+            entry = AESGCM(kek.unwrap(stored.wrapped, aad(request_id)))
         self._put(request_id, entry)
         return entry
 
@@ -139,24 +151,6 @@ class DataKeys:
             while len(self._cache) > self._capacity:
                 self._cache.popitem(last=False)
 
-    def _wrap(self, request_id: str, key: bytes) -> bytes:
-        nonce = secrets.token_bytes(_NONCE)
-        header = bytes([_WRAP_VERSION])
-        return header + nonce + self._kek().encrypt(nonce, key, _aad(request_id))
 
-    def _unwrap(self, request_id: str, wrapped: bytes) -> bytes:
-        if wrapped[:1] != bytes([_WRAP_VERSION]):
-            raise RightsflowError("the request's data key is stored in an unknown format")
-        try:
-            return self._kek().decrypt(
-                wrapped[1 : 1 + _NONCE], wrapped[1 + _NONCE :], _aad(request_id)
-            )
-        except InvalidTag:
-            raise RightsflowError(
-                "the request's data key cannot be unwrapped: it was altered, belongs to another "
-                "request, or was wrapped under another master secret"
-            ) from None
-
-
-def _aad(request_id: str) -> bytes:
+def aad(request_id: str) -> bytes:
     return _WRAP_AAD + request_id.encode("utf-8")

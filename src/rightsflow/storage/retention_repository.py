@@ -24,16 +24,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from rightsflow.domain.requests import TERMINAL
-from rightsflow.storage.tables import metadata, privacy_requests, request_keys, utcnow
+from rightsflow.storage.tables import metadata, privacy_requests, utcnow
 
 _pr = privacy_requests.c
-_k = request_keys.c
 _TERMINAL = sorted(s.value for s in TERMINAL)
 # When a request was closed: closed_at since revision 0004; for older rows completed_at, and for
 # older rows closed without completing (canceled) their last update.
 _closed_at = sa.func.coalesce(_pr.closed_at, _pr.completed_at, _pr.updated_at)
 _not_purged = sa.func.length(_pr.sealed_identities) > 0
-LIVE_KEYS = "request_keys"  # in `held`: 1 while the request's data key is not destroyed
 
 
 def request_tables() -> list[tuple[sa.Table, sa.Column[str]]]:
@@ -79,11 +77,6 @@ class SqlRetentionRepository:
             )
             for request_id, count in self._conn.execute(query):
                 counts[request_id][table.name] = int(count)
-        live = sa.select(_k.request_id).where(
-            _k.request_id.in_(ids), sa.func.length(_k.wrapped_key) > 0
-        )
-        for request_id in self._conn.execute(live).scalars():
-            counts[request_id][LIVE_KEYS] = 1
         return counts
 
     def purge(self, request_ids: Sequence[str]) -> Mapping[str, Mapping[str, int]]:

@@ -176,14 +176,16 @@ verifications = sa.Table(
     sa.Column("verified_at", UtcDateTime(), nullable=True),
 )
 
-# A data key per request, wrapped by the master key. Destroying the row makes everything sealed
-# under it unreadable (the request's records at the end of their retention).
-request_keys = sa.Table(
-    "request_keys",
+# The per-request data keys live in the key database (storage/key_store.py), not here.
+# Identities are found by a keyed hash (vault.lookup_hash of "identity:<kind>:<value>"), never
+# stored in plain text: "the requests of alice@x" without anyone reading the sealed identities.
+identity_hashes = sa.Table(
+    "identity_hashes",
     metadata,
-    sa.Column("request_id", sa.String(36), primary_key=True),
-    sa.Column("wrapped_key", sa.LargeBinary(), nullable=False),
-    sa.Column("created_at", UtcDateTime(), nullable=False),
+    request_ref(primary_key=True),
+    sa.Column("kind", sa.String(64), primary_key=True),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index(None, "kind", "hash"),
 )
 
 # No foreign key on purpose: the audit trail outlives the request rows it describes.

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection, Engine
 from rightsflow.storage.audit_repository import SqlAuditRepository
 from rightsflow.storage.call_repository import SqlCallRepository
 from rightsflow.storage.drp_repository import SqlDrpRepository
+from rightsflow.storage.identity_repository import SqlIdentityHashRepository
 from rightsflow.storage.report_queries import SqlReportSource
 from rightsflow.storage.repositories import (
     SqlRequestRepository,
@@ -33,6 +34,7 @@ class SqlUnitOfWork:
     reports: SqlReportSource
     verifications: SqlVerificationRepository
     retention: SqlRetentionRepository
+    identities: SqlIdentityHashRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -51,6 +53,7 @@ class SqlUnitOfWork:
         self.reports = SqlReportSource(connection)
         self.verifications = SqlVerificationRepository(connection)
         self.retention = SqlRetentionRepository(connection)
+        self.identities = SqlIdentityHashRepository(connection)
         return self
 
     def __exit__(

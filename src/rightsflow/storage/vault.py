@@ -1,13 +1,17 @@
-"""Encryption of personal data at rest: a master secret in a key file, and a data key per request.
+"""Encryption of personal data at rest: a master secret (key file or environment, see
+kek.master_secret), and a data key per request.
 
 Subkeys are derived from the master secret with HKDF-SHA256, one per purpose:
 - sealing: AES-256-GCM, 12-byte random nonce, associated data bound to the request id, so a
   sealed blob cannot be replayed under another request. Format: version | nonce | ciphertext+tag.
-- key wrapping: the key-encryption key of the per-request data keys (see data_keys.py).
+- key wrapping: the key-encryption keys (KEKs) of the per-request data keys, one per KEK
+  version (see kek.py, data_keys.py); a KMS adapter may hold them instead.
 - masking: the key of the keyed-hash masking strategy.
 - lookup: HMAC-SHA256 for finding a record by a personal value without storing the value.
+The sealing, masking and lookup derivations are pinned to the master secret: rotating the KEK
+(`rightsflow keys rotate`) never changes them.
 
-With a key store (the app database), everything sealed for a request uses that request's own
+With a key store (the key database), everything sealed for a request uses that request's own
 data key (blob version 2, stream version 3), so destroying the key at the end of the request's
 retention makes all of it unreadable. Version 1 blobs and version 2 streams (sealed with the
 master-derived key, before data keys existed or by a vault built without a key store) are still
@@ -18,24 +22,30 @@ The secret is never logged, printed or put in an error message or repr.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import secrets
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from rightsflow.domain.errors import RightsflowError
 from rightsflow.storage.data_keys import DataKeys, KeyStore, destroyed_error
-from rightsflow.storage.private_files import write_private_file
+from rightsflow.storage.kek import (
+    DEFAULT_MASTER_KEY_ENV,
+    SECRET_BYTES,
+    KekRing,
+    KekVersion,
+    KeyEncryptionKey,
+    LocalKekProvider,
+    derive,
+    master_secret,
+)
 from rightsflow.storage.sealed_stream import (
     CHUNK_SIZE,
     DATA_KEY_STREAM_VERSION,
@@ -45,7 +55,6 @@ from rightsflow.storage.sealed_stream import (
     seal_chunks,
 )
 
-SECRET_BYTES = 32
 _VERSION = 1  # sealed with the master-derived key
 _DATA_KEY_VERSION = 2  # sealed with the request's data key
 _NONCE_BYTES = 12
@@ -53,56 +62,59 @@ _TAG_BYTES = 16
 _INFO_SEAL = b"rightsflow/v1/seal"
 _INFO_MASKING = b"rightsflow/v1/masking"
 _INFO_LOOKUP = b"rightsflow/v1/lookup"
-_INFO_KEK = b"rightsflow/v1/data-key-wrapping"
 
 
 @dataclass(frozen=True, repr=False)
 class _Keys:
+    secret: bytes
     aead: AESGCM
-    kek: AESGCM
     masking: bytes
     lookup: bytes
-
-
-def _derive(secret: bytes, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
 
 
 def _keys_from(secret: bytes) -> _Keys:
     if len(secret) < SECRET_BYTES:
         raise RightsflowError(f"the master secret must be at least {SECRET_BYTES} bytes")
     return _Keys(
-        aead=AESGCM(_derive(secret, _INFO_SEAL)),
-        kek=AESGCM(_derive(secret, _INFO_KEK)),
-        masking=_derive(secret, _INFO_MASKING),
-        lookup=_derive(secret, _INFO_LOOKUP),
+        secret=secret,
+        aead=AESGCM(derive(secret, _INFO_SEAL)),
+        masking=derive(secret, _INFO_MASKING),
+        lookup=derive(secret, _INFO_LOOKUP),
     )
 
 
 class FileVault:
     """The Vault port backed by a master secret in `key_file` (created on first use, 0600).
 
-    With `keys` (a KeyStore), each request's data is sealed under its own data key; without,
-    everything is sealed under the master-derived key (version 1) as before."""
+    With `keys` (a KeyStore), each request's data is sealed under its own data key, wrapped by
+    the KEK versions of `ring` (default: the local version 1 only); without, everything is
+    sealed under the master-derived key (version 1) as before."""
 
-    def __init__(self, key_file: Path, keys: KeyStore | None = None) -> None:
+    def __init__(
+        self, key_file: Path, keys: KeyStore | None = None, ring: KekRing | None = None
+    ) -> None:
         self._key_file: Path | None = key_file
         self._keys: _Keys | None = None
         self._lock = threading.Lock()
-        self._data_keys = self._data_keys_on(keys)
+        self._data_keys = self._data_keys_on(keys, ring)
 
     @classmethod
-    def from_secret(cls, secret: bytes, keys: KeyStore | None = None) -> FileVault:
-        """A vault on an injected secret (e.g. from RIGHTSFLOW_SECRET_KEY); no file involved."""
+    def from_secret(
+        cls, secret: bytes, keys: KeyStore | None = None, ring: KekRing | None = None
+    ) -> FileVault:
+        """A vault on an injected secret (e.g. from RIGHTSFLOW_MASTER_KEY); no file involved."""
         vault = cls.__new__(cls)
         vault._key_file = None
         vault._keys = _keys_from(secret)
         vault._lock = threading.Lock()
-        vault._data_keys = vault._data_keys_on(keys)
+        vault._data_keys = vault._data_keys_on(keys, ring)
         return vault
 
-    def _data_keys_on(self, keys: KeyStore | None) -> DataKeys | None:
-        return None if keys is None else DataKeys(keys, kek=lambda: self._loaded().kek)
+    def _data_keys_on(self, keys: KeyStore | None, ring: KekRing | None) -> DataKeys | None:
+        if keys is None:
+            return None
+        local = _LazyLocal(lambda: self._loaded().secret)
+        return DataKeys(keys, ring or KekRing(local, _only_legacy_version))
 
     def __repr__(self) -> str:
         return f"FileVault(key_file={self._key_file!r})"
@@ -209,21 +221,23 @@ def _aad(header: bytes, request_id: str) -> bytes:
     return header + b"|" + request_id.encode("utf-8")
 
 
+class _LazyLocal:
+    """The local KEK provider on a vault's secret, read only when first needed."""
+
+    def __init__(self, secret: Callable[[], bytes]) -> None:
+        self._secret = secret
+
+    def new_key_id(self, version: int) -> str:
+        return f"local:v{version}"
+
+    def kek(self, key_id: str) -> KeyEncryptionKey:
+        return LocalKekProvider(self._secret()).kek(key_id)
+
+
+def _only_legacy_version() -> list[KekVersion]:
+    return [KekVersion(1, LocalKekProvider.LEGACY_KEY_ID, datetime(2026, 1, 1, tzinfo=UTC))]
+
+
 def load_or_create_secret(key_file: Path) -> bytes:
     """Read the master secret (base64 text), creating it atomically (mode 0600) if missing."""
-    if not key_file.exists():
-        _create_secret_file(key_file)
-    text = key_file.read_text(encoding="ascii", errors="replace").strip()
-    try:
-        secret = base64.b64decode(text.encode("ascii"), altchars=b"-_", validate=True)
-    except (binascii.Error, ValueError):
-        raise RightsflowError(f"key file {key_file} does not hold a base64 secret") from None
-    if len(secret) < SECRET_BYTES:
-        raise RightsflowError(f"key file {key_file} holds fewer than {SECRET_BYTES} bytes")
-    return secret
-
-
-def _create_secret_file(key_file: Path) -> None:
-    """A fresh secret; if another process created the file first, theirs is kept."""
-    encoded = base64.urlsafe_b64encode(secrets.token_bytes(SECRET_BYTES)) + b"\n"
-    write_private_file(key_file, encoded, overwrite=False)
+    return master_secret(None, key_file, DEFAULT_MASTER_KEY_ENV, env={})[0]
