@@ -24,9 +24,11 @@ from rightsflow.api.rest import (
     oauth,
     privacy_requests,
     reports,
+    session,
     signing,
     subject,
     tasks,
+    users,
 )
 from rightsflow.config import Settings
 
@@ -68,6 +70,8 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
     drp.install(app, settings, deps.platform)  # /v1/...: the Data Rights Protocol
     app.include_router(reports.router)
     app.include_router(audit.router)
+    app.include_router(session.router)  # console sign-in (cookie + CSRF token)
+    app.include_router(users.router)
     app.include_router(oauth.router)  # /oauth/token (OAuth2 errors, not problem+json)
     app.include_router(clients.router)
     return app

@@ -14,7 +14,9 @@ from temporalio.client import Client
 from rightsflow.api.app import create_app
 from rightsflow.api.client_tokens import ClientTokens
 from rightsflow.api.deps import ApiDeps
+from rightsflow.api.sessions import ConsoleSessions
 from rightsflow.bootstrap import Runtime, build_runtime, client_service, step_policy
+from rightsflow.cli.users_cmd import people_for
 from rightsflow.config import Settings
 from rightsflow.services.requests import resume_unfinished
 from rightsflow.storage.tokens import ensure_admin_token, token_is_valid
@@ -60,6 +62,9 @@ def _app_deps(runtime: Runtime, client: Client, starter: TemporalStarter) -> Api
         token_is_valid=lambda token: token_is_valid(runtime.engine, token),
         readiness=readiness,
         tokens=ClientTokens(client_service(settings, runtime.engine)),
+        sessions=ConsoleSessions(
+            people_for(settings, runtime.engine, runtime.platform.clock), settings.api_base_url
+        ),
     )
 
 
