@@ -59,8 +59,14 @@ ERASE = Person("erase-b21e4d@canary.example", "Jnmbvcx Erasington", "+44 7700 90
 RECTIFY = Person("rectify-c93f10@canary.example", "Plokijuh Oldname", "+44 7700 900926",
                  "9 Zebrastripe Close", "Quillport-Ærø", "Wrong name on invoice YV3-CANARY",
                  "192.0.2.199", "c4n4ryccnh4shc93f10")  # fmt: skip
+REFUSED = Person("refused-5d07aa@canary.example", "Vbnmlkj Refusova", "+44 7700 900264",
+                 "3 Umbrageous Wharf", "Grimsholt-Åsen", "Close my account NZ4-CANARY",
+                 "203.0.113.201", "c4n4ryccnh4sh5d07aa")  # fmt: skip
+REFUSING_TRIGGER = f"""
+    create trigger refuse before update on customers when old.email = '{REFUSED.email}'
+    begin select raise(abort, 'will not erase {REFUSED.email}'); end"""
 NEW_NAME = "Qwertzuiop Newname"  # the rectification's new value
-PEOPLE = {"access": ACCESS, "erase": ERASE, "rectify": RECTIFY}
+PEOPLE = {"access": ACCESS, "erase": ERASE, "rectify": RECTIFY, "refused": REFUSED}
 OPERATORS = "privacy-ops@localhost"  # the default operators' address (mail without personal data)
 
 
@@ -163,6 +169,10 @@ def _make_target(dirs: Dirs) -> Path:
                          (p.email, p.ip, "2024-03-02T10:00:00+00:00"))  # fmt: skip
             conn.execute("insert into support_tickets (customer_email, body) values (?, ?)",
                          (p.email, p.ticket))  # fmt: skip
+        # The company's database refuses to change this person's row, so the erasure fails;
+        # the error names the person (as PostgreSQL's "Key (email)=(...)" does) and its SQL
+        # parameters hold their values: none of it may travel into our records.
+        conn.execute(REFUSING_TRIGGER)
     write_shop_datamap(dirs.target / "datamap", db)
     return db
 
@@ -180,6 +190,7 @@ def _serving(dirs: Dirs) -> Iterator[httpx.Client]:
         "RIGHTSFLOW_LOG_LEVEL": "debug",
         "RIGHTSFLOW_LOG_JSON": "true",
         "RIGHTSFLOW_STEP_INITIAL_INTERVAL_S": "0.2",
+        "RIGHTSFLOW_STEP_MAX_ATTEMPTS": "2",  # the refused erasure fails after one retry
     }
     command = [sys.executable, "-m", "rightsflow.cli.main", "serve", "--data-dir", str(dirs.data),
                "--datamap", str(dirs.target / "datamap"), "--port", str(port)]  # fmt: skip
@@ -219,7 +230,9 @@ def _code_mailed_to(outbox: Path, email: str) -> str:
     raise AssertionError("no verification code was mailed")
 
 
-def _run(client: httpx.Client, outbox: Path, body: dict[str, object], *, approve: bool) -> str:
+def _run(
+    client: httpx.Client, outbox: Path, body: dict[str, object], *, approve: bool, ends: str = ""
+) -> str:
     """Submit, enter the mailed code as the subject, approve as an operator, wait until done."""
     answer = client.post("/api/v1/privacy-requests", json={**body, "regime": "gdpr"})
     assert answer.status_code == 202, answer.text
@@ -234,7 +247,7 @@ def _run(client: httpx.Client, outbox: Path, body: dict[str, object], *, approve
     for _ in range(300):
         status = client.get(f"/api/v1/privacy-requests/{rid}").json()["status"]
         if status in ("completed", "failed", "canceled"):
-            assert status == "completed"
+            assert status == (ends or "completed")
             return rid
         time.sleep(0.1)
     raise AssertionError(f"{body['type']} request did not finish")
@@ -266,7 +279,9 @@ def _run_every_kind(client: httpx.Client, dirs: Dirs) -> list[str]:
     corrections = {"shop:customers.name": NEW_NAME}
     rectification = _run(client, outbox, {"type": "rectification", "identities": {
         "email": RECTIFY.email}, "corrections": corrections}, approve=True)  # fmt: skip
-    return [access, erasure, rectification]
+    refused = _run(client, outbox, {"type": "erasure", "identities": {"email": REFUSED.email}},
+                   approve=True, ends="failed")  # fmt: skip
+    return [access, erasure, rectification, refused]
 
 
 def _decoded(mail: EmailMessage) -> bytes:
