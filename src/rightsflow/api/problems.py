@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from rightsflow.domain.errors import (
     Conflict,
@@ -51,6 +52,9 @@ _LOC_SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
 _SAFE_PART = re.compile(r"^(\[key\]|[A-Za-z_][A-Za-z0-9_\-:]{0,127}|[0-9]{1,6})$")
 _CONNECTOR_DETAIL = "A connected system failed; the request can be retried later."
 _INTERNAL_DETAIL = "An unexpected error occurred. Quote the request id when reporting it."
+_INVALID_DETAIL = "The request is not valid; see errors."
+_BODY_UNREADABLE = "There was an error parsing the body"  # FastAPI's detail for its 400
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 class Unauthorized(Exception):
@@ -206,17 +210,34 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             loc = loc[1:]
         # Only the location and pydantic's message: `input` and `ctx` may hold personal data.
         errors.append(FieldError(field=safe_field(loc), message=str(err.get("msg", "invalid"))))
-    return problem(
-        request, 422, "validation-error", "The request is not valid; see errors.", errors=errors
-    )
+    return problem(request, 422, "validation-error", _INVALID_DETAIL, errors=errors)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 (registered for this class only)
     status = exc.status_code
+    if status == 400 and exc.detail == _BODY_UNREADABLE:
+        # FastAPI's answer to a body that is not even text (bad UTF-8); malformed JSON is a
+        # 422 already, so this is one too: every route documents 422, none documents 400.
+        errors = [FieldError(field="body", message="The body is not valid JSON text.")]
+        return problem(request, 422, "validation-error", _INVALID_DETAIL, errors=errors)
     code = _HTTP_CODES.get(status, "http-error")
     detail = "No such resource." if status == 404 else HTTPStatus(status).phrase
-    return problem(request, status, code, detail, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if status == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return problem(request, status, code, detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path. Starlette's own `Allow` names only the
+    first route that matched the path, while GET and POST of one path are two routes."""
+    routes = [r for r in request.app.router.routes if isinstance(r, BaseRoute)]
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    )
 
 
 async def _unauthorized(request: Request, _exc: Exception) -> JSONResponse:

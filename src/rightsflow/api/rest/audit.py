@@ -41,8 +41,15 @@ ActorQ = Annotated[
     Query(max_length=128, description="system | subject | operator:<name> | agent:<id> | ..."),
 ]
 ActionQ = Annotated[str | None, Query(max_length=64, description="e.g. request.status_changed")]
-SinceQ = Annotated[str | None, Query(max_length=64, description=f"at >= since; {_TIME}")]
-UntilQ = Annotated[str | None, Query(max_length=64, description=f"at < until; {_TIME}")]
+_DATE_TIME: dict[str, Any] = {"format": "date-time"}  # checked by audit_log.parse_time
+SinceQ = Annotated[
+    str | None,
+    Query(max_length=64, description=f"at >= since; {_TIME}", json_schema_extra=_DATE_TIME),
+]
+UntilQ = Annotated[
+    str | None,
+    Query(max_length=64, description=f"at < until; {_TIME}", json_schema_extra=_DATE_TIME),
+]
 
 
 class AuditEntryOut(BaseModel):

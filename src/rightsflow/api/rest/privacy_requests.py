@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, Security
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -25,12 +25,15 @@ from rightsflow.api.rest.schemas import (
 )
 from rightsflow.domain.access import Scope
 from rightsflow.domain.errors import InvalidInput, NotFound
-from rightsflow.domain.regimes import get_regime
+from rightsflow.domain.regimes import REGIMES, get_regime
 from rightsflow.domain.requests import RequestStatus, RequestType
 from rightsflow.services import lifecycle, package, receipt, requests
 from rightsflow.services.ports import RequestFilter
 
 E = TypeVar("E", bound=StrEnum)
+_STATUSES: dict[str, Any] = {"enum": [s.value for s in RequestStatus]}
+_TYPES: dict[str, Any] = {"enum": [t.value for t in RequestType]}
+_REGIMES: dict[str, Any] = {"enum": sorted(REGIMES)}
 
 router = APIRouter(
     prefix="/api/v1/privacy-requests",
@@ -74,12 +77,46 @@ def _choice(enum: type[E], raw: str | None, field: str) -> E | None:
         raise InvalidInput(f"expected one of: {allowed}", field=field) from None
 
 
+# OpenAPI links from a submission to what can be done with the request it made: they document
+# the flow, and schemathesis' stateful phase follows them (tests/e2e/test_schemathesis.py).
+_FOLLOW_UPS = {
+    "GetRequest": ("get", ""),
+    "GetAuditTrail": ("get", "/audit"),
+    "GetReceipt": ("get", "/receipt"),
+    "DownloadPackage": ("get", "/package"),
+    "Cancel": ("post", "/cancel"),
+    "Retry": ("post", "/retry"),
+    "Approve": ("post", "/approve"),
+    "Deny": ("post", "/deny"),
+    "Extend": ("post", "/extend"),
+    "Verify": ("post", "/verify"),
+    "ResendCode": ("post", "/verification/resend"),
+    "Unlock": ("post", "/verification/unlock"),
+}
+
+
+def _link(method: str, suffix: str) -> dict[str, Any]:
+    pointer = f"{router.prefix}/{{request_id}}{suffix}".replace("~", "~0").replace("/", "~1")
+    return {
+        "operationRef": f"#/paths/{pointer}/{method}",
+        "parameters": {"request_id": "$response.body#/id"},
+    }
+
+
+_LINKS = {name: _link(method, suffix) for name, (method, suffix) in _FOLLOW_UPS.items()}
+
+
 @router.post(
     "",
     status_code=202,
     summary="Submit a privacy request",
     responses={
-        200: {"model": Submitted, "description": "Replay of an earlier Idempotency-Key"},
+        202: {"description": "Accepted: stored, and its workflow started", "links": _LINKS},
+        200: {
+            "model": Submitted,
+            "description": "Replay of an earlier Idempotency-Key",
+            "links": _LINKS,
+        },
         **problem_responses(422),
     },
 )
@@ -116,9 +153,16 @@ async def submit_privacy_request(
 def list_privacy_requests(
     *,
     platform: PlatformDep,
-    status: Annotated[str | None, Query(description="received | executing | ...")] = None,
-    request_type: Annotated[str | None, Query(alias="type", description="access | erasure")] = None,
-    regime: Annotated[str | None, Query(description="e.g. gdpr")] = None,
+    # The enums document the accepted values; `_choice` still checks them, naming the field.
+    status: Annotated[
+        str | None, Query(description="received | executing | ...", json_schema_extra=_STATUSES)
+    ] = None,
+    request_type: Annotated[
+        str | None, Query(alias="type", description="access | erasure", json_schema_extra=_TYPES)
+    ] = None,
+    regime: Annotated[
+        str | None, Query(description="e.g. gdpr", json_schema_extra=_REGIMES)
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512, description="next_cursor")] = None,
 ) -> RequestPage:

@@ -15,6 +15,7 @@ from rightsflow.api.auth import AuthenticatedRoute, bearer_scheme, requires
 from rightsflow.api.deps import PlatformDep
 from rightsflow.api.problems import problem_responses
 from rightsflow.domain.access import Scope
+from rightsflow.domain.regimes import REGIMES
 from rightsflow.services import reports
 from rightsflow.services.reports import Cell, Format
 
@@ -28,6 +29,12 @@ router = APIRouter(
 
 _CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 _REPORT_EXAMPLE = {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}
+# What the services accept, for the OpenAPI document (the services still check and name the
+# field). The latest year is the current one, so only the earliest is a fixed bound.
+_YEAR: dict[str, Any] = {"minimum": 2000}
+_FORMAT: dict[str, Any] = {"enum": [f.value for f in Format]}
+_DATE: dict[str, Any] = {"format": "date"}
+_REGIMES: dict[str, Any] = {"enum": sorted(REGIMES)}
 
 
 def _answer(
@@ -50,8 +57,12 @@ def _answer(
 def ccpa_report(
     *,
     platform: PlatformDep,
-    year: Annotated[int, Query(description="The calendar year (California time)")],
-    fmt: Annotated[str, Query(alias="format", description="json (default) or csv")] = "json",
+    year: Annotated[
+        int, Query(description="The calendar year (California time)", json_schema_extra=_YEAR)
+    ],
+    fmt: Annotated[
+        str, Query(alias="format", description="json or csv", json_schema_extra=_FORMAT)
+    ] = "json",
     all_regimes: Annotated[
         bool, Query(description="Count every individual's requests, not only CCPA (§7102(b))")
     ] = False,
@@ -72,11 +83,19 @@ def ccpa_report(
 def summary_report(
     *,
     platform: PlatformDep,
-    first_day: Annotated[str, Query(alias="from", description="First day, YYYY-MM-DD")],
-    last_day: Annotated[str, Query(alias="to", description="Last day, YYYY-MM-DD (included)")],
-    regime: Annotated[str | None, Query(description="One regime, e.g. gdpr; default all")] = None,
+    first_day: Annotated[
+        str, Query(alias="from", description="First day", json_schema_extra=_DATE)
+    ],
+    last_day: Annotated[
+        str, Query(alias="to", description="Last day (included)", json_schema_extra=_DATE)
+    ],
+    regime: Annotated[
+        str | None, Query(description="One regime; default all", json_schema_extra=_REGIMES)
+    ] = None,
     tz: Annotated[str, Query(description="Time zone the days are in (IANA name)")] = "UTC",
-    fmt: Annotated[str, Query(alias="format", description="json (default) or csv")] = "json",
+    fmt: Annotated[
+        str, Query(alias="format", description="json or csv", json_schema_extra=_FORMAT)
+    ] = "json",
 ) -> Response:
     chosen = reports.parse_format(fmt)
     report = reports.summary(

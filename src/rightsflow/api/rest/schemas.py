@@ -7,8 +7,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rightsflow.domain.regimes import appeal_until, get_regime
-from rightsflow.domain.requests import DenialReason, PrivacyRequest, RequestStatus, allowed_next
+from rightsflow.domain.regimes import REGIMES, appeal_until, get_regime
+from rightsflow.domain.requests import (
+    DenialReason,
+    PrivacyRequest,
+    RequestStatus,
+    RequestType,
+    allowed_next,
+)
 
 
 class SubmitBody(BaseModel):
@@ -23,12 +29,17 @@ class SubmitBody(BaseModel):
         },
     )
 
+    # The enums document the accepted values (the domain still checks them, naming the field).
     type: str = Field(
         description="access | erasure | rectification | restriction | portability | opt_out "
-        "(of sale/sharing) | limit_use (of sensitive personal information)"
+        "(of sale/sharing) | limit_use (of sensitive personal information)",
+        json_schema_extra={"enum": [t.value for t in RequestType]},
     )
     identities: dict[str, str] = Field(description="Identity type -> value, e.g. email")
-    regime: str = Field(description="Legal regime, e.g. gdpr, ccpa")
+    regime: str = Field(
+        description="Legal regime, e.g. gdpr, ccpa",
+        json_schema_extra={"enum": [*sorted(REGIMES)]},
+    )
     policy: str | None = Field(default=None, description="Policy key; default per type")
     corrections: dict[str, str | int | float | bool | None] | None = Field(
         default=None,
@@ -112,7 +123,10 @@ class Submitted(RequestSummary):
 
 class DenyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(description=f"One of: {', '.join(r.value for r in DenialReason)}")
+    reason: str = Field(
+        description=f"One of: {', '.join(r.value for r in DenialReason)}",
+        json_schema_extra={"enum": [r.value for r in DenialReason]},
+    )
 
 
 class ExtendBody(BaseModel):
