@@ -18,10 +18,12 @@ from rightsflow.api.rest import (
     audit,
     callbacks,
     clients,
+    codec,
     connectors,
     decisions,
     health,
     oauth,
+    package_links,
     privacy_requests,
     reports,
     session,
@@ -63,6 +65,9 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
     app.include_router(privacy_requests.router)
     app.include_router(decisions.router)
     app.include_router(subject.router)
+    app.include_router(package_links.operator_router)  # signed package links
+    app.include_router(package_links.subject_router)
+    app.include_router(package_links.download_router)
     app.include_router(signing.router)
     app.include_router(connectors.router)
     app.include_router(callbacks.router)
@@ -70,6 +75,8 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
     drp.install(app, settings, deps.platform)  # /v1/...: the Data Rights Protocol
     app.include_router(reports.router)
     app.include_router(audit.router)
+    app.include_router(codec.router)  # the Temporal codec server (route-local CORS)
+    app.include_router(codec.preflight)
     app.include_router(session.router)  # console sign-in (cookie + CSRF token)
     app.include_router(users.router)
     app.include_router(oauth.router)  # /oauth/token (OAuth2 errors, not problem+json)

@@ -49,6 +49,15 @@ async def _temporal(settings: Settings) -> tuple[str, DevServer | None]:
     return server.address, server
 
 
+def _codec_origins(settings: Settings, devserver: DevServer | None) -> Settings:
+    """Let the embedded dev server's UI call the codec server unless origins are configured."""
+    if settings.codec_cors_origins or devserver is None or devserver.ui_url is None:
+        return settings
+    ui = devserver.ui_url
+    origins = [ui, ui.replace("://127.0.0.1:", "://localhost:")]  # either name in a browser
+    return settings.model_copy(update={"codec_cors_origins": origins})
+
+
 def _app_deps(runtime: Runtime, client: Client, starter: TemporalStarter) -> ApiDeps:
     settings = runtime.settings
 
@@ -73,7 +82,8 @@ async def run_platform(settings: Settings, on_started: Callable[[Started], None]
     devserver: DevServer | None = None
     try:
         address, devserver = await _temporal(settings)
-        client = await connect(address, settings.temporal_namespace)
+        settings = _codec_origins(settings, devserver)
+        client = await connect(address, settings.temporal_namespace, runtime.platform.vault)
         starter = TemporalStarter(client, settings.task_queue, step_policy(settings))
         _, created = ensure_admin_token(runtime.engine, settings.admin_token_file)
         app = create_app(settings, _app_deps(runtime, client, starter))
@@ -112,7 +122,9 @@ async def run_worker(settings: Settings) -> None:
     try:
         if not settings.temporal_address:
             raise SystemExit("a worker needs RIGHTSFLOW_TEMPORAL_ADDRESS (or --temporal-address)")
-        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        client = await connect(
+            settings.temporal_address, settings.temporal_namespace, runtime.platform.vault
+        )
         await ensure_retention_schedule(client, settings.task_queue, settings.retention_days)
         log.info("worker_started", task_queue=settings.task_queue)
         await build_worker(client, runtime.platform, settings.task_queue).run()

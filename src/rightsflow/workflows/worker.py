@@ -6,7 +6,9 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from rightsflow.services.platform import Platform
+from rightsflow.services.ports import Vault
 from rightsflow.workflows.activities import RequestActivities
+from rightsflow.workflows.codec import data_converter
 from rightsflow.workflows.drp_activities import DrpActivities
 from rightsflow.workflows.request_workflow import PrivacyRequestWorkflow
 from rightsflow.workflows.retention_workflow import RetentionActivities, RetentionPurgeWorkflow
@@ -26,5 +28,6 @@ def build_worker(client: Client, platform: Platform, task_queue: str) -> Worker:
     )
 
 
-async def connect(address: str, namespace: str) -> Client:
-    return await Client.connect(address, namespace=namespace)
+async def connect(address: str, namespace: str, vault: Vault) -> Client:
+    """A client whose payloads are sealed by the vault (workers built on it inherit that)."""
+    return await Client.connect(address, namespace=namespace, data_converter=data_converter(vault))
