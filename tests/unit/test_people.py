@@ -43,7 +43,10 @@ def test_logins_are_stored_trimmed_and_lower_case() -> None:
     assert normalize_login("  Ann.Ops@Example.COM ") == "ann.ops@example.com"
 
 
-@pytest.mark.parametrize("raw", ["", "ab", "ann ops@example.com", "ann\x00@example.com", "x" * 255])
+@pytest.mark.parametrize(
+    "raw",
+    ["", "ab", "ann ops@example.com", "ann\x00@example.com", "ann\u200b@example.com", "x" * 255],
+)
 def test_impossible_logins_are_refused_without_repeating_them(raw: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         normalize_login(raw)

@@ -8,7 +8,7 @@ repeats one (the audit trail names people by user id).
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +20,7 @@ MIN_PASSWORD_LENGTH = 12
 # huge body is not a cheap way to burn our CPU.
 MAX_PASSWORD_LENGTH = 1024
 MAX_LOGIN_LENGTH = 254  # the users.login column (an email address at most this long)
+LOGIN_PATTERN = re.compile(r"[!-~]+")  # visible ASCII: the same rule as the API schema's
 
 
 class LoginRefused(Refused):
@@ -102,13 +103,14 @@ def after_failure(failed_logins: int, now: datetime, rules: SessionRules) -> Fai
 
 
 def normalize_login(raw: str) -> str:
-    """The stored form of a login: trimmed, NFKC, lower case. Refuses what cannot be a staff
-    login (blank, too long, spaces or control characters) without repeating it."""
-    login = unicodedata.normalize("NFKC", raw).strip().lower()
+    """The stored form of a login: trimmed, lower case. A login is 3 to 254 visible ASCII
+    characters (what a staff email is), so two logins never differ only by look-alike or
+    invisible characters. Refuses anything else without repeating it."""
+    login = raw.strip().lower()
     if not 3 <= len(login) <= MAX_LOGIN_LENGTH:
         raise InvalidInput(f"a login has 3 to {MAX_LOGIN_LENGTH} characters", "login")
-    if any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in login):
-        raise InvalidInput("a login has no spaces or control characters", "login")
+    if not LOGIN_PATTERN.fullmatch(login):
+        raise InvalidInput("a login has visible ASCII characters only (no spaces)", "login")
     return login
 
 

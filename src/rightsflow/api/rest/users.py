@@ -44,7 +44,7 @@ own = APIRouter(prefix=PREFIX, tags=["users"], route_class=PersonRoute)
 
 class NewUser(BaseModel):
     login: str = Field(
-        min_length=3, max_length=MAX_LOGIN_LENGTH, pattern=r"^\S+$", description="A staff email"
+        min_length=3, max_length=MAX_LOGIN_LENGTH, pattern=r"^[!-~]+$", description="A staff email"
     )
     role: Role
     password: NewPassword
