@@ -12,8 +12,9 @@ from fastapi import FastAPI
 
 from rightsflow.api import drp
 from rightsflow.api.deps import ApiDeps
-from rightsflow.api.middleware import RequestIdMiddleware
+from rightsflow.api.middleware import RequestIdMiddleware, install_security
 from rightsflow.api.problems import install_problem_handlers
+from rightsflow.api.rate_limits import install_rate_limits
 from rightsflow.api.rest import (
     audit,
     callbacks,
@@ -60,7 +61,9 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
     app.state.settings = settings
     app.state.deps = deps
     install_problem_handlers(app)
+    install_rate_limits(app, settings)  # before the routers: its dependency applies to them
     app.add_middleware(RequestIdMiddleware)
+    install_security(app, settings.api_base_url, settings.cors_origins)  # outermost
     app.include_router(health.router)
     app.include_router(privacy_requests.router)
     app.include_router(decisions.router)
