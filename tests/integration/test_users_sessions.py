@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -222,8 +221,9 @@ def test_an_unknown_login_costs_as_much_as_a_wrong_password(console: Console) ->
             users.login(console.people, login, "wrong password!")
         return time.perf_counter() - started
 
-    wrong = statistics.median(seconds("ann@ops.example") for _ in range(2))
-    unknown = statistics.median(seconds("nobody@ops.example") for _ in range(2))
+    # The fastest of three: other work on the machine only ever adds time.
+    wrong = min(seconds("ann@ops.example") for _ in range(3))
+    unknown = min(seconds("nobody@ops.example") for _ in range(3))
     # Both run one argon2id check (tens of ms); skipping it would take well under a tenth.
     assert unknown > 0.5 * wrong
 
