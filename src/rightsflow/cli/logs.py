@@ -1,13 +1,18 @@
 """Structured logs to stderr. Events carry ids and counts; never identities.
 
 Our own events and the records of the libraries we let through share one format (JSON lines
-when `log_json`), so a log pipeline never meets a line it cannot parse.
+when `log_json`), so a log pipeline never meets a line it cannot parse. A logged exception
+keeps its types and frames and loses its messages and locals, which may quote the data it
+choked on (SQL parameters, a row, an address).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import traceback
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 
@@ -33,6 +38,39 @@ class _LibraryHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Ours on the root logger: replaced, not stacked, when logging is configured again."""
 
 
+def _exception_text(exc: BaseException) -> str:
+    """Frames and exception types along the chain, oldest first; no messages, no locals."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = "".join(traceback.format_list(traceback.extract_tb(current.__traceback__)))
+        kind = type(current)
+        parts.append(
+            f"Traceback (most recent call last):\n{frames}"
+            f"{kind.__module__}.{kind.__qualname__} (message withheld)"
+        )
+        context = None if current.__suppress_context__ else current.__context__
+        current = current.__cause__ or context
+    return "\n\nwhich led to\n\n".join(reversed(parts))
+
+
+def withhold_exception_text(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Replace `exc_info` (ours or a library record's) with `_exception_text`."""
+    exc_info = event.pop("exc_info", None)
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    exc = exc_info if isinstance(exc_info, BaseException) else None
+    if isinstance(exc_info, tuple) and len(exc_info) == 3:  # (type, value, traceback)
+        exc = exc_info[1]
+    if exc is not None:
+        event["exception"] = _exception_text(exc)
+    return event
+
+
 def _level(level: str) -> int:
     numeric = logging.getLevelName(level.upper())
     return numeric if isinstance(numeric, int) else logging.INFO
@@ -48,16 +86,17 @@ def configure_logging(level: str, *, json: bool) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[structlog.contextvars.merge_contextvars, *shared, renderer],
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            *shared,
+            withhold_exception_text,
+            renderer,
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
-    # The console renderer prints exceptions itself (and warns when they come preformatted).
-    tail: list[structlog.types.Processor] = [renderer]
-    if json:
-        tail.insert(0, structlog.processors.format_exc_info)
-    _route_libraries(numeric, tail, shared)
+    _route_libraries(numeric, [withhold_exception_text, renderer], shared)
 
 
 def _route_libraries(
