@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from rightsflow.bootstrap import build_runtime
 from rightsflow.cli.common import fail, guarded, settings_from
@@ -68,9 +67,7 @@ def find(
             runtime.close()
 
     found = guarded(run)
-    table = Table("id", "type", "regime", "status", "received")
-    for r in found:
+    for r in found:  # one line each, whole ids (a table would cut them on narrow terminals)
         received = r.received_at.isoformat(timespec="seconds")
-        table.add_row(r.id, r.type.value, r.regime, r.status.value, received)
-    out.print(table)
+        out.print(f"{r.id}  {r.type.value}  {r.regime}  {r.status.value}  {received}")
     out.print(f"{len(found)} request(s)")
