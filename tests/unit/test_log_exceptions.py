@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import pytest
 import structlog
 
-from rightsflow.cli.logs import configure_logging
+from rightsflow.cli.logs import OPEN_LOGGERS, configure_logging
 
 SECRET = "leak-7f3a9c@canary.example"
 
@@ -26,10 +27,16 @@ def _wrapped(email: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _restore_logging() -> object:
+def _restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    opened = {name: logging.getLogger(name).level for name in OPEN_LOGGERS}
     yield
     structlog.reset_defaults()
-    logging.getLogger().setLevel(logging.WARNING)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, was in opened.items():
+        logging.getLogger(name).setLevel(was)
 
 
 @pytest.mark.parametrize("json", [False, True])
