@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import base64
 import hmac
+import json
 import sqlite3
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
@@ -25,9 +28,10 @@ from rightsflow.api.deps import ApiDeps
 from rightsflow.bootstrap import Runtime, build_runtime, step_policy
 from rightsflow.services.requests import NewRequest, submit_and_start
 from rightsflow.workflows.contracts import workflow_id
-from rightsflow.workflows.devserver import DevServer
+from rightsflow.workflows.devserver import DevServer, temporal_cli_path
 from rightsflow.workflows.starter import TemporalStarter
 from rightsflow.workflows.worker import build_worker, connect
+from tests.support.http_server import serve
 from tests.support.principals import role_tokens
 from tests.support.stack import make_shop, stack_settings
 from tests.unit.fakes import all_ok
@@ -47,7 +51,9 @@ class Ran:
     client: Client
     request_id: str
     temporal_db: Path
+    app: FastAPI
     api: httpx.AsyncClient
+    temporal_address: str
 
 
 def distinctive_subject(db: Path) -> None:
@@ -62,7 +68,7 @@ def distinctive_subject(db: Path) -> None:
             )
 
 
-def api_for(runtime: Runtime, starter: TemporalStarter) -> httpx.AsyncClient:
+def app_for(runtime: Runtime, starter: TemporalStarter) -> FastAPI:
     settings = runtime.settings.model_copy(update={"codec_cors_origins": [UI]})
     deps = ApiDeps(
         platform=runtime.platform,
@@ -71,8 +77,7 @@ def api_for(runtime: Runtime, starter: TemporalStarter) -> httpx.AsyncClient:
         readiness=all_ok,
         tokens=role_tokens(),
     )
-    transport = httpx.ASGITransport(app=create_app(settings, deps))
-    return httpx.AsyncClient(transport=transport, base_url="http://rightsflow.test")
+    return create_app(settings, deps)
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +97,11 @@ async def ran(
             request, _ = await submit_and_start(runtime.platform, starter, new)
             handle = client.get_workflow_handle(workflow_id(request.id))
             assert await handle.result() == "completed"
-        async with api_for(runtime, starter) as api:
-            yield Ran(runtime, client, request.id, temporal_server.db_path, api)
+        app = app_for(runtime, starter)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://rf.test") as api:
+            db = temporal_server.db_path
+            yield Ran(runtime, client, request.id, db, app, api, temporal_server.address)
     finally:
         runtime.close()
 
@@ -208,6 +216,34 @@ async def test_cors_is_for_the_temporal_ui_only(ran: Ran) -> None:
         "/codec/decode", headers={"Origin": "https://evil.example", **asked}
     )
     assert "access-control-allow-origin" not in other.headers
+
+
+def started_input(shown: str) -> dict[str, Any]:
+    """The first event's (workflow started) input payload, as `temporal -o json` prints it."""
+    event = json.loads(shown)["events"][0]
+    (payload,) = event["workflowExecutionStartedEventAttributes"]["input"]["payloads"]
+    return _bytes(payload)
+
+
+def test_the_temporal_cli_shows_payloads_through_the_codec_server(ran: Ran) -> None:
+    wid = workflow_id(ran.request_id)
+    cli = [str(temporal_cli_path()), "workflow", "show", "-w", wid, "-o", "json"]
+    cli += ["--address", ran.temporal_address]
+
+    def show(url: str, token: str) -> subprocess.CompletedProcess[str]:
+        codec = ["--codec-endpoint", f"{url}/codec", "--codec-auth", f"Bearer {token}"]
+        return subprocess.run(
+            [*cli, *codec], capture_output=True, text=True, timeout=60, check=False
+        )
+
+    with serve(ran.app) as url:
+        operator, viewer = show(url, "privacy_operator"), show(url, "viewer")
+    assert operator.returncode == 0, operator.stderr
+    decoded = started_input(operator.stdout)
+    assert decoded["metadata"]["encoding"] == b"json/plain"
+    assert json.loads(decoded["data"])["request_id"] == ran.request_id
+    assert viewer.returncode != 0
+    assert "workflowExecutionStartedEventAttributes" not in viewer.stdout  # nothing shown
 
 
 async def test_after_the_key_is_destroyed_the_payloads_cannot_be_decoded(
