@@ -37,7 +37,9 @@ from rightsflow.config import Settings
 
 DESCRIPTION = """Privacy requests as durable, verified workflows.
 
-Every `/api` route takes the admin token as `Authorization: Bearer <token>`. Errors are
+Protected routes take `Authorization: Bearer <token>` (an OAuth2 access token from
+`POST /oauth/token`, or the bootstrap owner token) or a console session, and name the scope
+they need in `x-required-scope`; see docs/authorization.md. Errors are
 `application/problem+json` (RFC 9457) whose `type` is a stable URI per kind of problem.
 """
 
