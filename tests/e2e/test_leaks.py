@@ -232,8 +232,9 @@ def _code_mailed_to(outbox: Path, email: str) -> str:
 
 def _run(
     client: httpx.Client, outbox: Path, body: dict[str, object], *, approve: bool, ends: str = ""
-) -> str:
-    """Submit, enter the mailed code as the subject, approve as an operator, wait until done."""
+) -> tuple[str, str]:
+    """Submit, enter the mailed code as the subject, approve as an operator, wait until done;
+    returns the request's id and the subject's token."""
     answer = client.post("/api/v1/privacy-requests", json={**body, "regime": "gdpr"})
     assert answer.status_code == 202, answer.text
     rid, token = str(answer.json()["id"]), answer.json()["subject_token"]
@@ -248,7 +249,7 @@ def _run(
         status = client.get(f"/api/v1/privacy-requests/{rid}").json()["status"]
         if status in ("completed", "failed", "canceled"):
             assert status == (ends or "completed")
-            return rid
+            return rid, token
         time.sleep(0.1)
     raise AssertionError(f"{body['type']} request did not finish")
 
@@ -269,11 +270,12 @@ def _download_and_delete_package(client: httpx.Client, request_id: str, dirs: Di
     package.unlink()
 
 
-def _run_every_kind(client: httpx.Client, dirs: Dirs) -> list[str]:
+def _run_every_kind(client: httpx.Client, dirs: Dirs) -> dict[str, str]:
+    """Request id -> subject token, for one request of each kind."""
     outbox = dirs.data / "outbox"
     access = _run(client, outbox, {"type": "access", "identities": {"email": ACCESS.email,
                   "phone_number": ACCESS.phone}}, approve=False)  # fmt: skip
-    _download_and_delete_package(client, access, dirs)
+    _download_and_delete_package(client, access[0], dirs)
     erasure = _run(client, outbox, {"type": "erasure", "identities": {"email": ERASE.email}},
                    approve=True)  # fmt: skip
     corrections = {"shop:customers.name": NEW_NAME}
@@ -281,7 +283,7 @@ def _run_every_kind(client: httpx.Client, dirs: Dirs) -> list[str]:
         "email": RECTIFY.email}, "corrections": corrections}, approve=True)  # fmt: skip
     refused = _run(client, outbox, {"type": "erasure", "identities": {"email": REFUSED.email}},
                    approve=True, ends="failed")  # fmt: skip
-    return [access, erasure, rectification, refused]
+    return dict([access, erasure, rectification, refused])
 
 
 def _decoded(mail: EmailMessage) -> bytes:
@@ -322,7 +324,8 @@ def test_nothing_personal_is_written_outside_the_target(tmp_path: Path) -> None:
     dirs = Dirs(tmp_path)
     target = _make_target(dirs)
     with _serving(dirs) as client:
-        request_ids = _run_every_kind(client, dirs)
+        subject_tokens = _run_every_kind(client, dirs)
+        admin_token = str(client.headers["Authorization"]).removeprefix("Bearer ")
     values = canaries()
     outbox = dirs.data / "outbox"
     written = files_under(dirs.data, dirs.tmp, dirs.home, dirs.logs, dirs.target / "datamap",
@@ -337,6 +340,12 @@ def test_nothing_personal_is_written_outside_the_target(tmp_path: Path) -> None:
     logged = [json.loads(line) for line in lines[:-1]]
     assert any(e["level"] == "debug" and e["logger"] == "temporalio.activity" for e in logged)
     temporal = b"".join(p.read_bytes() for p in dirs.data.glob("temporal.sqlite*"))
-    assert all(f"privacy-request-{rid}".encode() in temporal for rid in request_ids)
+    assert all(f"privacy-request-{rid}".encode() in temporal for rid in subject_tokens)
     assert len(list(outbox.glob("*.eml"))) >= len(PEOPLE)
     assert {h.label for h in scan([target], values)} >= {"access.email", "access.name"}
+    # Credentials are not written anywhere but the admin-token file (mail aside: a subject may
+    # legitimately be sent their own token).
+    tokens = {f"subject token of {rid}": token for rid, token in subject_tokens.items()}
+    elsewhere = [p for p in written if p != dirs.data / "admin-token"]
+    assert scan(elsewhere, {**tokens, "admin token": admin_token}) == []
+    assert scan([dirs.data / "admin-token"], {"admin token": admin_token})
