@@ -45,12 +45,14 @@ def _measure(vault: Any, ids: list[str], ops: int, size: int) -> dict[str, float
 
 
 def _keyed_vault(root: Path) -> Any:
-    from rightsflow.storage.key_store import SqlKeyStore  # noqa: PLC0415 (absent before keys)
-    from rightsflow.storage.migrate import make_engine, upgrade_database  # noqa: PLC0415
+    from rightsflow.storage.key_store import (  # noqa: PLC0415 (absent before keys)
+        SqlKeyStore,
+        open_key_database,
+    )
 
-    url = f"sqlite:///{root / 'app.db'}"
-    upgrade_database(url)
-    return FileVault.from_secret(SECRET, keys=SqlKeyStore(make_engine(url)))
+    return FileVault.from_secret(
+        SECRET, keys=SqlKeyStore(open_key_database(f"sqlite:///{root / 'keys.db'}"))
+    )
 
 
 def main() -> None:

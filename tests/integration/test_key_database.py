@@ -149,7 +149,7 @@ def test_a_key_destroyed_during_rotation_stays_destroyed(runtime: Runtime) -> No
     assert runtime.platform.vault.destroy_key(rid)
     provider = LocalKekProvider(_secret(runtime))
     wrapped = provider.kek("local:v2").wrap(b"k" * 32, b"whatever")
-    assert store.rewrap(rid, old, wrapped, 2) is False
+    assert store.rewrap([(rid, old, wrapped)], 2) == 0
     assert store.get(rid) == StoredKey(b"", None)
     with pytest.raises(RightsflowError, match=DESTROYED):
         other_process(runtime).open(rid, sealed)

@@ -3,11 +3,12 @@
 1. `begin`: add KEK version N+1, unless a rotation is unfinished (live keys still wrapped under
    an older live version): then that rotation is resumed. So running `keys rotate` again after
    an interruption finishes the same rotation instead of starting another.
-2. `rewrap`: a batch at a time (keyset on request id), unwrap with the old version and wrap
-   with the new one, written with a compare-and-swap on the old wrapped bytes: a key destroyed
-   meanwhile (crypto-shredding) stays destroyed, and two concurrent runs do each key once. A
-   pass is repeated until it finds nothing: a process that has not seen the new version yet
-   (rings refresh every `refresh_s`) may still wrap a new key under the old one.
+2. `rewrap`: a batch at a time (keyset on request id, one transaction per batch), unwrap with
+   the old version and wrap with the new one, written with a compare-and-swap on the old
+   wrapped bytes: a key destroyed meanwhile (crypto-shredding) stays destroyed, and two
+   concurrent runs do each key once. A pass is repeated until it finds nothing: a process that
+   has not seen the new version yet (rings refresh every `refresh_s`) may still wrap a new key
+   under the old one.
 3. `retire`: once no live key is wrapped under an older version and every process has had time
    to see the new one, the older versions are marked retired; nothing unwraps with them again.
    With a KMS, disable the old key version there afterwards.
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from rightsflow.domain.errors import RightsflowError
-from rightsflow.storage.data_keys import aad
+from rightsflow.storage.data_keys import StoredKey, aad
 from rightsflow.storage.kek import KekProvider, KekRing
 from rightsflow.storage.key_store import SqlKeyStore
 
@@ -79,21 +80,24 @@ def rewrap(
         after: str | None = None
         seen = 0
         while rows := store.wrapped_under_older(report.version, after, batch):
-            for request_id, old in rows:
-                if old.kek_version is None:  # not selected: tombstones have no version
-                    continue
-                key = ring.for_version(old.kek_version).unwrap(old.wrapped, aad(request_id))
-                wrapped = new.wrap(key, aad(request_id))
-                if store.rewrap(request_id, old, wrapped, report.version):
-                    report.rewrapped += 1
-                else:
-                    report.skipped += 1
+            changes = [
+                (rid, old, new.wrap(_unwrapped(ring, rid, old), aad(rid))) for rid, old in rows
+            ]
+            done = store.rewrap(changes, report.version)
+            report.rewrapped += done
+            report.skipped += len(rows) - done
             seen += len(rows)
             after = rows[-1][0]
             if on_batch is not None:
                 on_batch(len(rows))
         if seen == 0:
             return report
+
+
+def _unwrapped(ring: KekRing, request_id: str, old: StoredKey) -> bytes:
+    if old.kek_version is None:  # pragma: no cover - tombstones are never selected
+        raise RightsflowError("a destroyed key has nothing to re-wrap")
+    return ring.for_version(old.kek_version).unwrap(old.wrapped, aad(request_id))
 
 
 def retire_older(

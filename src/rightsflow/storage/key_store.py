@@ -185,20 +185,23 @@ class SqlKeyStore:
         with self.engine.connect() as conn:
             return [(r, StoredKey(bytes(w), v)) for r, w, v in conn.execute(query)]
 
-    def rewrap(self, request_id: str, old: StoredKey, wrapped: bytes, version: int) -> bool:
-        """Replace `old` by `wrapped` only if the row still holds `old`: a key destroyed (or
-        re-wrapped by another run) meanwhile is left as it is, never brought back."""
+    def rewrap(self, changes: Sequence[tuple[str, StoredKey, bytes]], version: int) -> int:
+        """Replace each (request id, old, new wrapped) in one transaction, a row only if it
+        still holds `old`: a key destroyed (or re-wrapped by another run) meanwhile is left
+        as it is, never brought back. The number replaced."""
+        done = 0
         with self.engine.begin() as conn:
-            changed = conn.execute(
-                data_keys.update()
-                .where(
-                    _k.request_id == request_id,
-                    _k.wrapped_key == old.wrapped,
-                    _k.kek_version == old.kek_version,
-                )
-                .values(wrapped_key=wrapped, kek_version=version, rewrapped_at=utcnow())
-            ).rowcount
-        return bool(changed)
+            for request_id, old, wrapped in changes:
+                done += conn.execute(
+                    data_keys.update()
+                    .where(
+                        _k.request_id == request_id,
+                        _k.wrapped_key == old.wrapped,
+                        _k.kek_version == old.kek_version,
+                    )
+                    .values(wrapped_key=wrapped, kek_version=version, rewrapped_at=utcnow())
+                ).rowcount
+        return done
 
 
 def _row(request_id: str, wrapped: bytes, version: int | None) -> dict[str, object]:
