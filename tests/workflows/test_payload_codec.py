@@ -5,6 +5,7 @@ destroyed, they cannot be decoded at all."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
 import json
@@ -21,7 +22,7 @@ from fastapi import FastAPI
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryFailedError
 
 from rightsflow.api.app import create_app
 from rightsflow.api.deps import ApiDeps
@@ -262,3 +263,22 @@ async def test_after_the_key_is_destroyed_the_payloads_cannot_be_decoded(
     # A client with the codec fails the same way, clearly, instead of showing anything.
     with pytest.raises(Exception, match="destroyed"):
         await ran.client.get_workflow_handle(workflow_id(ran.request_id)).result()
+
+
+async def test_a_worker_asked_to_replay_a_purged_history_fails_that_task_and_goes_on(
+    ran: Ran,
+) -> None:
+    ran.runtime.platform.vault.destroy_key(ran.request_id)  # (already, by the test above)
+    settings = ran.runtime.settings
+    async with build_worker(ran.client, ran.runtime.platform, settings.task_queue):
+        purged = ran.client.get_workflow_handle(workflow_id(ran.request_id))
+        # A query on a closed workflow makes a worker replay its history: it cannot decode it.
+        with pytest.raises(WorkflowQueryFailedError, match="data key was destroyed"):
+            await asyncio.wait_for(purged.query("__stack_trace"), 30)
+        starter = TemporalStarter(ran.client, settings.task_queue, step_policy(settings))
+        other = NewRequest(
+            "access", {"email": "customer0000003@shop.example"}, "gdpr", verified=True
+        )
+        request, _ = await submit_and_start(ran.runtime.platform, starter, other)
+        handle = ran.client.get_workflow_handle(workflow_id(request.id))
+        assert await asyncio.wait_for(handle.result(), 60) == "completed"

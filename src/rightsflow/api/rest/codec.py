@@ -28,8 +28,8 @@ from rightsflow.api.deps import PlatformDep
 from rightsflow.api.problems import problem, problem_responses
 from rightsflow.config import Settings
 from rightsflow.domain.access import Scope
-from rightsflow.domain.errors import InvalidInput
-from rightsflow.services import payload_codec
+from rightsflow.domain.errors import Conflict, InvalidInput, RightsflowError
+from rightsflow.services import payload_codec, requests
 from rightsflow.services.payload_codec import PayloadUnreadable, RawPayload
 from rightsflow.services.ports import Vault
 
@@ -38,9 +38,15 @@ _SAFE_WORKFLOW_ID = re.compile(r"^[A-Za-z0-9._:@/=+-]{1,255}$")
 _ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace, X-Workflow-Id, X-CSRF-Token"
 
 
+# "byte" is OpenAPI's base64 string; `_bytes` is what checks it.
+Base64Text = Annotated[str, Field(json_schema_extra={"format": "byte"})]
+
+
 class PayloadJson(BaseModel):
-    metadata: dict[str, str] = Field(default_factory=dict, description="Values base64-encoded")
-    data: str = Field(default="", description="base64")
+    metadata: dict[str, Base64Text] = Field(
+        default_factory=dict, description="Values base64-encoded"
+    )
+    data: Base64Text = Field(default="", description="base64")
 
 
 class PayloadsJson(BaseModel):
@@ -94,7 +100,7 @@ router = APIRouter(
     tags=["codec server"],
     route_class=CodecRoute,
     dependencies=[Security(bearer_scheme)],
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 # Preflights carry no credentials: answered without authentication, and only with CORS headers.
 preflight = APIRouter(prefix="/codec", include_in_schema=False)
@@ -144,9 +150,15 @@ async def encode(
     namespace: Namespace = None,  # noqa: ARG001
     workflow_id: WorkflowId = None,
 ) -> Response:
-    key_id = payload_codec.key_id_for(payload_codec.request_of_workflow(workflow_id))
+    request_id = payload_codec.request_of_workflow(workflow_id)
+    if request_id is not None:  # 404 for an unknown request: no key is made for it
+        await asyncio.to_thread(requests.get, platform, request_id)
     raw = _raw_payloads(body.payloads)
-    sealed = await asyncio.to_thread(_seal_all, platform.vault, key_id, raw)
+    key_id = payload_codec.key_id_for(request_id)
+    try:
+        sealed = await asyncio.to_thread(_seal_all, platform.vault, key_id, raw)
+    except RightsflowError as exc:  # the request's key was destroyed: nothing more is sealed
+        raise Conflict(str(exc)) from None
     return _answer(sealed)
 
 
