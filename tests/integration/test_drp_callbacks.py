@@ -14,6 +14,11 @@ from rightsflow.workflows.drp_activities import DrpActivities, HttpStatusPoster
 from tests.support.drp_stack import DrpStack, callback_inbox, drp_stack
 
 
+def local_poster(timeout_s: float = 10.0) -> HttpStatusPoster:
+    """The agent's inbox listens on 127.0.0.1: the SSRF guard needs the explicit allow."""
+    return HttpStatusPoster(timeout_s, allow_private_network=True)
+
+
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[DrpStack]:
     with drp_stack(tmp_path) as built:
@@ -25,7 +30,7 @@ async def test_a_changed_status_is_posted_once(stack: DrpStack) -> None:
     with callback_inbox() as (inbox, url):
         made = stack.agent.exercise("deletion", status_callback=url).json()
         rid = made["request_id"]
-        activities = DrpActivities(stack.platform)
+        activities = DrpActivities(stack.platform, local_poster())
         # The agent has this status from the response already: nothing to send.
         assert await activities.tell_agent(rid) is False
         await requests.cancel(stack.platform, stack.starter, rid, actor="bootstrap:owner")
@@ -44,7 +49,7 @@ async def test_requests_without_an_agent_or_callback_are_left_alone(stack: DrpSt
         requests.NewRequest(type="access", identities={"email": "a@b.example"}, regime="ccpa"),
     )
     silent = stack.agent.exercise("access").json()["request_id"]  # no status_callback
-    poster = HttpStatusPoster()
+    poster = local_poster()
     assert drp.notify_agent(stack.platform, poster, plain.id) is False
     assert drp.notify_agent(stack.platform, poster, silent) is False
 
@@ -58,11 +63,11 @@ async def test_a_failed_callback_is_retried_only_when_it_may_help(
         await requests.cancel(stack.platform, stack.starter, rid, actor="bootstrap:owner")
         inbox.status_code = code
         with pytest.raises(ConnectorFailure) as failed:
-            drp.notify_agent(stack.platform, HttpStatusPoster(), rid)
+            drp.notify_agent(stack.platform, local_poster(), rid)
         assert failed.value.retryable is retryable
         assert url not in str(failed.value)
         inbox.status_code = 200
-        assert drp.notify_agent(stack.platform, HttpStatusPoster(), rid) is True
+        assert drp.notify_agent(stack.platform, local_poster(), rid) is True
     assert [r["status"] for r in inbox.received] == ["denied", "denied"]
 
 
@@ -73,6 +78,6 @@ def test_an_unreachable_agent_is_a_retryable_failure(stack: DrpStack) -> None:
     with stack.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE drp_requests SET notified = NULL")
     with pytest.raises(ConnectorFailure) as failed:
-        drp.notify_agent(stack.platform, HttpStatusPoster(timeout_s=2), rid)
+        drp.notify_agent(stack.platform, local_poster(timeout_s=2), rid)
     assert failed.value.retryable
     assert "unreachable" in str(failed.value)

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI, Response
 from typer.testing import CliRunner
 
 from rightsflow.cli.main import app as cli
+from rightsflow.connectors.ssrf import guarded_transport
 from rightsflow.services.drp_directory import AgentDirectory
 from rightsflow.storage.drp_directory import file_source, url_source
 from tests.support.drp_agent import DrpAgent
@@ -53,6 +55,11 @@ def agent_entry(agent_id: str) -> dict[str, str]:
     return DrpAgent(agent_id, "BUSINESS", client=None).directory_entry()  # type: ignore[arg-type]
 
 
+def local() -> httpx.HTTPTransport:
+    """The directory servers listen on 127.0.0.1: the SSRF guard needs the explicit allow."""
+    return guarded_transport(allow_private=True)
+
+
 @pytest.fixture
 def served() -> Iterator[tuple[DirectoryServer, str]]:
     server = DirectoryServer([agent_entry("AGENT_A")])
@@ -65,7 +72,9 @@ def test_over_http_unknown_agents_reload_at_most_once_a_minute(
 ) -> None:
     server, url = served
     clock = Clock()
-    directory = AgentDirectory(url_source(url), clock, refresh_s=3600, unknown_retry_s=60)
+    directory = AgentDirectory(
+        url_source(url, transport=local()), clock, refresh_s=3600, unknown_retry_s=60
+    )
     agent = directory.agent("AGENT_A")
     assert agent is not None
     assert len(agent.verify_key) == 32
@@ -85,13 +94,13 @@ def test_over_http_unknown_agents_reload_at_most_once_a_minute(
 def test_a_failing_source_keeps_the_last_good_copy(served: tuple[DirectoryServer, str]) -> None:
     server, url = served
     clock = Clock()
-    directory = AgentDirectory(url_source(url), clock, refresh_s=10)
+    directory = AgentDirectory(url_source(url, transport=local()), clock, refresh_s=10)
     assert directory.agent("AGENT_A") is not None
     server.status_code = 503
     clock.advance(11)
     assert directory.agent("AGENT_A") is not None
     assert server.hits == 2
-    never = AgentDirectory(url_source("http://127.0.0.1:9/agents.json"), clock)
+    never = AgentDirectory(url_source("http://127.0.0.1:9/agents.json", transport=local()), clock)
     assert never.agent("AGENT_A") is None  # unreachable from the start: nobody is known
 
 
@@ -116,6 +125,7 @@ def test_cli_lists_agents_and_prints_our_business_entry(
 ) -> None:
     _, url = served
     runner = CliRunner()
+    monkeypatch.setenv("RIGHTSFLOW_DRP_ALLOW_PRIVATE_NETWORK", "true")  # served on 127.0.0.1
     listed = runner.invoke(cli, ["drp", "agents", "--agents-url", url])
     assert listed.exit_code == 0, listed.output
     assert listed.stdout.startswith("AGENT_A\tAGENT_A agent\tkey ")

@@ -63,7 +63,12 @@ async def running_stack(settings: Settings, client: Client) -> AsyncIterator[Sta
     runtime = build_runtime(settings)
     starter = TemporalStarter(client, settings.task_queue, step_policy(settings))
     try:
-        async with build_worker(client, runtime.platform, settings.task_queue):
+        async with build_worker(
+            client,
+            runtime.platform,
+            settings.task_queue,
+            drp_allow_private_network=settings.drp_allow_private_network,
+        ):
             yield Stack(runtime, client, starter)
     finally:
         runtime.close()

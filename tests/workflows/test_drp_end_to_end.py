@@ -33,6 +33,7 @@ async def test_an_agents_deletion_runs_and_the_agent_hears_it_was_fulfilled(
     settings = stack_settings(
         tmp_path, mapdir, temporal_server.address, drp_business_id=BUSINESS_ID,
         drp_agents_file=directory, drp_allow_http_callbacks=True,
+        drp_allow_private_network=True,  # the agent's callback inbox is on 127.0.0.1
     )  # fmt: skip
     async with running_stack(settings, temporal_client) as stack:
         deps = ApiDeps(

@@ -12,6 +12,7 @@ import typer
 
 from rightsflow.bootstrap import utc_now
 from rightsflow.cli.common import fail, settings_from
+from rightsflow.connectors.ssrf import DRP_HINT, guarded_transport
 from rightsflow.domain.drp_status import BusinessProfile, business_entry
 from rightsflow.services.drp_directory import AgentDirectory
 from rightsflow.storage.drp_directory import file_source, url_source
@@ -58,7 +59,8 @@ def agents_cmd(
     if path is not None:
         fetch = file_source(path)
     elif url is not None:
-        fetch = url_source(url)
+        guard = guarded_transport(allow_private=settings.drp_allow_private_network, hint=DRP_HINT)
+        fetch = url_source(url, transport=guard)
     else:
         fail("no agents directory: set drp_agents_file or drp_agents_url, or pass one")
     directory = AgentDirectory(fetch, utc_now)

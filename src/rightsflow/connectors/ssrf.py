@@ -29,6 +29,7 @@ from rightsflow.domain.errors import ConnectorFailure
 
 IPAddress = IPv4Address | IPv6Address
 SYSTEM_HINT = "set allow_private_network: true in the system's config if it is meant to be internal"
+DRP_HINT = "set drp_allow_private_network = true if DRP agents or the directory are internal"
 _NAT64_PREFIX = int(IPv6Address("64:ff9b::"))
 # The first rule an address meets names the refusal.
 _RULES: tuple[tuple[str, str], ...] = (
@@ -67,8 +68,8 @@ def refusal(address: IPAddress) -> str | None:
     """Why an outbound connection to `address` is refused (a rule name), or None if public."""
     if isinstance(address, IPv6Address):
         inner = _embedded_ipv4(address)
-        if inner is not None and (rule := refusal(inner)) is not None:
-            return rule
+        if inner is not None:  # the IPv4 address it reaches decides
+            return refusal(inner)
     for rule, attribute in _RULES:
         if getattr(address, attribute):
             return rule

@@ -23,14 +23,19 @@ def file_source(path: Path) -> Callable[[], bytes]:
     return fetch
 
 
-def url_source(url: str, timeout_s: float = 10.0) -> Callable[[], bytes]:
+def url_source(
+    url: str, timeout_s: float = 10.0, *, transport: httpx.BaseTransport
+) -> Callable[[], bytes]:
     """GET the directory. Failures name the status or error type only (a URL may carry
-    credentials)."""
+    credentials). `transport` is the SSRF-guarded one (connectors.ssrf.guarded_transport): the
+    composition root gives it, as storage does not import connectors."""
 
     def fetch() -> bytes:
         try:
             with (
-                httpx.Client(timeout=timeout_s, follow_redirects=True) as client,
+                httpx.Client(
+                    transport=transport, trust_env=False, timeout=timeout_s, follow_redirects=True
+                ) as client,
                 client.stream("GET", url, headers={"Accept": "application/json"}) as response,
             ):
                 if response.status_code != 200:

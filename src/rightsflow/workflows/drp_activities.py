@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from temporalio import activity
 
+from rightsflow.connectors.ssrf import DRP_HINT, guarded_client
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.services import drp
 from rightsflow.services.platform import Platform
@@ -20,14 +21,21 @@ from rightsflow.workflows.activities import _run  # one error translation for ev
 
 class HttpStatusPoster:
     """POSTs the Exercise Status object as JSON (2.03); the response body is discarded, as
-    the spec says. No redirects: the agent gave this exact URL."""
+    the spec says. No redirects: the agent gave this exact URL. An agent chooses the URL, so
+    it passes the SSRF guard: no internal address unless `allow_private_network`."""
 
-    def __init__(self, timeout_s: float = 10.0) -> None:
+    def __init__(self, timeout_s: float = 10.0, *, allow_private_network: bool = False) -> None:
         self._timeout = timeout_s
+        self._allow_private = allow_private_network
 
     def post(self, url: str, document: Mapping[str, Any]) -> int:
         try:
-            with httpx.Client(timeout=self._timeout, follow_redirects=False) as client:
+            with guarded_client(
+                allow_private=self._allow_private,
+                hint=DRP_HINT,
+                timeout=self._timeout,
+                follow_redirects=False,
+            ) as client:
                 return client.post(url, json=dict(document)).status_code
         except httpx.HTTPError as exc:
             # The URL may hold the agent's own secrets: the error type only.

@@ -9,19 +9,22 @@ from rightsflow.services.platform import Platform
 from rightsflow.services.ports import Vault
 from rightsflow.workflows.activities import RequestActivities
 from rightsflow.workflows.codec import data_converter
-from rightsflow.workflows.drp_activities import DrpActivities
+from rightsflow.workflows.drp_activities import DrpActivities, HttpStatusPoster
 from rightsflow.workflows.request_workflow import PrivacyRequestWorkflow
 from rightsflow.workflows.retention_workflow import RetentionActivities, RetentionPurgeWorkflow
 
 
-def build_worker(client: Client, platform: Platform, task_queue: str) -> Worker:
+def build_worker(
+    client: Client, platform: Platform, task_queue: str, *, drp_allow_private_network: bool = False
+) -> Worker:
+    poster = HttpStatusPoster(allow_private_network=drp_allow_private_network)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[PrivacyRequestWorkflow, RetentionPurgeWorkflow],
         activities=[
             *RequestActivities(platform).all(),
-            *DrpActivities(platform).all(),
+            *DrpActivities(platform, poster).all(),
             *RetentionActivities(platform).all(),
         ],
         max_concurrent_activities=32,

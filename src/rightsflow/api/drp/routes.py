@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 
 from rightsflow.api.deps import WorkflowsDep
 from rightsflow.config import Settings
+from rightsflow.connectors.ssrf import DRP_HINT, guarded_transport
 from rightsflow.domain.drp import DrpRefused
 from rightsflow.domain.errors import Conflict, InvalidInput, NotFound, RightsflowError
 from rightsflow.services import drp as service
@@ -78,7 +79,8 @@ def build_drp(settings: Settings, platform: Platform) -> service.Drp | None:
     if settings.drp_agents_file is not None:
         fetch = file_source(settings.drp_agents_file)
     elif settings.drp_agents_url is not None:
-        fetch = url_source(settings.drp_agents_url)
+        guard = guarded_transport(allow_private=settings.drp_allow_private_network, hint=DRP_HINT)
+        fetch = url_source(settings.drp_agents_url, transport=guard)
     else:
         return None
     config = service.DrpConfig(
