@@ -89,10 +89,22 @@ async def run_platform(settings: Settings, on_started: Callable[[Started], None]
         app = create_app(settings, _app_deps(runtime, client, starter))
         server = uvicorn.Server(
             uvicorn.Config(
-                app, host=settings.host, port=settings.port, log_level="warning", access_log=False
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level="warning",
+                access_log=False,
+                # The client address is the peer's; rate_limit_trusted_proxies alone decides
+                # whose X-Forwarded-For counts (uvicorn would believe 127.0.0.1's by default).
+                proxy_headers=False,
             )
         )
-        async with build_worker(client, runtime.platform, settings.task_queue):
+        async with build_worker(
+            client,
+            runtime.platform,
+            settings.task_queue,
+            drp_allow_private_network=settings.drp_allow_private_network,
+        ):
             await ensure_retention_schedule(client, settings.task_queue, settings.retention_days)
             resumed = await resume_unfinished(runtime.platform, starter)
             serving = asyncio.create_task(server.serve())
@@ -127,6 +139,11 @@ async def run_worker(settings: Settings) -> None:
         )
         await ensure_retention_schedule(client, settings.task_queue, settings.retention_days)
         log.info("worker_started", task_queue=settings.task_queue)
-        await build_worker(client, runtime.platform, settings.task_queue).run()
+        await build_worker(
+            client,
+            runtime.platform,
+            settings.task_queue,
+            drp_allow_private_network=settings.drp_allow_private_network,
+        ).run()
     finally:
         runtime.close()
