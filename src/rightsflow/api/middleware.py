@@ -89,10 +89,12 @@ PAGE_CSP = (
     "form-action 'self'"
 )
 # /docs (Swagger UI) loads its script and CSS from jsDelivr and starts with an inline script:
-# only that script, by its hash, plus the CDN; it fetches /openapi.json from here.
+# only that script, by its hash, plus the CDN; it fetches /openapi.json from here. Swagger UI
+# also sets inline styles (swagger-api/swagger-ui#10655), so styles, not scripts, may be inline.
 _DOCS_CSP = (
     "default-src 'none'; script-src https://cdn.jsdelivr.net {hashes}; "
-    "style-src https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "style-src https://cdn.jsdelivr.net 'unsafe-inline'; "
+    "img-src 'self' data: https://fastapi.tiangolo.com; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL)
