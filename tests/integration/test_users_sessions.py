@@ -75,8 +75,11 @@ class Console:
             return [dict(row) for row in rows.mappings()]
 
 
+UI = "http://127.0.0.1:8233"  # the Temporal UI, an allowed codec origin
+
+
 def build(root: Path, public_url: str) -> Console:
-    settings = Settings(data_dir=root, public_url=public_url)
+    settings = Settings(data_dir=root, public_url=public_url, codec_cors_origins=[UI])
     url = f"sqlite:///{root / 'app.db'}"
     upgrade_database(url)
     engine = make_engine(url)
@@ -87,7 +90,7 @@ def build(root: Path, public_url: str) -> Console:
         workflows=RecordingStarter(),
         token_is_valid=lambda token: hmac.compare_digest(token, TOKEN),
         readiness=all_ok,
-        sessions=ConsoleSessions(people, settings.api_base_url),
+        sessions=ConsoleSessions(people, settings.api_base_url, codec_origins=(UI,)),
     )
     return Console(clock, people, engine, settings, create_app(settings, deps))
 
@@ -254,6 +257,19 @@ def test_a_cross_site_origin_is_refused(console: Console) -> None:
     body = {"login": "olu@ops.example", "password": PASSWORD}
     login = console.client().post(SESSION, json=body, headers={"Origin": "https://evil.example"})
     assert login.status_code == 403
+
+
+def test_the_temporal_ui_reaches_the_codec_with_the_session_alone(console: Console) -> None:
+    console.add("olu@ops.example", Role.PRIVACY_OPERATOR)
+    client, _ = console.sign_in("olu@ops.example")
+    body = {"payloads": []}
+    from_ui = client.post("/codec/decode", json=body, headers={"Origin": UI})
+    assert from_ui.status_code == 200, from_ui.text
+    assert from_ui.headers["access-control-allow-origin"] == UI
+    evil = client.post("/codec/decode", json=body, headers={"Origin": "https://evil.example"})
+    assert evil.status_code == 403
+    # The exemption is the codec's only: the UI's origin cannot approve a request.
+    assert client.post(APPROVE, headers={"Origin": UI}).status_code == 403
 
 
 def test_roles_decide_through_a_session(console: Console) -> None:

@@ -189,3 +189,14 @@ async def test_time_skipping_test_server_binary() -> None:
         assert env.supports_time_skipping
     finally:
         await env.shutdown()
+
+
+def test_the_ui_is_pointed_at_our_codec_server(tmp_path: Path) -> None:
+    # Ports are chosen at start, and the command is built after.
+    server = DevServer(tmp_path, codec_endpoint="http://127.0.0.1:8000/codec")
+    server._port, server._ui_port = 7233, 8233
+    command = server.command()
+    assert command[command.index("--ui-codec-endpoint") + 1] == "http://127.0.0.1:8000/codec"
+    headless = DevServer(tmp_path, headless=True, codec_endpoint="http://127.0.0.1:8000/codec")
+    headless._port = 7233
+    assert "--ui-codec-endpoint" not in headless.command()

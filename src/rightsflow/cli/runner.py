@@ -43,7 +43,10 @@ async def _temporal(settings: Settings) -> tuple[str, DevServer | None]:
     if settings.temporal_address:
         return settings.temporal_address, None
     server = DevServer(
-        settings.data_dir, ui_port=settings.temporal_ui_port, namespace=settings.temporal_namespace
+        settings.data_dir,
+        ui_port=settings.temporal_ui_port,
+        namespace=settings.temporal_namespace,
+        codec_endpoint=f"{settings.api_base_url}/codec",
     )
     await server.astart()
     return server.address, server
@@ -72,7 +75,9 @@ def _app_deps(runtime: Runtime, client: Client, starter: TemporalStarter) -> Api
         readiness=readiness,
         tokens=ClientTokens(client_service(settings, runtime.engine)),
         sessions=ConsoleSessions(
-            people_for(settings, runtime.engine, runtime.platform.clock), settings.api_base_url
+            people_for(settings, runtime.engine, runtime.platform.clock),
+            settings.api_base_url,
+            codec_origins=tuple(settings.codec_cors_origins),
         ),
     )
 

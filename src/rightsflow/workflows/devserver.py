@@ -166,8 +166,11 @@ class DevServer:
         cli_path: Path | str | None = None,
         startup_timeout: float = 30.0,
         log_level: str = "warn",
+        codec_endpoint: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        # The UI decodes payloads through our codec server (it needs the operator's session).
+        self.codec_endpoint = codec_endpoint
         self.db_path = self.data_dir / "temporal.sqlite"
         self.log_path = self.data_dir / "logs" / "temporal.log"
         self.namespace = namespace
@@ -230,6 +233,8 @@ class DevServer:
             cmd.append("--headless")
         else:
             cmd += ["--ui-port", str(self._ui_port), "--ui-disable-news-fetch"]
+            if self.codec_endpoint:
+                cmd += ["--ui-codec-endpoint", self.codec_endpoint]
         return cmd
 
     def start(self) -> None:
