@@ -193,3 +193,17 @@ def test_detail_shows_progress_per_system_and_collection(api: ApiHarness) -> Non
     assert progress["unreachable"] == [
         {"collection": "crm:notes", "reason": "no identity reaches it"}
     ]
+
+
+def test_search_finds_a_persons_requests_by_identity(api: ApiHarness) -> None:
+    mine = api.client.post(URL, json=_body()).json()["id"]
+    api.client.post(URL, json=_body(identities={"email": "someone-else@example.com"}))
+    search = f"{URL}/search"
+    found = api.client.post(search, json={"kind": "email", "value": f"  {EMAIL.upper()} "})
+    assert found.status_code == 200, found.text
+    assert [r["id"] for r in found.json()["items"]] == [mine]
+    none = api.client.post(search, json={"kind": "email", "value": "nobody@example.com"})
+    assert none.json()["items"] == []
+    _problem(api.client.post(search, json={"kind": "email", "value": ""}), 422, "validation-error")
+    # The value is never stored: only its keyed hash is.
+    assert EMAIL not in repr(api.store.state.identity_hashes)

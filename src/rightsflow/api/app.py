@@ -27,6 +27,7 @@ from rightsflow.api.rest import (
     package_links,
     privacy_requests,
     reports,
+    request_search,
     session,
     signing,
     subject,
@@ -67,6 +68,7 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     install_security(app, settings.api_base_url, settings.cors_origins)  # outermost
     app.include_router(health.router)
+    app.include_router(request_search.router)  # before /{request_id} routes
     app.include_router(privacy_requests.router)
     app.include_router(decisions.router)
     app.include_router(subject.router)
