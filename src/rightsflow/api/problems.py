@@ -17,7 +17,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match
 
 from rightsflow.domain.errors import (
     Conflict,
@@ -54,7 +53,7 @@ _CONNECTOR_DETAIL = "A connected system failed; the request can be retried later
 _INTERNAL_DETAIL = "An unexpected error occurred. Quote the request id when reporting it."
 _INVALID_DETAIL = "The request is not valid; see errors."
 _BODY_UNREADABLE = "There was an error parsing the body"  # FastAPI's detail for its 400
-_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class Unauthorized(Exception):
@@ -224,20 +223,28 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     code = _HTTP_CODES.get(status, "http-error")
     detail = "No such resource." if status == 404 else HTTPStatus(status).phrase
     headers = dict(exc.headers or {})
-    if status == 405:
-        headers["Allow"] = _allowed_methods(request)
+    allowed = _allowed_methods(request) if status == 405 else None
+    if allowed is not None:
+        headers["Allow"] = allowed
     return problem(request, status, code, detail, headers=headers)
 
 
-def _allowed_methods(request: Request) -> str:
-    """Every method some route serves at this path. Starlette's own `Allow` names only the
-    first route that matched the path, while GET and POST of one path are two routes."""
-    routes = [r for r in request.app.router.routes if isinstance(r, BaseRoute)]
-    return ", ".join(
-        method
-        for method in _METHODS
-        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
-    )
+def _allowed_methods(request: Request) -> str | None:
+    """The methods the OpenAPI document gives the path this URL belongs to, where a concrete
+    path wins over a templated one (`/search` over `/{request_id}`), as OpenAPI says. Starlette's
+    own `Allow` names only the first route that matched, while GET and POST of one path are two
+    routes. None for a URL no documented path matches (Starlette's header then stands)."""
+    paths: dict[str, dict[str, Any]] = request.app.openapi().get("paths", {})
+    matching = [t for t in paths if _template(t).fullmatch(request.url.path)]
+    if not matching:
+        return None
+    chosen = min(matching, key=lambda t: t.count("{"))
+    return ", ".join(m.upper() for m in paths[chosen] if m.upper() in _METHODS)
+
+
+def _template(path: str) -> re.Pattern[str]:
+    """An OpenAPI path as a pattern: each `{name}` stands for one path segment."""
+    return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)))
 
 
 async def _unauthorized(request: Request, _exc: Exception) -> JSONResponse:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from http import HTTPStatus
 from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
 
 from rightsflow.api.deps import WorkflowsDep
 from rightsflow.config import Settings
@@ -35,6 +37,18 @@ _TEXT_BODY = {
         "description": "base64(Ed25519 signature + JSON), libsodium combined mode",
     }
 }
+
+
+class DrpError(BaseModel):
+    """The spec's error object (section 3.06), for the OpenAPI document."""
+
+    code: str = Field(examples=["403"])
+    message: str
+    fatal: bool | None = None
+
+
+def _documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {s: {"model": DrpError, "description": HTTPStatus(s).phrase} for s in statuses}
 
 
 def _error(status: int, message: str, fatal: bool = False) -> JSONResponse:
@@ -116,10 +130,20 @@ def _bearer(request: Request) -> str | None:
 
 DrpDep = Annotated[service.Drp, Depends(_drp)]
 TokenDep = Annotated[str | None, Depends(_bearer)]
-router = APIRouter(route_class=DrpRoute, tags=["Data Rights Protocol 1.0"])
+router = APIRouter(
+    route_class=DrpRoute,
+    tags=["Data Rights Protocol 1.0"],
+    # 404 while DRP is off and for unknown requests; 503 when a store fails (_answer_error).
+    responses=_documented(400, 403, 404, 409, 503),
+)
 
 
-@router.post("/v1/agent/{agent_id}", summary="Pair-wise key setup (2.05)", openapi_extra=_TEXT_BODY)
+@router.post(
+    "/v1/agent/{agent_id}",
+    summary="Pair-wise key setup (2.05)",
+    openapi_extra=_TEXT_BODY,
+    responses={403: {"description": "Pairing refused: no body (2.05.1)", "content": {}}},
+)
 async def pair_agent(agent_id: str, request: Request, drp: DrpDep) -> Response:
     body = await request.body()
     try:

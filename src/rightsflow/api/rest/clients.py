@@ -24,7 +24,8 @@ router = APIRouter(
     tags=["access"],
     route_class=AuthenticatedRoute,
     dependencies=[Security(bearer_scheme)],
-    responses=problem_responses(401, 403),
+    # 422 on every route: a client_id longer than the path allows is refused before any route.
+    responses=problem_responses(401, 403, 422),
 )
 
 ClientIdP = Annotated[str, Path(max_length=64, description="The client_id")]
@@ -33,7 +34,11 @@ ClientIdP = Annotated[str, Path(max_length=64, description="The client_id")]
 class ClientIn(BaseModel):
     name: str = Field(min_length=1, max_length=NAME_MAX)
     scopes: list[str] = Field(
-        min_length=1, max_length=len(Scope), description="Scope names, e.g. requests:read"
+        min_length=1,
+        max_length=len(Scope),
+        description="Scope names, e.g. requests:read",
+        # Documents the names; the service still checks them, naming the unknown one.
+        json_schema_extra={"items": {"type": "string", "enum": [s.value for s in Scope]}},
     )
 
 
