@@ -169,6 +169,7 @@ def test_a_vendor_without_a_base_url_needs_one_in_the_config() -> None:
 def test_the_config_schema_is_served_without_secrets() -> None:
     schema = SaasConfig.model_json_schema()
     assert set(schema["properties"]) == {
-        "vendor", "base_url", "secrets", "rate_limit", "retries", "timeout"
+        "vendor", "base_url", "secrets", "rate_limit", "retries", "timeout",
+        "allow_private_network",
     }  # fmt: skip
     assert SAAS_CONNECTOR.capabilities == {"retrieve", "mask", "delete"}
