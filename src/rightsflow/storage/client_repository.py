@@ -11,15 +11,14 @@ import hmac
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from types import TracebackType
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from rightsflow.domain.access import Scope
 from rightsflow.domain.clients import ClientSecretInfo, OAuthClient
-from rightsflow.storage.audit_repository import SqlAuditRepository
 from rightsflow.storage.tables import client_secrets, oauth_clients
+from rightsflow.storage.transaction import AuditedTransaction
 
 _c = oauth_clients.c
 _s = client_secrets.c
@@ -155,43 +154,13 @@ def _client(row: RowMapping, secrets: tuple[ClientSecretInfo, ...]) -> OAuthClie
     )
 
 
-class SqlClientTransaction:
+class SqlClientTransaction(AuditedTransaction):
     """One transaction: `clients` and `audit` over the same connection."""
 
     clients: SqlClientRepository
-    audit: SqlAuditRepository
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._connection: Connection | None = None
-
-    def __enter__(self) -> SqlClientTransaction:
-        connection = self._engine.connect()
-        self._connection = connection
+    def _bind(self, connection: Connection) -> None:
         self.clients = SqlClientRepository(connection)
-        self.audit = SqlAuditRepository(connection, deferred=True)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        connection, self._connection = self._connection, None
-        if connection is None:
-            return
-        try:
-            if connection.in_transaction():
-                connection.rollback()
-        finally:
-            connection.close()
-
-    def commit(self) -> None:
-        if self._connection is None:
-            raise RuntimeError("commit() outside of `with`")
-        self.audit.flush()  # the audit lock last, as in the unit of work
-        self._connection.commit()
 
 
 class SqlClientStore:

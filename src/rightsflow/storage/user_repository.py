@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,8 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from rightsflow.domain.access import Role
 from rightsflow.domain.errors import Conflict, NotFound
 from rightsflow.domain.people import ConsoleSession, User
-from rightsflow.storage.audit_repository import SqlAuditRepository
 from rightsflow.storage.tables import console_sessions, users
+from rightsflow.storage.transaction import AuditedTransaction
 
 _u = users.c
 _s = console_sessions.c
@@ -134,45 +133,14 @@ def _to_session(row: RowMapping) -> ConsoleSession:
     return ConsoleSession(**{name: row[name] for name in _SESSION_COLUMNS})
 
 
-class SqlPeopleUnitOfWork:
+class SqlPeopleUnitOfWork(AuditedTransaction):
     """People and the audit trail over one connection and transaction (services.users.
     PeopleUnitOfWork). Leaving without commit() rolls back."""
 
     users: SqlUserRepository
-    audit: SqlAuditRepository
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._connection: Connection | None = None
-
-    def __enter__(self) -> SqlPeopleUnitOfWork:
-        if self._connection is not None:
-            raise RuntimeError("unit of work already entered")
-        self._connection = self._engine.connect()
-        self.users = SqlUserRepository(self._connection)
-        self.audit = SqlAuditRepository(self._connection, deferred=True)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        connection, self._connection = self._connection, None
-        if connection is None:
-            return
-        try:
-            if connection.in_transaction():
-                connection.rollback()
-        finally:
-            connection.close()
-
-    def commit(self) -> None:
-        if self._connection is None:
-            raise RuntimeError("commit() outside of `with`")
-        self.audit.flush()  # the audit lock last (see storage/audit_repository.py)
-        self._connection.commit()
+    def _bind(self, connection: Connection) -> None:
+        self.users = SqlUserRepository(connection)
 
 
 class SqlPeopleUnitOfWorkFactory:
