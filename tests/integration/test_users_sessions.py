@@ -28,6 +28,7 @@ from rightsflow.services.users import People
 from rightsflow.storage.migrate import make_engine, upgrade_database
 from rightsflow.storage.tables import audit_events, console_sessions
 from rightsflow.storage.user_repository import SqlPeopleUnitOfWorkFactory
+from tests.support.lifecycle_stack import MovableClock
 from tests.unit.fakes import AUTH, TOKEN, RecordingStarter, TestClient, all_ok, make_platform
 
 SESSION = "/api/v1/session"
@@ -39,19 +40,8 @@ RULES = SessionRules(max_failed_logins=3, lockout=timedelta(minutes=15))
 
 
 @dataclass
-class Clock:
-    now: datetime = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@dataclass
 class Console:
-    clock: Clock
+    clock: MovableClock
     people: People
     engine: sa.Engine
     settings: Settings
@@ -83,7 +73,7 @@ def build(root: Path, public_url: str) -> Console:
     url = f"sqlite:///{root / 'app.db'}"
     upgrade_database(url)
     engine = make_engine(url)
-    clock = Clock()
+    clock = MovableClock(T0)
     people = People(SqlPeopleUnitOfWorkFactory(engine), clock, Passwords(), RULES)
     deps = ApiDeps(
         platform=make_platform()[0],
