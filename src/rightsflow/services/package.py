@@ -18,7 +18,7 @@ from itertools import chain
 from rightsflow.domain.connector import Row
 from rightsflow.domain.errors import Conflict, NotFound
 from rightsflow.domain.plan import PlanNode
-from rightsflow.domain.requests import RequestStatus, RequestType
+from rightsflow.domain.requests import PrivacyRequest, RequestStatus, RequestType
 from rightsflow.services import audit
 from rightsflow.services.execution import load_plan
 from rightsflow.services.package_files import (
@@ -124,19 +124,22 @@ def build(platform: Platform, request_id: str) -> int:
     return total
 
 
+def check_ready(request: PrivacyRequest) -> None:
+    """Conflict unless the request has a package to download (a completed access or
+    portability request)."""
+    if not request.type.reads_only:
+        raise Conflict("only access and portability requests have a package")
+    if request.status is not RequestStatus.COMPLETED:
+        raise Conflict(f"the package is ready when the request completes ({request.status.value})")
+
+
 def open_package(platform: Platform, request_id: str, actor: str) -> Iterator[bytes]:
     """The package's plaintext zip as chunks, for streaming to the subject; audited.
 
     The first chunk is opened (authenticated) before anything is recorded or returned, so a
     damaged or foreign package fails here rather than half-way through a download."""
     with platform.uow() as uow:
-        request = uow.requests.get(request_id)
-        if not request.type.reads_only:
-            raise Conflict("only access and portability requests have a package")
-        if request.status is not RequestStatus.COMPLETED:
-            raise Conflict(
-                f"the package is ready when the request completes ({request.status.value})"
-            )
+        check_ready(uow.requests.get(request_id))
         sealed = platform.packages.read(request_id)
         if sealed is None:
             raise NotFound("package not found")

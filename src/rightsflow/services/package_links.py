@@ -17,8 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from rightsflow.domain.errors import Conflict, RightsflowError
-from rightsflow.domain.requests import PrivacyRequest, RequestStatus
+from rightsflow.domain.errors import RightsflowError
 from rightsflow.services import audit, package
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import Vault
@@ -59,7 +58,8 @@ class PackageLink:
 def issue(platform: Platform, request_id: str, actor: str, ttl: timedelta) -> PackageLink:
     """A link to the package of a completed access or portability request; audited."""
     with platform.uow() as uow:
-        _check_ready(uow.requests.get(request_id))
+        # The download's own rule, so a link is only made when it can work.
+        package.check_ready(uow.requests.get(request_id))
         now = platform.clock()
         expires = int((now + ttl).timestamp())
         link = PackageLink(request_id, expires, _sign(platform.vault, request_id, expires))
@@ -93,14 +93,6 @@ def open_by_link(
     """The package as the download streams it (checked and audited before the first byte)."""
     check(platform, request_id, expires, signature)
     return package.open_package(platform, request_id, LINK_ACTOR)
-
-
-def _check_ready(request: PrivacyRequest) -> None:
-    # The same rules as the download, so a link is only made when it can work.
-    if not request.type.reads_only:
-        raise Conflict("only access and portability requests have a package")
-    if request.status is not RequestStatus.COMPLETED:
-        raise Conflict(f"the package is ready when the request completes ({request.status.value})")
 
 
 def _sign(vault: Vault, request_id: str, expires: int) -> str:
