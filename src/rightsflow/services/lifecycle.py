@@ -304,8 +304,10 @@ async def extend(
         request.due_at = extended_due(regime, request.type, before, asked)
         request.extended_at, request.extension_reason = now, reason
         uow.requests.save(request)
+        # The reason is free text (it may name the person) and the audit trail outlives the
+        # retention purge, which empties extension_reason: the trail keeps the dates only.
         audit.record(
-            uow, request.id, "deadline.extended", now, actor=actor, reason=reason,
+            uow, request.id, "deadline.extended", now, actor=actor,
             from_due=before.isoformat(), to_due=request.due_at.isoformat(),
         )  # fmt: skip
         body = (
