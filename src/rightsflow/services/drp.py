@@ -10,7 +10,6 @@ before it is raised.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping
@@ -41,6 +40,7 @@ from rightsflow.domain.requests import TERMINAL, RequestStatus
 from rightsflow.services import audit, requests
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import UnitOfWork, WorkflowStarter
+from rightsflow.services.system_calls import token_digest
 
 log = structlog.get_logger("rightsflow.drp")
 
@@ -73,10 +73,6 @@ class Drp:
     platform: Platform
     config: DrpConfig
     directory: Directory
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _refuse(
