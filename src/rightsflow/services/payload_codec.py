@@ -92,6 +92,14 @@ def open_payload(vault: Vault, payload: RawPayload) -> RawPayload:
     return _unpack(plain[len(_MAGIC) :])
 
 
+def seal_all(vault: Vault, key_id: str, payloads: Sequence[RawPayload]) -> list[RawPayload]:
+    return [seal(vault, key_id, p) for p in payloads]
+
+
+def open_all(vault: Vault, payloads: Sequence[RawPayload]) -> list[RawPayload]:
+    return [open_payload(vault, p) for p in payloads]
+
+
 def requests_in(payloads: Sequence[RawPayload]) -> Counter[str]:
     """How many sealed payloads each request's key holds (NO_REQUEST: the global key)."""
     counts: Counter[str] = Counter()

@@ -55,22 +55,16 @@ class VaultPayloadCodec(PayloadCodec, WithSerializationContext):
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         raw = [_raw(p) for p in payloads]
-        # The vault may read or store the data key in the app database the first time.
-        sealed = await asyncio.to_thread(self._seal_all, raw)
+        # The vault may read or store the data key in the key database the first time.
+        sealed = await asyncio.to_thread(payload_codec.seal_all, self._vault, self._key_id, raw)
         return [_payload(p) for p in sealed]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         raw = [_raw(p) for p in payloads]
         if not any(payload_codec.is_sealed(p) for p in raw):
             return list(payloads)
-        opened = await asyncio.to_thread(self._open_all, raw)
+        opened = await asyncio.to_thread(payload_codec.open_all, self._vault, raw)
         return [_payload(p) for p in opened]
-
-    def _seal_all(self, payloads: list[RawPayload]) -> list[RawPayload]:
-        return [payload_codec.seal(self._vault, self._key_id, p) for p in payloads]
-
-    def _open_all(self, payloads: list[RawPayload]) -> list[RawPayload]:
-        return [payload_codec.open_payload(self._vault, p) for p in payloads]
 
 
 def data_converter(vault: Vault) -> DataConverter:

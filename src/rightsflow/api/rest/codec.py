@@ -31,7 +31,6 @@ from rightsflow.domain.access import Scope
 from rightsflow.domain.errors import Conflict, InvalidInput, RightsflowError
 from rightsflow.services import payload_codec, requests
 from rightsflow.services.payload_codec import PayloadUnreadable, RawPayload
-from rightsflow.services.ports import Vault
 
 MAX_PAYLOADS = 1_000
 _SAFE_WORKFLOW_ID = re.compile(r"^[A-Za-z0-9._:@/=+-]{1,255}$")
@@ -128,7 +127,7 @@ async def decode(
 ) -> Response:
     raw = _raw_payloads(body.payloads)
     try:
-        opened = await asyncio.to_thread(_open_all, platform.vault, raw)
+        opened = await asyncio.to_thread(payload_codec.open_all, platform.vault, raw)
     except PayloadUnreadable as exc:
         return problem(request, 422, exc.code, str(exc))
     counts = payload_codec.requests_in(raw)
@@ -156,7 +155,7 @@ async def encode(
     raw = _raw_payloads(body.payloads)
     key_id = payload_codec.key_id_for(request_id)
     try:
-        sealed = await asyncio.to_thread(_seal_all, platform.vault, key_id, raw)
+        sealed = await asyncio.to_thread(payload_codec.seal_all, platform.vault, key_id, raw)
     except RightsflowError as exc:  # the request's key was destroyed: nothing more is sealed
         raise Conflict(str(exc)) from None
     return _answer(sealed)
@@ -172,14 +171,6 @@ def cors_preflight(request: Request) -> Response:
         response.headers["Access-Control-Allow-Headers"] = _ALLOWED_HEADERS
         response.headers["Access-Control-Max-Age"] = "600"
     return response
-
-
-def _open_all(vault: Vault, payloads: list[RawPayload]) -> list[RawPayload]:
-    return [payload_codec.open_payload(vault, p) for p in payloads]
-
-
-def _seal_all(vault: Vault, key_id: str, payloads: list[RawPayload]) -> list[RawPayload]:
-    return [payload_codec.seal(vault, key_id, p) for p in payloads]
 
 
 def _raw_payloads(payloads: list[PayloadJson]) -> list[RawPayload]:
