@@ -8,7 +8,7 @@ a validated configuration into a `Connector`, and the operations it supports.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -45,8 +45,10 @@ __all__ = [
     "WaitPolicy",
     "WriteOutcome",
     "check_page_size",
+    "in_pages",
     "key_tuples",
     "matchable",
+    "required_key_tuples",
     "validate_kind",
 ]
 
@@ -126,6 +128,20 @@ def key_tuples(
     return list(tuples)
 
 
+def required_key_tuples(
+    node: PlanNode, keys: Iterable[Mapping[str, Scalar]], what: str
+) -> list[tuple[Any, ...]]:
+    """`key_tuples`, refused (not retryable) when the node has no primary key: `what` (e.g.
+    "delete rows") cannot be done to rows that cannot be told apart."""
+    if not node.primary_key:
+        raise ConnectorFailure(
+            f"{node.address}: cannot {what}: no primary key in the data map, so rows cannot be "
+            "told apart one by one",
+            retryable=False,
+        )
+    return key_tuples(node, keys)
+
+
 def check_page_size(page_size: int) -> None:
     """`retrieve_pages` refuses a page size below 1 (a programming error, not a failure)."""
     if page_size < 1:
@@ -135,3 +151,16 @@ def check_page_size(page_size: int) -> None:
 def matchable(lookups: Mapping[str, Sequence[Scalar]]) -> dict[str, list[Scalar]]:
     """The lookup values a row can match, per field (NULL never matches, SQL-style)."""
     return {name: [v for v in values if v is not None] for name, values in lookups.items()}
+
+
+def in_pages(rows: Iterable[Row], page_size: int) -> Iterator[list[Row]]:
+    """`rows` in lists of `page_size` (the last one shorter), each yielded as soon as it is
+    full; nothing for no rows."""
+    page: list[Row] = []
+    for row in rows:
+        page.append(row)
+        if len(page) == page_size:
+            yield page
+            page = []
+    if page:
+        yield page

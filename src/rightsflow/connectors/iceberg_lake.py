@@ -41,8 +41,9 @@ from rightsflow.connectors.base import (
     RowChange,
     Scalar,
     check_page_size,
-    key_tuples,
+    in_pages,
     matchable,
+    required_key_tuples,
 )
 from rightsflow.connectors.iceberg_maintenance import (
     Retention,
@@ -131,10 +132,10 @@ class IcebergLakeConnector:
         wanted = matchable(lookups)
         if not any(wanted.values()):
             return iter(())
-        return self._pages(node, wanted, page_size)
+        return in_pages(self._rows(node, wanted), page_size)
 
     def fetch_by_keys(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> list[Row]:
-        wanted = _key_tuples(node, keys, "fetch rows by key")
+        wanted = required_key_tuples(node, keys, "fetch rows by key")
         if not wanted:
             return []
 
@@ -146,7 +147,8 @@ class IcebergLakeConnector:
         return self._call(node.address, fetch)
 
     def mask(self, node: PlanNode, changes: Sequence[RowChange]) -> WriteOutcome:
-        _key_tuples(node, [c.key for c in changes], "mask rows")  # all valid, or nothing done
+        # All valid, or nothing done.
+        required_key_tuples(node, [c.key for c in changes], "mask rows")
         keyed = [(tuple(c.key[n] for n in node.primary_key), c.values) for c in changes]
 
         def run(table: Table) -> int:
@@ -167,7 +169,7 @@ class IcebergLakeConnector:
         return self._write(node, run)
 
     def delete(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> WriteOutcome:
-        wanted = _key_tuples(node, keys, "delete rows")
+        wanted = required_key_tuples(node, keys, "delete rows")
 
         def run(table: Table) -> int:
             existing = self._rows_by_key(table, node, wanted, ())
@@ -211,22 +213,11 @@ class IcebergLakeConnector:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _pages(
-        self, node: PlanNode, wanted: Mapping[str, Sequence[Scalar]], page_size: int
-    ) -> Iterator[list[Row]]:
+    def _rows(self, node: PlanNode, wanted: Mapping[str, Sequence[Scalar]]) -> Iterator[Row]:
         batches = self._call(node.address, lambda: self._lookup_batches(node, wanted))
-        page: list[Row] = []
-        while True:
-            batch = self._call(node.address, lambda: next(batches, None))
-            if batch is None:
-                break
+        while (batch := self._call(node.address, lambda: next(batches, None))) is not None:
             for row in batch:
-                page.append({name: row.get(name) for name in node.fetch_fields})
-                if len(page) == page_size:
-                    yield page
-                    page = []
-        if page:
-            yield page
+                yield {name: row.get(name) for name in node.fetch_fields}
 
     def _lookup_batches(
         self, node: PlanNode, wanted: Mapping[str, Sequence[Scalar]]
@@ -342,18 +333,6 @@ class IcebergLakeConnector:
             raise ConnectorFailure(
                 f"{where}: iceberg lake failed ({type(exc).__name__})", retryable=retryable
             ) from None
-
-
-def _key_tuples(
-    node: PlanNode, keys: Sequence[Mapping[str, Scalar]], what: str
-) -> list[tuple[Any, ...]]:
-    if not node.primary_key:
-        raise ConnectorFailure(
-            f"{node.address}: cannot {what}: no primary key in the data map, so rows cannot be "
-            "told apart one by one",
-            retryable=False,
-        )
-    return key_tuples(node, keys)
 
 
 def _valid_name(name: str) -> bool:

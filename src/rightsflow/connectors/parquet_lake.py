@@ -31,8 +31,9 @@ from rightsflow.connectors.base import (
     Scalar,
     WriteOutcome,
     check_page_size,
-    key_tuples,
+    in_pages,
     matchable,
+    required_key_tuples,
 )
 from rightsflow.connectors.parquet_rewrite import (
     FileEdit,
@@ -95,10 +96,10 @@ class ParquetLakeConnector:
         wanted = matchable(lookups)
         if not any(wanted.values()):
             return iter(())
-        return self._pages(node, wanted, page_size)
+        return in_pages(self._rows(node, wanted), page_size)
 
     def fetch_by_keys(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> list[Row]:
-        wanted = _key_tuples(node, keys, "fetch rows by key")
+        wanted = required_key_tuples(node, keys, "fetch rows by key")
         if not wanted:
             return []
 
@@ -124,7 +125,8 @@ class ParquetLakeConnector:
         return self._call(node, fetch)
 
     def mask(self, node: PlanNode, changes: Sequence[RowChange]) -> WriteOutcome:
-        _key_tuples(node, [c.key for c in changes], "mask rows")  # all valid, or nothing done
+        # All valid, or nothing done.
+        required_key_tuples(node, [c.key for c in changes], "mask rows")
         rows: dict[KeyTuple, tuple[Mapping[str, Any], ...]] = {}
         for change in changes:
             key = tuple(change.key[name] for name in node.primary_key)
@@ -132,7 +134,7 @@ class ParquetLakeConnector:
         return self._erase(node, FileEdit(node.primary_key, rows))
 
     def delete(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> WriteOutcome:
-        wanted = _key_tuples(node, keys, "delete rows")
+        wanted = required_key_tuples(node, keys, "delete rows")
         return self._erase(node, FileEdit(node.primary_key, dict.fromkeys(wanted, ()), delete=True))
 
     def check(self) -> None:
@@ -159,22 +161,11 @@ class ParquetLakeConnector:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _pages(
-        self, node: PlanNode, wanted: Mapping[str, Sequence[Scalar]], page_size: int
-    ) -> Iterator[list[Row]]:
+    def _rows(self, node: PlanNode, wanted: Mapping[str, Sequence[Scalar]]) -> Iterator[Row]:
         batches = self._call(node, lambda: self._batches(node, wanted))
-        page: list[Row] = []
-        while True:
-            batch = self._call(node, lambda: next(batches, None))
-            if batch is None:
-                break
+        while (batch := self._call(node, lambda: next(batches, None))) is not None:
             for row in batch.to_pylist():
-                page.append({name: row.get(name) for name in node.fetch_fields})
-                if len(page) == page_size:
-                    yield page
-                    page = []
-        if page:
-            yield page
+                yield {name: row.get(name) for name in node.fetch_fields}
 
     def _batches(self, node: PlanNode, wanted: Mapping[str, Sequence[Scalar]]) -> Iterator[Any]:
         dataset = self._dataset(node)
@@ -242,16 +233,6 @@ class ParquetLakeConnector:
             raise ConnectorFailure(
                 f"{node.address}: parquet lake failed ({type(exc).__name__})", retryable=retryable
             ) from None
-
-
-def _key_tuples(node: PlanNode, keys: Sequence[Mapping[str, Scalar]], what: str) -> list[KeyTuple]:
-    if not node.primary_key:
-        raise ConnectorFailure(
-            f"{node.address}: cannot {what}: no primary key in the data map, so rows cannot be "
-            "told apart one by one",
-            retryable=False,
-        )
-    return key_tuples(node, keys)
 
 
 def _field_type(schema: Any, path: str) -> Any:

@@ -26,7 +26,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from redis import exceptions as redis_exc
 from redis.connection import parse_url
 
-from rightsflow.connectors.base import ConnectorSpec, Row, RowChange, Scalar, check_page_size
+from rightsflow.connectors.base import (
+    ConnectorSpec,
+    Row,
+    RowChange,
+    Scalar,
+    check_page_size,
+    in_pages,
+)
 from rightsflow.connectors.redis_keys import KeyTemplate, Search
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.domain.plan import PlanNode
@@ -122,7 +129,7 @@ class RedisConnector:
     ) -> Iterator[list[Row]]:
         check_page_size(page_size)
         search = self._search(node, lookups)
-        return self._pages(node, search, page_size)
+        return in_pages(self._rows(node, search), page_size)
 
     def fetch_by_keys(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> list[Row]:
         wanted = self._keys(node, keys)
@@ -198,16 +205,9 @@ class RedisConnector:
                 found[value] = None
         return list(found)
 
-    def _pages(self, node: PlanNode, search: Search, page_size: int) -> Iterator[list[Row]]:
-        page: list[Row] = []
+    def _rows(self, node: PlanNode, search: Search) -> Iterator[Row]:
         for batch in self._guarded(node.address, self._key_batches(search)):
-            for row in self._call(node.address, partial(self._read, node, batch)):
-                page.append(row)
-                if len(page) == page_size:
-                    yield page
-                    page = []
-        if page:
-            yield page
+            yield from self._call(node.address, partial(self._read, node, batch))
 
     def _guarded(self, where: str, items: Iterator[T]) -> Iterator[T]:
         """`items`, with redis failures during iteration turned into `ConnectorFailure`."""

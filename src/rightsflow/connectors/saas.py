@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from rightsflow.connectors.base import ConnectorSpec, check_page_size, key_tuples
+from rightsflow.connectors.base import ConnectorSpec, check_page_size, in_pages, key_tuples
 from rightsflow.connectors.saas_http import Call, SaasHttp
 from rightsflow.connectors.saas_pages import at_path, read_rows, text_of, write_call
 from rightsflow.connectors.saas_spec import (
@@ -150,7 +150,7 @@ class SaasConnector:
             (self._read_op(node, collection, name), name, values)
             for name, values in lookups.items()
         ]
-        return self._pages(node, plan, page_size)
+        return in_pages(self._rows(node, plan), page_size)
 
     def fetch_by_keys(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> list[Row]:
         found = self._rows_by_key(node, keys)
@@ -249,11 +249,10 @@ class SaasConnector:
             )
         return op
 
-    def _pages(
-        self, node: PlanNode, plan: list[tuple[ReadOp, str, Sequence[Scalar]]], page_size: int
-    ) -> Iterator[list[Row]]:
+    def _rows(
+        self, node: PlanNode, plan: list[tuple[ReadOp, str, Sequence[Scalar]]]
+    ) -> Iterator[Row]:
         seen: set[Key] = set()
-        page: list[Row] = []
         for op, name, values in plan:
             for value in dict.fromkeys(v for v in values if v is not None):
                 for row in read_rows(self._http, op, {name: value}, f"{node.collection}.read"):
@@ -263,12 +262,7 @@ class SaasConnector:
                     if node.primary_key and key in seen:
                         continue  # found through another lookup already: each row once
                     seen.add(key)
-                    page.append(_project(row, node.fetch_fields))
-                    if len(page) == page_size:
-                        yield page
-                        page = []
-        if page:
-            yield page
+                    yield _project(row, node.fetch_fields)
 
     def _rows_by_key(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> dict[Key, Row]:
         """Whole rows by normalised key, read with the operation by the most key fields (the
