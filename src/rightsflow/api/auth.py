@@ -77,12 +77,14 @@ async def authenticate(request: Request) -> Principal:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() == "bearer" and token:
-        if await asyncio.to_thread(deps.token_is_valid, token):
-            return BOOTSTRAP_OWNER
+        # Client tokens first: checking one is CPU work (and a cached status), while the
+        # bootstrap token is a database read; no token is both.
         if deps.tokens is not None:
             principal = await deps.tokens.principal_for_token(token)
             if principal is not None:
                 return principal
+        if await asyncio.to_thread(deps.token_is_valid, token):
+            return BOOTSTRAP_OWNER
         raise Unauthorized
     if deps.sessions is not None:
         principal = await deps.sessions.principal_for_session(request)
