@@ -36,7 +36,7 @@ from rightsflow.domain.drp_status import (
     status_document,
 )
 from rightsflow.domain.errors import Conflict, ConnectorFailure, InvalidInput, NotFound
-from rightsflow.domain.requests import TERMINAL, RequestStatus
+from rightsflow.domain.requests import RequestStatus
 from rightsflow.services import audit, requests
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import UnitOfWork, WorkflowStarter
@@ -258,11 +258,8 @@ async def revoke(
     actor = f"agent:{agent.id}"
     _open(platform, drp.config, agent, body, envelope_optional=True)
     record = _owned(platform, agent.id, request_id)
-    with platform.uow() as uow:
-        current = uow.requests.get(request_id).status
-    if current not in TERMINAL:
-        with contextlib.suppress(Conflict):  # it finished meanwhile: answer with what it became
-            await requests.cancel(platform, workflows, request_id, actor=actor)
+    with contextlib.suppress(Conflict):  # it has finished: answer with what it became
+        await requests.cancel(platform, workflows, request_id, actor=actor)
     with platform.uow() as uow:
         document = _status(uow, record)
         if document["status"] == "revoked":
