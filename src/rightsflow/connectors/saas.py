@@ -268,14 +268,14 @@ class SaasConnector:
         """Whole rows by normalised key, read with the operation by the most key fields (the
         key itself, or a part of it such as the parent's id, filtered here)."""
         collection = self._collection(node)
-        wanted = {_norm(key) for key in key_tuples(node, keys)}
+        tuples = key_tuples(node, keys)
+        wanted = {_norm(key) for key in tuples}
         if not wanted:
             return {}
         op = _key_op(node, collection)
         found: dict[Key, Row] = {}
         groups = dict.fromkeys(
-            tuple((name, key[node.primary_key.index(name)]) for name in op.by)
-            for key in key_tuples(node, keys)
+            tuple((name, key[node.primary_key.index(name)]) for name in op.by) for key in tuples
         )
         for group in groups:
             for row in read_rows(self._http, op, dict(group), f"{node.collection}.read"):
