@@ -49,8 +49,6 @@ class RequestStatus(StrEnum):
 TERMINAL = frozenset(
     {RequestStatus.COMPLETED, RequestStatus.DENIED, RequestStatus.CANCELED, RequestStatus.EXPIRED}
 )
-# Waiting for someone other than the platform: the subject or an operator.
-WAITING = frozenset({RequestStatus.AWAITING_VERIFICATION, RequestStatus.AWAITING_APPROVAL})
 
 _S = RequestStatus
 # Every allowed move, explicitly. Anything else is an InvalidTransition (409 over HTTP).
