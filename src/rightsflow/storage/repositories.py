@@ -17,9 +17,6 @@ from sqlalchemy.exc import IntegrityError
 from rightsflow.domain.errors import Conflict, InvalidInput, NotFound
 from rightsflow.domain.records import NodeResult, RequestFilter
 from rightsflow.domain.requests import PrivacyRequest, RequestStatus, RequestType
-from rightsflow.storage.audit_repository import (  # moved; still importable from here
-    SqlAuditRepository as SqlAuditRepository,  # noqa: PLC0414 (explicit re-export for mypy)
-)
 from rightsflow.storage.tables import (
     node_results,
     privacy_requests,
