@@ -48,13 +48,12 @@ class Runtime:
     engine: Engine
     platform: Platform
     connectors: ConnectorPool
-    keys: SqlKeyStore | None = None  # the key database (wrapped data keys, KEK versions)
+    keys: SqlKeyStore  # the key database (wrapped data keys, KEK versions)
 
     def close(self) -> None:
         self.connectors.close()
         self.engine.dispose()
-        if self.keys is not None:
-            self.keys.engine.dispose()
+        self.keys.engine.dispose()
 
     def database_status(self) -> str:
         try:
@@ -79,10 +78,7 @@ def build_runtime(settings: Settings, registry: ConnectorRegistry | None = None)
     """Validate the data map, migrate the app database and wire the platform."""
     registry = registry or default_registry()
     datamap, policies = load_map(settings, registry)
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    engine = make_engine(settings.app_database_url)
-    keys = open_key_store(settings, engine)  # before revision 0007 drops the old key table
-    upgrade_database(settings.app_database_url)
+    engine, keys = open_databases(settings)
     pool = ConnectorPool(registry, datamap)
     platform = Platform(
         uow=SqlUnitOfWorkFactory(engine),
@@ -101,6 +97,15 @@ def build_runtime(settings: Settings, registry: ConnectorRegistry | None = None)
     return Runtime(settings, engine, platform, pool, keys)
 
 
+def open_databases(settings: Settings) -> tuple[Engine, SqlKeyStore]:
+    """The app database (migrated) and the key database; the data dir is made if missing."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = make_engine(settings.app_database_url)
+    keys = open_key_store(settings, engine)  # before revision 0007 drops the old key table
+    upgrade_database(settings.app_database_url)
+    return engine, keys
+
+
 def open_key_store(settings: Settings, app_engine: Engine) -> SqlKeyStore:
     """The key database, with the data keys an older app database still holds moved in."""
     keys = SqlKeyStore(open_key_database(settings.key_db_url))
@@ -111,13 +116,12 @@ def open_key_store(settings: Settings, app_engine: Engine) -> SqlKeyStore:
 def make_vault(
     settings: Settings,
     engine: Engine,
-    keys: SqlKeyStore | None = None,
+    keys: SqlKeyStore,
     env: Mapping[str, str] | None = None,
 ) -> FileVault:
     """The vault on the master key (key file or environment), with per-request data keys in
     the key database wrapped by versioned KEKs (see storage/kek.py). Requests received before
     data keys and still open get theirs now, before any work on them."""
-    keys = keys or open_key_store(settings, engine)
     secret, provider = kek_provider(settings, keys, env)
     vault = FileVault.from_secret(secret, keys=keys, ring=KekRing(provider, keys.versions))
     vault.ensure_keys(unkeyed_open_requests(engine, keys))
@@ -153,10 +157,7 @@ class KeyAdmin:
 
 
 def open_key_admin(settings: Settings, env: Mapping[str, str] | None = None) -> KeyAdmin:
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    engine = make_engine(settings.app_database_url)
-    keys = open_key_store(settings, engine)
-    upgrade_database(settings.app_database_url)
+    engine, keys = open_databases(settings)
     _secret, provider = kek_provider(settings, keys, env)
     return KeyAdmin(keys, provider, KekRing(provider, keys.versions), SqlUnitOfWorkFactory(engine))
 
