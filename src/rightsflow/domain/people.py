@@ -19,8 +19,9 @@ MIN_PASSWORD_LENGTH = 12
 # Long enough for any passphrase or manager-generated password, short enough that hashing a
 # huge body is not a cheap way to burn our CPU.
 MAX_PASSWORD_LENGTH = 1024
+MIN_LOGIN_LENGTH = 3
 MAX_LOGIN_LENGTH = 254  # the users.login column (an email address at most this long)
-LOGIN_PATTERN = re.compile(r"[!-~]+")  # visible ASCII: the same rule as the API schema's
+LOGIN_PATTERN = re.compile(r"[!-~]+")  # visible ASCII; the API schema uses it too
 
 
 class LoginRefused(Refused):
@@ -107,8 +108,10 @@ def normalize_login(raw: str) -> str:
     characters (what a staff email is), so two logins never differ only by look-alike or
     invisible characters. Refuses anything else without repeating it."""
     login = raw.strip().lower()
-    if not 3 <= len(login) <= MAX_LOGIN_LENGTH:
-        raise InvalidInput(f"a login has 3 to {MAX_LOGIN_LENGTH} characters", "login")
+    if not MIN_LOGIN_LENGTH <= len(login) <= MAX_LOGIN_LENGTH:
+        raise InvalidInput(
+            f"a login has {MIN_LOGIN_LENGTH} to {MAX_LOGIN_LENGTH} characters", "login"
+        )
     if not LOGIN_PATTERN.fullmatch(login):
         raise InvalidInput("a login has visible ASCII characters only (no spaces)", "login")
     return login

@@ -17,7 +17,13 @@ from rightsflow.api.auth import ActorDep, AuthenticatedRoute, bearer_scheme, req
 from rightsflow.api.problems import problem_responses
 from rightsflow.api.sessions import PersonRoute, SessionsDep, SignedInDep
 from rightsflow.domain.access import Role, Scope
-from rightsflow.domain.people import MAX_LOGIN_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from rightsflow.domain.people import (
+    LOGIN_PATTERN,
+    MAX_LOGIN_LENGTH,
+    MAX_PASSWORD_LENGTH,
+    MIN_LOGIN_LENGTH,
+    MIN_PASSWORD_LENGTH,
+)
 from rightsflow.domain.people import User as UserRecord
 from rightsflow.services import users
 
@@ -44,7 +50,10 @@ own = APIRouter(prefix=PREFIX, tags=["users"], route_class=PersonRoute)
 
 class NewUser(BaseModel):
     login: str = Field(
-        min_length=3, max_length=MAX_LOGIN_LENGTH, pattern=r"^[!-~]+$", description="A staff email"
+        min_length=MIN_LOGIN_LENGTH,
+        max_length=MAX_LOGIN_LENGTH,
+        pattern=f"^{LOGIN_PATTERN.pattern}$",  # the domain's rule (normalize_login)
+        description="A staff email",
     )
     role: Role
     password: NewPassword
