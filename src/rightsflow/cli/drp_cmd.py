@@ -10,12 +10,11 @@ from typing import Annotated
 
 import typer
 
+from rightsflow.api.drp import agents_source
 from rightsflow.bootstrap import utc_now
 from rightsflow.cli.common import fail, settings_from
-from rightsflow.connectors.ssrf import DRP_HINT, guarded_transport
 from rightsflow.domain.drp_status import BusinessProfile, business_entry
 from rightsflow.services.drp_directory import AgentDirectory
-from rightsflow.storage.drp_directory import file_source, url_source
 
 app = typer.Typer(help="The Data Rights Protocol 1.0: our directory entry, the agents we know.")
 
@@ -56,12 +55,8 @@ def agents_cmd(
     settings = settings_from(config)
     path = agents_file or (None if agents_url else settings.drp_agents_file)
     url = agents_url or settings.drp_agents_url
-    if path is not None:
-        fetch = file_source(path)
-    elif url is not None:
-        guard = guarded_transport(allow_private=settings.drp_allow_private_network, hint=DRP_HINT)
-        fetch = url_source(url, transport=guard)
-    else:
+    fetch = agents_source(path, url, allow_private_network=settings.drp_allow_private_network)
+    if fetch is None:
         fail("no agents directory: set drp_agents_file or drp_agents_url, or pass one")
     directory = AgentDirectory(fetch, utc_now)
     agents, problems = directory.snapshot()

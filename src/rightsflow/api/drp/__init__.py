@@ -1,5 +1,5 @@
 """The Data Rights Protocol 1.0 endpoints (`/v1/...`), for authorized agents."""
 
-from rightsflow.api.drp.routes import build_drp, install, router
+from rightsflow.api.drp.routes import agents_source, build_drp, install, router
 
-__all__ = ["build_drp", "install", "router"]
+__all__ = ["agents_source", "build_drp", "install", "router"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from http import HTTPStatus
+from pathlib import Path
 from typing import Annotated, Any
 
 import structlog
@@ -25,7 +26,7 @@ from rightsflow.connectors.ssrf import DRP_HINT, guarded_transport
 from rightsflow.domain.drp import DrpRefused
 from rightsflow.domain.errors import Conflict, InvalidInput, NotFound, RightsflowError
 from rightsflow.services import drp as service
-from rightsflow.services.drp_directory import AgentDirectory
+from rightsflow.services.drp_directory import AgentDirectory, Fetch
 from rightsflow.services.platform import Platform
 from rightsflow.storage.drp_directory import file_source, url_source
 
@@ -86,16 +87,28 @@ class DrpRoute(APIRoute):
         return answer
 
 
+def agents_source(
+    path: Path | None, url: str | None, *, allow_private_network: bool
+) -> Fetch | None:
+    """Reads agents.json from the file, else from the URL through the SSRF guard; None: neither."""
+    if path is not None:
+        return file_source(path)
+    if url is not None:
+        guard = guarded_transport(allow_private=allow_private_network, hint=DRP_HINT)
+        return url_source(url, transport=guard)
+    return None
+
+
 def build_drp(settings: Settings, platform: Platform) -> service.Drp | None:
     """The DRP wiring, or None while no business id or agents directory is configured."""
     if settings.drp_business_id is None:
         return None
-    if settings.drp_agents_file is not None:
-        fetch = file_source(settings.drp_agents_file)
-    elif settings.drp_agents_url is not None:
-        guard = guarded_transport(allow_private=settings.drp_allow_private_network, hint=DRP_HINT)
-        fetch = url_source(settings.drp_agents_url, transport=guard)
-    else:
+    fetch = agents_source(
+        settings.drp_agents_file,
+        settings.drp_agents_url,
+        allow_private_network=settings.drp_allow_private_network,
+    )
+    if fetch is None:
         return None
     config = service.DrpConfig(
         business_id=settings.drp_business_id,
