@@ -40,12 +40,12 @@ def url_source(
             ):
                 if response.status_code != 200:
                     raise ConnectorFailure(f"the agents directory answered {response.status_code}")
-                data = b""
+                data = bytearray()
                 for chunk in response.iter_bytes():
                     data += chunk
                     if len(data) > MAX_DIRECTORY_BYTES:
                         raise ConnectorFailure("the agents directory is too large")
-                return data
+                return bytes(data)
         except httpx.HTTPError as exc:
             raise ConnectorFailure(
                 f"the agents directory is unreachable ({type(exc).__name__})"
