@@ -8,8 +8,7 @@ Whoever runs these can read the data dir, so they act as an owner; the audit tra
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -17,15 +16,13 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import Engine
 
 from rightsflow.bootstrap import client_service
+from rightsflow.cli.app_database import app_engine
 from rightsflow.cli.common import guarded, settings_from
-from rightsflow.config import Settings
 from rightsflow.domain.access import ROLE_SCOPES, Principal, PrincipalKind, Role
 from rightsflow.domain.clients import OAuthClient
 from rightsflow.services.clients import ClientService
-from rightsflow.storage.migrate import make_engine, upgrade_database
 from rightsflow.storage.tokens import rotate_admin_token
 
 CLI_OWNER = Principal(PrincipalKind.BOOTSTRAP, "cli", ROLE_SCOPES[Role.OWNER], Role.OWNER)
@@ -49,24 +46,13 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=int(match[1]) * _UNIT_S[match[2]])
 
 
-@contextmanager
-def _engine(settings: Settings) -> Iterator[Engine]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    upgrade_database(settings.app_database_url)
-    engine = make_engine(settings.app_database_url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
 def _with_clients(
     config: Path | None, data_dir: Path | None, use: Callable[[ClientService], T]
 ) -> T:
     settings = settings_from(config, data_dir=data_dir)
 
     def run() -> T:
-        with _engine(settings) as engine:
+        with app_engine(settings) as engine:
             return use(client_service(settings, engine))
 
     return guarded(run)
@@ -134,7 +120,7 @@ def rotate_admin(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
     settings = settings_from(config, data_dir=data_dir)
 
     def run() -> None:
-        with _engine(settings) as engine:
+        with app_engine(settings) as engine:
             rotate_admin_token(engine, settings.admin_token_file, CLI_OWNER.actor)
 
     guarded(run)

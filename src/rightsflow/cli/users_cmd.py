@@ -8,8 +8,7 @@ every process listing. The audit trail names these changes' actor `cli`.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -20,6 +19,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from rightsflow.bootstrap import utc_now
+from rightsflow.cli.app_database import app_engine
 from rightsflow.cli.common import fail, guarded, settings_from
 from rightsflow.config import Settings
 from rightsflow.domain.access import parse_role
@@ -28,7 +28,6 @@ from rightsflow.services import users
 from rightsflow.services.passwords import Passwords
 from rightsflow.services.ports import Clock
 from rightsflow.services.users import People
-from rightsflow.storage.migrate import make_engine, upgrade_database
 from rightsflow.storage.user_repository import SqlPeopleUnitOfWorkFactory
 
 app = typer.Typer(help="People who sign in to the console, and their roles.", no_args_is_help=True)
@@ -58,22 +57,11 @@ def people_for(settings: Settings, engine: Engine, clock: Clock = utc_now) -> Pe
     return People(SqlPeopleUnitOfWorkFactory(engine), clock, Passwords(), session_rules(settings))
 
 
-@contextmanager
-def _people(config: Path | None, data_dir: Path | None) -> Iterator[People]:
-    settings = settings_from(config, data_dir=data_dir)
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    upgrade_database(settings.app_database_url)
-    engine = make_engine(settings.app_database_url)
-    try:
-        yield people_for(settings, engine)
-    finally:
-        engine.dispose()
-
-
 def _run(config: Path | None, data_dir: Path | None, call: Callable[[People], T]) -> T:
     def work() -> T:
-        with _people(config, data_dir) as people:
-            return call(people)
+        settings = settings_from(config, data_dir=data_dir)
+        with app_engine(settings) as engine:
+            return call(people_for(settings, engine))
 
     return guarded(work)
 
