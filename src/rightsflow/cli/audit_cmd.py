@@ -107,13 +107,7 @@ def _export_filters(
     until: str | None,
 ) -> AuditFilter:
     try:
-        return AuditFilter(
-            request_id=request_id,
-            actor=actor,
-            action=action,
-            since=audit_log.parse_time(since, "since") if since is not None else None,
-            until=audit_log.parse_time(until, "until") if until is not None else None,
-        )
+        return audit_log.filter_from(request_id, actor, action, since, until)
     except InvalidInput as exc:
         raise _stop(f"invalid --{exc.field}: {exc}") from None
 

@@ -38,6 +38,23 @@ def parse_time(text: str, field: str) -> datetime:
     return value
 
 
+def filter_from(
+    request_id: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> AuditFilter:
+    """The filter given as text (API query, CLI options); InvalidInput names the bad field."""
+    return AuditFilter(
+        request_id=request_id,
+        actor=actor,
+        action=action,
+        since=parse_time(since, "since") if since is not None else None,
+        until=parse_time(until, "until") if until is not None else None,
+    )
+
+
 def page(
     uow: UnitsOfWork, filters: AuditFilter, after: int | None, limit: int
 ) -> Sequence[StoredEvent]:

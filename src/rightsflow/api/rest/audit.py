@@ -19,7 +19,6 @@ from rightsflow.api.auth import AuthenticatedRoute, bearer_scheme, requires
 from rightsflow.api.deps import PlatformDep
 from rightsflow.api.problems import problem_responses
 from rightsflow.domain.access import Scope
-from rightsflow.domain.audit_chain import AuditFilter
 from rightsflow.domain.errors import InvalidInput
 from rightsflow.services import audit_log
 
@@ -73,22 +72,6 @@ class AuditPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page")
 
 
-def _filters(
-    request_id: str | None,
-    actor: str | None,
-    action: str | None,
-    since: str | None,
-    until: str | None,
-) -> AuditFilter:
-    return AuditFilter(
-        request_id=request_id,
-        actor=actor,
-        action=action,
-        since=audit_log.parse_time(since, "since") if since is not None else None,
-        until=audit_log.parse_time(until, "until") if until is not None else None,
-    )
-
-
 def encode_cursor(event_id: int) -> str:
     raw = f"{_CURSOR_PREFIX}{event_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -119,7 +102,7 @@ def list_audit_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=64, description="next_cursor")] = None,
 ) -> AuditPage:
-    filters = _filters(request_id, actor, action, since, until)
+    filters = audit_log.filter_from(request_id, actor, action, since, until)
     after = decode_cursor(cursor) if cursor is not None else None
     found = list(audit_log.page(platform.uow, filters, after, limit + 1))
     items = found[:limit]
@@ -147,7 +130,7 @@ def export_audit_events(
     until: UntilQ = None,
 ) -> StreamingResponse:
     # Filters are checked here, before the response starts, so a bad one is still a 422.
-    filters = _filters(request_id, actor, action, since, until)
+    filters = audit_log.filter_from(request_id, actor, action, since, until)
     lines = audit_log.json_lines(audit_log.events(platform.uow, filters))
     return StreamingResponse(
         (line.encode() for line in lines),
