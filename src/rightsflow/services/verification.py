@@ -189,10 +189,10 @@ class EmailCodeVerifier:
 def _live(uow: UnitOfWork, request_id: str) -> Challenge:
     """The challenge a code can be checked against; Conflict (saying what to do) otherwise."""
     challenge = uow.verifications.get(request_id, lock=True)
-    if challenge is None or challenge.verified:
-        if challenge is not None:
-            raise Conflict("identity is already verified; no code is needed")
+    if challenge is None:
         raise Conflict("no verification code was sent for this request; ask for one first")
+    if challenge.verified:
+        raise Conflict("identity is already verified; no code is needed")
     if challenge.code_hash is None and not challenge.locked:
         raise Conflict("no verification code is active for this request; ask for a new one")
     return challenge
