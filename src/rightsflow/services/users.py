@@ -21,7 +21,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
 
-from rightsflow.domain.access import Role
+from rightsflow.domain.access import Principal, PrincipalKind, Role
 from rightsflow.domain.errors import Conflict, InvalidInput
 from rightsflow.domain.people import (
     ConsoleSession,
@@ -123,6 +123,11 @@ def csrf_ok(session: ConsoleSession, token: str | None) -> bool:
     return hmac.compare_digest(digest(token), session.csrf_hash)
 
 
+def _actor(user_id: str) -> str:
+    """How the audit trail names a person: their console session's Principal.actor."""
+    return Principal(PrincipalKind.USER, user_id, frozenset()).actor
+
+
 def _record(uow: PeopleUnitOfWork, action: str, at: datetime, actor: str, **detail: Any) -> None:
     uow.audit.append(AuditEvent(NO_REQUEST, action, at, actor, detail=detail))
 
@@ -161,7 +166,7 @@ def update(
     disabled: bool | None = None,
 ) -> User:
     """Change a user's role and/or disable (ending their sessions) or enable them."""
-    if actor == f"user:{user_id}" and (role is not None or disabled is not None):
+    if actor == _actor(user_id) and (role is not None or disabled is not None):
         # An owner who demotes or disables themselves could leave nobody to undo it.
         raise Conflict("you cannot change your own role or disable yourself")
     now = people.clock()
@@ -245,7 +250,7 @@ def _open_session(
     expires = now + people.rules.max_age
     session = ConsoleSession(digest(token), user.id, digest(csrf), now, now, expires)
     uow.users.add_session(session)
-    _record(uow, "user.login_succeeded", now, f"user:{user.id}", user_id=user.id, rehashed=rehashed)
+    _record(uow, "user.login_succeeded", now, _actor(user.id), user_id=user.id, rehashed=rehashed)
     return NewSession(token, csrf, user, session)
 
 
@@ -273,7 +278,7 @@ def logout(people: People, signed_in: SignedIn) -> None:
     user_id = signed_in.user.id
     with people.uow() as uow:
         if uow.users.revoke_session(signed_in.session.id_hash, now):
-            _record(uow, "user.logged_out", now, f"user:{user_id}", user_id=user_id)
+            _record(uow, "user.logged_out", now, _actor(user_id), user_id=user_id)
         uow.commit()
 
 
@@ -287,14 +292,14 @@ def change_password(people: People, signed_in: SignedIn, current: str, new: str)
         user = uow.users.get(signed_in.user.id)
         if not people.passwords.verify(user.password_hash, current):
             # Counts like a failed login, so a session cannot be used to guess the password.
-            _record(uow, "user.password_change_refused", now, f"user:{user.id}", user_id=user.id)
+            _record(uow, "user.password_change_refused", now, _actor(user.id), user_id=user.id)
             _count_failure(people, uow, user, now)
             uow.commit()
             raise InvalidInput("the current password is wrong", "current_password")
         user.password_hash, user.password_changed_at = new_hash, now
         uow.users.save(user)
         ended = uow.users.revoke_sessions(user.id, now, keep=signed_in.session.id_hash)
-        actor = f"user:{user.id}"
+        actor = _actor(user.id)
         _record(uow, "user.password_changed", now, actor, user_id=user.id, sessions_ended=ended)
         uow.commit()
     return ended
