@@ -7,17 +7,17 @@ from contextlib import contextmanager
 
 from sqlalchemy.engine import Engine
 
+from rightsflow.bootstrap import open_databases
 from rightsflow.config import Settings
-from rightsflow.storage.migrate import make_engine, upgrade_database
 
 
 @contextmanager
 def app_engine(settings: Settings) -> Iterator[Engine]:
-    """The app database (the data dir made and the schema migrated first); disposed on leaving."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    upgrade_database(settings.app_database_url)
-    engine = make_engine(settings.app_database_url)
+    """The app database, migrated as a start would (older data keys moved to the key database
+    first, which revision 0007 needs); disposed on leaving."""
+    engine, keys = open_databases(settings)
     try:
         yield engine
     finally:
         engine.dispose()
+        keys.engine.dispose()
