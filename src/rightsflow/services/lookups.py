@@ -31,9 +31,9 @@ class Lookup:
     def admits(self, row: Row) -> bool:
         if not self.pairs:
             return True  # every input is a single field: the connector's OR is exact
-        if any(_norm(row.get(f)) in values for f, values in self.singles.items()):
+        if any(normalised(row.get(f)) in values for f, values in self.singles.items()):
             return True
-        return any(tuple(_norm(row.get(f)) for f in fs) in tuples for fs, tuples in self.pairs)
+        return any(tuple(normalised(row.get(f)) for f in fs) in tuples for fs, tuples in self.pairs)
 
     def only_matching(self, rows: Iterable[Row]) -> list[Row]:
         return [r for r in rows if self.admits(r)]
@@ -62,10 +62,10 @@ def lookup_for(
         for i, e in enumerate(group):
             lookup.values.setdefault(e.target_field, []).extend(t[i] for t in tuples)
         targets = tuple(e.target_field for e in group)
-        lookup.pairs.append((targets, {tuple(_norm(v) for v in t) for t in tuples}))
+        lookup.pairs.append((targets, {tuple(normalised(v) for v in t) for t in tuples}))
     for name, values in singles.items():
         lookup.values.setdefault(name, []).extend(values)
-        lookup.singles[name] = {_norm(v) for v in values}
+        lookup.singles[name] = {normalised(v) for v in values}
     lookup.values = {f: sorted(set(v), key=repr) for f, v in lookup.values.items() if v}
     return lookup
 
@@ -97,7 +97,7 @@ def _source_rows(
     return iter_rows(platform.vault, request_id, stored_pages(uow.results, request_id, source))
 
 
-def _norm(value: object) -> str:
+def normalised(value: object) -> str:
     """One text form for a value from the connector and the same value back from storage."""
     plain = json.loads(to_json([value]))[0]
     return plain if isinstance(plain, str) else json.dumps(plain)
