@@ -23,7 +23,7 @@ from rightsflow.cli import (
     users_cmd,
 )
 from rightsflow.cli.banner import print_started
-from rightsflow.cli.common import guarded, settings_from
+from rightsflow.cli.common import fail, guarded, settings_from
 from rightsflow.cli.runner import run_platform, run_worker
 
 app = typer.Typer(
@@ -64,6 +64,9 @@ def serve(
     port: PortOpt = None,
     temporal_address: TemporalOpt = None,
     config: ConfigOpt = None,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Run no worker here: `rightsflow worker`s do.")
+    ] = False,
 ) -> None:
     """Run the API, a worker and (unless an address is set) Temporal's dev server."""
     settings = settings_from(
@@ -74,7 +77,9 @@ def serve(
         port=port,
         temporal_address=temporal_address,
     )
-    guarded(lambda: asyncio.run(run_platform(settings, print_started)))
+    if no_worker and not settings.temporal_address:
+        fail("--no-worker needs --temporal-address (the workers must reach the same Temporal)")
+    guarded(lambda: asyncio.run(run_platform(settings, print_started, worker=not no_worker)))
 
 
 @app.command()

@@ -4,6 +4,7 @@ a worker, and the REST API. Ctrl-C stops all of it, the dev server included."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -82,7 +83,11 @@ def _app_deps(runtime: Runtime, client: Client, starter: TemporalStarter) -> Api
     )
 
 
-async def run_platform(settings: Settings, on_started: Callable[[Started], None]) -> None:
+async def run_platform(
+    settings: Settings, on_started: Callable[[Started], None], *, worker: bool = True
+) -> None:
+    """The API (and the dev server unless an address is set); a worker too unless `worker` is
+    False, for scale-out setups whose `rightsflow worker` processes do all the work."""
     runtime = build_runtime(settings)  # an invalid data map stops us before we listen
     devserver: DevServer | None = None
     try:
@@ -104,12 +109,17 @@ async def run_platform(settings: Settings, on_started: Callable[[Started], None]
                 proxy_headers=False,
             )
         )
-        async with build_worker(
-            client,
-            runtime.platform,
-            settings.task_queue,
-            drp_allow_private_network=settings.drp_allow_private_network,
-        ):
+        polling = (
+            build_worker(
+                client,
+                runtime.platform,
+                settings.task_queue,
+                drp_allow_private_network=settings.drp_allow_private_network,
+            )
+            if worker
+            else contextlib.nullcontext()
+        )
+        async with polling:
             await ensure_retention_schedule(client, settings.task_queue, settings.retention_days)
             resumed = await resume_unfinished(runtime.platform, starter)
             serving = asyncio.create_task(server.serve())
