@@ -50,3 +50,11 @@ def test_empty_lookups_ask_for_nothing() -> None:
     router.add("a", lookup_of({"email": []}))
     assert router.values() == {}
     assert router.split([{"email": None}]) == {"a": []}
+
+
+def test_lookups_on_nested_fields_walk_the_document() -> None:
+    router: RowRouter[str] = RowRouter()
+    router.add("a", lookup_of({"profile.email": ["a@x"], "tags": ["t1"]}))
+    assert router.route({"profile": {"email": "a@x"}}) == ["a"]
+    assert router.route({"profile": {"email": "b@x"}, "tags": ["t0", "t1"]}) == ["a"]
+    assert router.route({"profile": "a@x"}) == []

@@ -8,7 +8,7 @@ row two subjects share goes to both), so no subject sees, erases or counts anoth
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from rightsflow.domain.connector import Row, Scalar
 from rightsflow.services.lookups import Lookup, normalised
@@ -21,6 +21,18 @@ def lookup_of(values: Mapping[str, Iterable[Scalar]]) -> Lookup:
     wanted = {f: sorted(set(v), key=repr) for f, v in values.items()}
     wanted = {f: v for f, v in wanted.items() if v}
     return Lookup(wanted, {f: {normalised(x) for x in v} for f, v in wanted.items()})
+
+
+def value_at(row: Row, name: str) -> Any:
+    """A field's value; a dotted name (a lookup on a nested field) walks the document."""
+    if name in row or "." not in name:
+        return row.get(name)
+    value: Any = row
+    for part in name.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
 
 
 class RowRouter(Generic[K]):
@@ -57,10 +69,12 @@ class RowRouter(Generic[K]):
         """The members this row belongs to, each once, in the order they were added."""
         found: dict[K, None] = {}
         for name, index in self._singles.items():
-            for member in index.get(normalised(row.get(name)), ()):
-                found[member] = None
+            value = value_at(row, name)
+            for item in value if isinstance(value, list) else [value]:
+                for member in index.get(normalised(item), ()):
+                    found[member] = None
         for names, pairs in self._pairs.items():
-            key = tuple(normalised(row.get(n)) for n in names)
+            key = tuple(normalised(value_at(row, n)) for n in names)
             for member in pairs.get(key, ()):
                 found[member] = None
         return list(found)
