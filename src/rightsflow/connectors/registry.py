@@ -2,10 +2,16 @@
 
 There is no registry at import time: a composition root calls `default_registry()` once and
 passes the result down.
+
+Built-ins are known by name and loaded on first use (`BUILTINS`: kind -> "module:attr"): their
+modules import pyarrow, pyiceberg, redis or FastAPI (~1-2 s together), which a process whose data
+map uses only `sql` never needs. Listing every kind with its schema (`connectors list`, the API)
+imports them all, which is fine there.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -14,16 +20,20 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from rightsflow.connectors.base import AnyConnector, AnySpec, ConnectorSpec, validate_kind
-from rightsflow.connectors.http_service import HTTP_SERVICE_CONNECTOR
-from rightsflow.connectors.iceberg_lake import ICEBERG_CONNECTOR
-from rightsflow.connectors.manual import MANUAL_CONNECTOR
-from rightsflow.connectors.parquet_lake import PARQUET_CONNECTOR
-from rightsflow.connectors.redis_kv import REDIS_CONNECTOR
-from rightsflow.connectors.saas import SAAS_CONNECTOR
-from rightsflow.connectors.sql import SQL_CONNECTOR
 from rightsflow.domain.errors import InvalidInput, RightsflowError
 
 ENTRY_POINT_GROUP = "rightsflow.connectors"
+
+# Where each built-in's spec lives; imported only when its kind is first asked for.
+BUILTINS: Mapping[str, str] = {
+    "sql": "rightsflow.connectors.sql:SQL_CONNECTOR",
+    "parquet": "rightsflow.connectors.parquet_lake:PARQUET_CONNECTOR",
+    "redis": "rightsflow.connectors.redis_kv:REDIS_CONNECTOR",
+    "saas": "rightsflow.connectors.saas:SAAS_CONNECTOR",
+    "iceberg": "rightsflow.connectors.iceberg_lake:ICEBERG_CONNECTOR",
+    "http_service": "rightsflow.connectors.http_service:HTTP_SERVICE_CONNECTOR",
+    "manual": "rightsflow.connectors.manual:MANUAL_CONNECTOR",
+}
 
 
 class ConnectorPluginError(RightsflowError):
@@ -42,36 +52,55 @@ class PluginFailure:
 
 
 class ConnectorRegistry:
-    """Connector specs by kind. Not thread-safe for `register`; build it, then share it."""
+    """Connector specs by kind. Not thread-safe for `register`; build it, then share it.
 
-    def __init__(self, specs: Iterable[AnySpec] = ()) -> None:
+    `lazy` maps more kinds to the "module:attr" of their spec, imported on first `get` (a
+    concurrent first `get` may import twice; the import system makes that safe)."""
+
+    def __init__(
+        self, specs: Iterable[AnySpec] = (), lazy: Mapping[str, str] | None = None
+    ) -> None:
         self._specs: dict[str, AnySpec] = {}
+        self._lazy: dict[str, str] = {}
         self._failures: list[PluginFailure] = []
         for spec in specs:
             self.register(spec)
+        for kind, target in (lazy or {}).items():
+            self.register_lazy(kind, target)
 
     def register(self, spec: AnySpec) -> None:
         if not isinstance(spec, ConnectorSpec):
             raise InvalidInput(f"expected a ConnectorSpec, got {type(spec).__name__}")
-        if spec.kind in self._specs:
+        if spec.kind in self:
             raise InvalidInput(f"connector kind {spec.kind!r} is already registered")
         self._specs[spec.kind] = spec
 
+    def register_lazy(self, kind: str, target: str) -> None:
+        """Register `kind` by where its spec lives ("module:attr"), loaded when first used."""
+        validate_kind(kind)
+        if kind in self:
+            raise InvalidInput(f"connector kind {kind!r} is already registered")
+        self._lazy[kind] = target
+
     def get(self, kind: str) -> AnySpec:
         spec = self._specs.get(kind) if isinstance(kind, str) else None
-        if spec is None:
-            known = ", ".join(self.kinds()) or "none"
-            raise InvalidInput(
-                f"unknown connector kind {str(kind)[:60]!r}; known kinds: {known}",
-                field="connector",
-            )
-        return spec
+        if spec is not None:
+            return spec
+        if isinstance(kind, str) and kind in self._lazy:
+            spec = _import_spec(kind, self._lazy[kind])
+            self._specs[kind] = spec
+            return spec
+        known = ", ".join(self.kinds()) or "none"
+        raise InvalidInput(
+            f"unknown connector kind {str(kind)[:60]!r}; known kinds: {known}",
+            field="connector",
+        )
 
     def kinds(self) -> tuple[str, ...]:
-        return tuple(sorted(self._specs))
+        return tuple(sorted(self._specs.keys() | self._lazy.keys()))
 
     def __contains__(self, kind: object) -> bool:
-        return kind in self._specs
+        return kind in self._specs or kind in self._lazy
 
     def record_failure(self, failure: PluginFailure) -> None:
         self._failures.append(failure)
@@ -166,25 +195,31 @@ def _load_plugin(entry_point: EntryPoint, registry: ConnectorRegistry) -> AnySpe
     return spec
 
 
+def _import_spec(kind: str, target: str) -> AnySpec:
+    """The spec at `target` ("module:attr"), checked to be a ConnectorSpec of `kind`."""
+    module_name, _, attr = target.partition(":")
+    try:
+        spec = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConnectorPluginError(
+            f"connector {kind!r} ({target}) failed to load: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(spec, ConnectorSpec) or spec.kind != kind:
+        raise ConnectorPluginError(f"connector {kind!r} ({target}) is not a ConnectorSpec of it")
+    return spec
+
+
 def builtin_specs() -> tuple[AnySpec, ...]:
-    return (
-        SQL_CONNECTOR,
-        PARQUET_CONNECTOR,
-        REDIS_CONNECTOR,
-        SAAS_CONNECTOR,
-        ICEBERG_CONNECTOR,
-        HTTP_SERVICE_CONNECTOR,
-        MANUAL_CONNECTOR,
-    )
+    """Every built-in spec, imported now (for listings and tests; a registry loads lazily)."""
+    return tuple(_import_spec(kind, target) for kind, target in BUILTINS.items())
 
 
 def default_registry(
     plugins: Iterable[EntryPoint] | None = None, *, strict: bool = True
 ) -> ConnectorRegistry:
-    """A new registry with the built-ins and the installed plugins (or `plugins`, if given).
-
-    `strict=False` skips (and records) plugins that fail to load instead of raising."""
-    registry = ConnectorRegistry(builtin_specs())
+    """A new registry with the built-ins (loaded on first use) and the installed plugins (or
+    `plugins`, if given). `strict=False` skips (and records) plugins that fail to load."""
+    registry = ConnectorRegistry(lazy=BUILTINS)
     if plugins is None:
         plugins = entry_points(group=ENTRY_POINT_GROUP)
     load_plugins(registry, plugins, strict=strict)
