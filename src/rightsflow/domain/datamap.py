@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from rightsflow.domain.retention_rules import RetentionRule
 
 Direction = Literal["from", "to"] | None
 ErasureMode = Literal["delete", "mask", "keep"]
@@ -117,6 +120,7 @@ class DataMap:
     systems: tuple[System, ...]
     datasets: tuple[Dataset, ...]
     warnings: tuple[str, ...] = ()
+    retention: tuple[RetentionRule, ...] = ()  # retention.yml (domain/retention_rules.py)
 
     def collections(self) -> Iterator[Collection]:
         for dataset in self.datasets:

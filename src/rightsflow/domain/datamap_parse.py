@@ -29,6 +29,7 @@ from rightsflow.domain.datamap import (
 )
 from rightsflow.domain.datamap_extras import collection_extras, field_extras
 from rightsflow.domain.errors import DataMapInvalid, InvalidInput, Problem
+from rightsflow.domain.retention_rules import RETENTION_FILE, parse_retention
 
 SYSTEMS_FILE = "systems.yml"
 POLICIES_FILE = "policies.yml"
@@ -48,16 +49,22 @@ def parse_datamap(
     problems: list[Problem] = []
     datasets: list[Dataset] = []
     for name, text in sorted(files.items()):
-        if name in (SYSTEMS_FILE, POLICIES_FILE):
+        if name in (SYSTEMS_FILE, POLICIES_FILE, RETENTION_FILE):
             continue
         datasets.extend(_parse_dataset_file(name, text, problems))
     _check_duplicates(datasets, problems)
     _check_references(datasets, problems)
     systems = _parse_systems(files.get(SYSTEMS_FILE), env, check_connector, problems)
     _check_bindings(systems, datasets, problems)
+    retention = parse_retention(files.get(RETENTION_FILE), datasets, problems)
     if problems:
         raise DataMapInvalid(problems)
-    return DataMap(systems=tuple(systems), datasets=tuple(datasets), warnings=_warnings(datasets))
+    return DataMap(
+        systems=tuple(systems),
+        datasets=tuple(datasets),
+        warnings=_warnings(datasets),
+        retention=tuple(retention),
+    )
 
 
 def _load_yaml(name: str, text: str, problems: list[Problem]) -> Any:
