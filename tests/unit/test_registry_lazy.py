@@ -74,6 +74,18 @@ def test_listing_every_builtin_imports_them_all(tmp_path: Path) -> None:
     assert _heavy_imported(tmp_path, "list") == sorted(HEAVY)
 
 
+@pytest.mark.slow
+def test_the_cli_imports_neither_the_api_nor_temporal_until_a_command_needs_them() -> None:
+    # `rightsflow --help` and every command but serve/worker/demo skip ~1.7 s of imports.
+    probe = "import sys, json, rightsflow.cli.main; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = {name.split(".")[0] for name in json.loads(done.stdout)}
+    assert "typer" in loaded
+    assert loaded.isdisjoint({*HEAVY, "temporalio", "uvicorn", "starlette"})
+
+
 def test_builtins_are_listed_before_they_are_loaded() -> None:
     registry = default_registry(plugins=[])
     assert registry.kinds() == tuple(sorted(BUILTINS))

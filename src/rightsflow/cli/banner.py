@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from rightsflow.cli.runner import Started
+if TYPE_CHECKING:  # the runner imports the API and Temporal; only serve and demo need them
+    from rightsflow.cli.runner import Started
 
 out = Console()
 

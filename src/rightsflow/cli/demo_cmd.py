@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from rightsflow.cli.banner import print_started
 from rightsflow.cli.common import guarded, settings_from
-from rightsflow.cli.runner import Started, run_platform
 from rightsflow.sample.shop import create_shop_sqlite, email_for, write_shop_datamap
+
+if TYPE_CHECKING:
+    from rightsflow.cli.runner import Started
 
 out = Console()
 
@@ -25,6 +27,8 @@ def demo(
     customers: Annotated[int, typer.Option(min=1, help="Customers in the sample shop.")] = 3000,
 ) -> None:
     """Start Rightsflow with a sample shop database and its data map."""
+    from rightsflow.cli.runner import run_platform  # noqa: PLC0415 - API, Temporal: ~0.7 s
+
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     shop_db = data_dir / "shop.db"

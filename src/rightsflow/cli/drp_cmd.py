@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 
-from rightsflow.api.drp import agents_source
 from rightsflow.bootstrap import utc_now
 from rightsflow.cli.common import fail, settings_from
 from rightsflow.domain.drp_status import BusinessProfile, business_entry
@@ -55,6 +54,8 @@ def agents_cmd(
     settings = settings_from(config)
     path = agents_file or (None if agents_url else settings.drp_agents_file)
     url = agents_url or settings.drp_agents_url
+    from rightsflow.api.drp import agents_source  # noqa: PLC0415 - FastAPI: only here
+
     fetch = agents_source(path, url, allow_private_network=settings.drp_allow_private_network)
     if fetch is None:
         fail("no agents directory: set drp_agents_file or drp_agents_url, or pass one")

@@ -24,7 +24,6 @@ from rightsflow.cli import (
 )
 from rightsflow.cli.banner import print_started
 from rightsflow.cli.common import fail, guarded, settings_from
-from rightsflow.cli.runner import run_platform, run_worker
 
 app = typer.Typer(
     name="rightsflow",
@@ -69,6 +68,9 @@ def serve(
     ] = False,
 ) -> None:
     """Run the API, a worker and (unless an address is set) Temporal's dev server."""
+    # Imported here: the API and Temporal cost ~0.7 s that other commands (and --help) skip.
+    from rightsflow.cli.runner import run_platform  # noqa: PLC0415
+
     settings = settings_from(
         config,
         data_dir=data_dir,
@@ -90,6 +92,8 @@ def worker(
     config: ConfigOpt = None,
 ) -> None:
     """Run only a worker against a Temporal cluster; start as many as the load needs."""
+    from rightsflow.cli.runner import run_worker  # noqa: PLC0415 - as in serve
+
     settings = settings_from(
         config, data_dir=data_dir, datamap_dir=datamap, temporal_address=temporal_address
     )
