@@ -8,6 +8,8 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from rightsflow.domain.audit_chain import AuditFilter, StoredEvent
+from rightsflow.domain.bulk import BulkStatus
+from rightsflow.domain.bulk_jobs import BulkJob, ChunkTally, SubjectRecord
 from rightsflow.domain.connector import Connector, SystemConnector
 from rightsflow.domain.drp_status import DrpRequestRecord
 from rightsflow.domain.records import AuditEvent, NodeResult, RequestFilter, SystemCallRecord
@@ -18,6 +20,8 @@ from rightsflow.domain.verification import Challenge
 __all__ = [
     "AuditEvent",
     "AuditRepository",
+    "BulkRepository",
+    "BulkStarter",
     "CallRepository",
     "Clock",
     "Connectors",
@@ -204,6 +208,8 @@ class UnitOfWork(Protocol):
     def retention(self) -> RetentionRepository: ...
     @property
     def identities(self) -> IdentityHashRepository: ...
+    @property
+    def bulk(self) -> BulkRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(
@@ -310,3 +316,65 @@ class Signer(Protocol):
 
     def public_key_pem(self) -> str: ...
     def key_id(self) -> str: ...
+
+
+class BulkRepository(Protocol):
+    """Bulk jobs (services/bulk_jobs.py): the job and its counts, its chunks of sealed
+    identities, one outcome per subject. Jobs whose intake is not done are not found."""
+
+    def add_job(self, job: BulkJob) -> None: ...
+    def get_job(self, job_id: str) -> BulkJob:
+        """Raises NotFound."""
+        ...
+
+    def accept(self, job: BulkJob, plan: dict[str, Any]) -> None:
+        """The intake is done: store the job's counts and plan; it may be listed and run."""
+        ...
+
+    def delete_job(self, job_id: str) -> None: ...
+    def plan(self, job_id: str) -> dict[str, Any]: ...
+    def set_status(
+        self,
+        job_id: str,
+        status: BulkStatus,
+        at: datetime,
+        *,
+        unless: frozenset[BulkStatus] = frozenset(),
+        reason: str | None = None,
+    ) -> bool:
+        """Move the job to `status` unless it is in one of `unless`; True if it moved."""
+        ...
+
+    def list_jobs(self, after: tuple[datetime, str] | None, limit: int) -> Sequence[BulkJob]:
+        """Newest first; `after` is the (created_at, id) of the previous page's last job."""
+        ...
+
+    def unfinished(self) -> Sequence[str]: ...
+    def add_chunk(self, job_id: str, chunk_no: int, subjects: int, sealed: bytes) -> None: ...
+    def pending_chunks(self, job_id: str, limit: int) -> list[int]: ...
+    def chunk(self, job_id: str, chunk_no: int) -> tuple[str, bytes]:
+        """(status, sealed subjects) of a chunk."""
+        ...
+
+    def finish_chunk(
+        self,
+        job_id: str,
+        chunk_no: int,
+        records: Sequence[SubjectRecord],
+        sealed_rows: dict[int, bytes],
+        at: datetime,
+    ) -> ChunkTally:
+        """Store the outcomes, mark the chunk done, add its counts to the job's (idempotent)."""
+        ...
+
+    def subjects(
+        self, job_id: str, status: str | None, after: int | None, limit: int
+    ) -> Sequence[SubjectRecord]: ...
+    def subject(self, job_id: str, seq: int) -> SubjectRecord | None: ...
+    def sealed_rows(self, job_id: str, seq: int) -> bytes | None: ...
+
+
+class BulkStarter(Protocol):
+    async def start(self, job_id: str) -> None:
+        """Start (or, if it runs already, leave alone) the job's workflow."""
+        ...

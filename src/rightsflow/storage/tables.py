@@ -290,6 +290,81 @@ console_sessions = sa.Table(
 )
 
 
+# Bulk jobs (revision 0008): one file of identities run as chunks. The identities are sealed
+# under the job's own data key (its id stands for a request id in the key database), so
+# destroying that key shreds the job; everything in the clear is counts, statuses and actors.
+bulk_jobs = sa.Table(
+    "bulk_jobs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("policy_key", sa.String(128), nullable=False),
+    sa.Column("regime", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_by", sa.String(160), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("accepted_at", UtcDateTime(), nullable=True),  # None: the intake is not done
+    sa.Column("started_at", UtcDateTime(), nullable=True),
+    sa.Column("finished_at", UtcDateTime(), nullable=True),
+    sa.Column("failure_reason", sa.Text(), nullable=True),  # no personal data, ever
+    sa.Column("identity_types", _json(), nullable=False),
+    sa.Column("plan", _json(), nullable=True),
+    sa.Column("chunk_size", sa.Integer(), nullable=False),
+    sa.Column("subjects_total", sa.Integer(), nullable=False),
+    sa.Column("duplicates", sa.Integer(), nullable=False),
+    sa.Column("subjects_done", sa.Integer(), nullable=False),
+    sa.Column("subjects_failed", sa.Integer(), nullable=False),
+    sa.Column("rows_found", sa.BigInteger(), nullable=False),
+    sa.Column("rows_written", sa.BigInteger(), nullable=False),
+    sa.Column("chunks_total", sa.Integer(), nullable=False),
+    sa.Column("chunks_done", sa.Integer(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Index(None, "created_at", "id"),
+    sa.Index(None, "status"),
+)
+
+
+def bulk_job_ref(*, primary_key: bool = False) -> sa.Column[str]:
+    return sa.Column(
+        "job_id",
+        sa.String(36),
+        sa.ForeignKey("bulk_jobs.id", ondelete="CASCADE"),
+        primary_key=primary_key,
+        nullable=False,
+    )
+
+
+bulk_chunks = sa.Table(
+    "bulk_chunks",
+    metadata,
+    bulk_job_ref(primary_key=True),
+    sa.Column("chunk_no", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("subjects", sa.Integer(), nullable=False),
+    sa.Column("sealed", sa.LargeBinary(), nullable=False),  # [[seq, identities], ...]
+    sa.Column("status", sa.String(16), nullable=False),  # pending | done
+    sa.Column("done_at", UtcDateTime(), nullable=True),
+    sa.Column("subjects_failed", sa.Integer(), nullable=False),
+    sa.Column("rows_found", sa.BigInteger(), nullable=False),
+    sa.Column("rows_written", sa.BigInteger(), nullable=False),
+)
+
+# One row per subject once its chunk ran: counts per collection and a problem (a collection
+# and a reason), never identities; an access job's rows for the subject are kept sealed.
+bulk_subjects = sa.Table(
+    "bulk_subjects",
+    metadata,
+    bulk_job_ref(primary_key=True),
+    sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("chunk_no", sa.Integer(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # done | failed
+    sa.Column("counts", _json(), nullable=False),
+    sa.Column("problem", sa.Text(), nullable=True),
+    sa.Column("sealed_rows", sa.LargeBinary(), nullable=True),
+    sa.Column("done_at", UtcDateTime(), nullable=False),
+    sa.Index(None, "job_id", "status", "seq"),
+)
+
+
 def utcnow() -> datetime:
     """Wall clock for bookkeeping columns (created_at/updated_at) only."""
     return datetime.now(UTC)

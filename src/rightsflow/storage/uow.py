@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Connection, Engine
 
+from rightsflow.storage.bulk_repository import SqlBulkRepository
 from rightsflow.storage.call_repository import SqlCallRepository
 from rightsflow.storage.drp_repository import SqlDrpRepository
 from rightsflow.storage.identity_repository import SqlIdentityHashRepository
@@ -32,6 +33,7 @@ class SqlUnitOfWork(AuditedTransaction):
     verifications: SqlVerificationRepository
     retention: SqlRetentionRepository
     identities: SqlIdentityHashRepository
+    bulk: SqlBulkRepository
 
     def _bind(self, connection: Connection) -> None:
         self.requests = SqlRequestRepository(connection)
@@ -42,6 +44,7 @@ class SqlUnitOfWork(AuditedTransaction):
         self.verifications = SqlVerificationRepository(connection)
         self.retention = SqlRetentionRepository(connection)
         self.identities = SqlIdentityHashRepository(connection)
+        self.bulk = SqlBulkRepository(connection)
 
 
 class SqlUnitOfWorkFactory:

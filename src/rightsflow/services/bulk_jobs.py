@@ -1,0 +1,93 @@
+"""Use cases on bulk jobs: create (intake, then start its workflow), read with progress, list,
+list subject outcomes, cancel. The run itself is services/bulk_run.py; the intake is
+services/bulk_intake.py; receipts are services/bulk_receipt.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from rightsflow.domain.bulk import BulkStatus
+from rightsflow.domain.bulk_jobs import FINISHED, BulkJob, Progress, SubjectRecord, progress
+from rightsflow.domain.errors import Conflict, InvalidInput
+from rightsflow.services import audit
+from rightsflow.services.bulk_intake import NewBulkJob, intake
+from rightsflow.services.platform import Platform
+from rightsflow.services.ports import BulkStarter
+
+SUBJECT_STATUSES = ("done", "failed")
+
+
+@dataclass(frozen=True)
+class JobView:
+    job: BulkJob
+    progress: Progress
+
+
+async def create_and_start(
+    platform: Platform, starter: BulkStarter, new: NewBulkJob, lines: Iterable[str]
+) -> BulkJob:
+    """Intake, then start. If the start fails the job stays PENDING; `resume_unfinished`
+    starts it on the next start of the platform."""
+    job = intake(platform, new, lines)
+    await starter.start(job.id)
+    return job
+
+
+def view(platform: Platform, job_id: str) -> JobView:
+    with platform.uow() as uow:
+        job = uow.bulk.get_job(job_id)
+    return JobView(job, progress(job, platform.clock()))
+
+
+def list_jobs(
+    platform: Platform, after: tuple[datetime, str] | None, limit: int
+) -> Sequence[JobView]:
+    with platform.uow() as uow:
+        jobs = uow.bulk.list_jobs(after, limit)
+    now = platform.clock()
+    return [JobView(j, progress(j, now)) for j in jobs]
+
+
+def subjects(
+    platform: Platform, job_id: str, status: str | None, after: int | None, limit: int
+) -> Sequence[SubjectRecord]:
+    if status is not None and status not in SUBJECT_STATUSES:
+        raise InvalidInput(f"expected one of: {', '.join(SUBJECT_STATUSES)}", field="status")
+    with platform.uow() as uow:
+        uow.bulk.get_job(job_id)  # NotFound for an unknown job, not an empty page
+        return uow.bulk.subjects(job_id, status, after, limit)
+
+
+def cancel(platform: Platform, job_id: str, actor: str) -> BulkJob:
+    """Stop the job: its workflow stops after the chunk it is running (whose outcomes are
+    kept), and runs no further chunk."""
+    now = platform.clock()
+    with platform.uow() as uow:
+        job = uow.bulk.get_job(job_id)
+        if job.finished or not uow.bulk.set_status(
+            job_id, BulkStatus.CANCELED, now, unless=FINISHED
+        ):
+            raise Conflict(f"the bulk job is already {job.status.value}")
+        audit.record(
+            uow,
+            job_id,
+            "bulk.canceled",
+            now,
+            actor=actor,
+            subjects_done=job.subjects_done,
+            subjects_total=job.subjects_total,
+            chunks_done=job.chunks_done,
+        )
+        uow.commit()
+        return uow.bulk.get_job(job_id)
+
+
+async def resume_unfinished(platform: Platform, starter: BulkStarter) -> int:
+    """Make sure every pending or running job has its workflow (after a crash or restart)."""
+    with platform.uow() as uow:
+        pending = list(uow.bulk.unfinished())
+    for job_id in pending:
+        await starter.start(job_id)
+    return len(pending)
