@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine, make_url
 
+from rightsflow.connectors import sql_sweep
 from rightsflow.connectors.base import ConnectorSpec, Row, RowChange, Scalar, check_page_size
 from rightsflow.connectors.sql_errors import Classified, classify
 from rightsflow.connectors.sql_pages import (
@@ -160,6 +162,25 @@ class SqlConnector:
             self._tables.clear()
         if engine is not None:
             engine.dispose()
+
+    # -- retention sweeps (AgedRows: connectors/sql_sweep.py) ---------------------------------
+
+    def count_aged(self, node: PlanNode, age_field: str, cutoff: datetime) -> int:
+        return self._call(node.address, lambda: self._aged(node, age_field, cutoff).count(), node)
+
+    def aged_rows(
+        self,
+        node: PlanNode,
+        age_field: str,
+        cutoff: datetime,
+        after: Sequence[Scalar] | None,
+        limit: int,
+    ) -> list[Row]:
+        query = lambda: self._aged(node, age_field, cutoff)  # noqa: E731
+        return self._call(node.address, lambda: query().chunk(after, limit), node)
+
+    def _aged(self, node: PlanNode, age_field: str, cutoff: datetime) -> sql_sweep.AgedQuery:
+        return sql_sweep.AgedQuery(self.engine, self._table(node), node, age_field, cutoff)
 
     # -- the work -----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from rightsflow.domain.plan import PlanNode
@@ -77,6 +78,30 @@ class Connector(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class AgedRows(Protocol):
+    """Optional for row connectors: the rows a retention sweep finds (rows whose age field
+    is older than a cutoff), in primary-key order and in chunks (keyset, never OFFSET).
+
+    Connectors without it cannot be swept: their rules are reported as not sweepable."""
+
+    def count_aged(self, node: PlanNode, age_field: str, cutoff: datetime) -> int:
+        """How many rows of the collection have `age_field` before `cutoff` (NULL: never)."""
+        ...
+
+    def aged_rows(
+        self,
+        node: PlanNode,
+        age_field: str,
+        cutoff: datetime,
+        after: Sequence[Scalar] | None,
+        limit: int,
+    ) -> list[Row]:
+        """At most `limit` such rows whose primary key (in `node.primary_key` order) is after
+        `after` (None: from the first), ordered by it; `node.fetch_fields` plus the key."""
+        ...
 
 
 # -- Systems that do the work themselves ------------------------------------------------------
