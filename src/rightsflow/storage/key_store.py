@@ -12,6 +12,12 @@ that refuses a key database newer than this code (no Alembic branch: one more mi
 for three tables would cost more than it saves; a change later bumps SCHEMA_VERSION and adds
 its step to `open_key_database`).
 
+Requests received before data keys and still open get their key at start (make_vault), so no
+request's *first* seal happens inside another write transaction (see unkeyed_open_requests).
+That scan reads every open request, so once one start has found them all keyed it records so
+in `key_schema` (row OPEN_KEYED) and later starts skip it: start-up cost stays independent of
+the number of requests. Requests made since get their key on receipt, before their row exists.
+
 A destroyed key keeps its row with an empty `wrapped_key` (the tombstone): the vault then
 refuses to seal anything more for that request instead of quietly making a new key. Each call
 runs in its own short transaction, committed at once: a key is always stored before anything
@@ -20,6 +26,7 @@ sealed under it can be.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
@@ -35,6 +42,9 @@ from rightsflow.storage.migrate import make_engine
 from rightsflow.storage.tables import UtcDateTime, privacy_requests, utcnow
 
 SCHEMA_VERSION = 1
+# Not a schema version: a flag row in key_schema, present once a start found every open request
+# of the app database keyed (older code reads only the "keys" row).
+OPEN_KEYED = "open_requests_keyed"
 key_metadata = sa.MetaData()
 
 key_schema = sa.Table(
@@ -138,6 +148,17 @@ class SqlKeyStore:
         query = sa.select(_k.request_id).where(_k.request_id.in_(list(request_ids)))
         with self.engine.connect() as conn:
             return set(conn.execute(query).scalars())
+
+    def open_requests_keyed(self) -> bool:
+        """Whether a start already found every open request keyed (see the module doc)."""
+        query = sa.select(key_schema.c.version).where(key_schema.c.name == OPEN_KEYED)
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    def record_open_requests_keyed(self) -> None:
+        # Another process starting at the same time may have been first.
+        with contextlib.suppress(sa.exc.IntegrityError), self.engine.begin() as conn:
+            conn.execute(key_schema.insert().values(name=OPEN_KEYED, version=1))
 
     # KEK versions and rotation (storage/kek_rotation.py)
 
@@ -253,9 +274,18 @@ def open_request_ids(app_engine: Engine, batch: int = 1000) -> Iterator[list[str
 
 def unkeyed_open_requests(app_engine: Engine, store: SqlKeyStore) -> list[str]:
     """Open requests with no key row (received before data keys). Two databases, so no join:
-    open ids a batch at a time from the app database, then which of them the key store has."""
+    open ids a batch at a time from the app database, then which of them the key store has.
+
+    Only until a scan finds none: that is recorded (OPEN_KEYED), and from then on this is one
+    indexed read. The flag is written only after a scan *saw* every open request keyed, never
+    on the promise that the caller will key the ones returned (a start that fails half-way
+    scans again next time)."""
+    if store.open_requests_keyed():
+        return []
     missing: list[str] = []
     for ids in open_request_ids(app_engine):
         keyed = store.keyed(ids)
         missing.extend(rid for rid in ids if rid not in keyed)
+    if not missing:
+        store.record_open_requests_keyed()
     return missing
