@@ -12,6 +12,7 @@ from rightsflow.workflows.codec import data_converter
 from rightsflow.workflows.drp_activities import DrpActivities, HttpStatusPoster
 from rightsflow.workflows.request_workflow import PrivacyRequestWorkflow
 from rightsflow.workflows.retention_workflow import RetentionActivities, RetentionPurgeWorkflow
+from rightsflow.workflows.sweep_workflow import RetentionSweepWorkflow, SweepActivities
 
 
 def build_worker(
@@ -21,11 +22,12 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[PrivacyRequestWorkflow, RetentionPurgeWorkflow],
+        workflows=[PrivacyRequestWorkflow, RetentionPurgeWorkflow, RetentionSweepWorkflow],
         activities=[
             *RequestActivities(platform).all(),
             *DrpActivities(platform, poster).all(),
             *RetentionActivities(platform).all(),
+            *SweepActivities(platform).all(),
         ],
         max_concurrent_activities=32,
     )
