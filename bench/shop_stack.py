@@ -201,6 +201,13 @@ class Platform:
         raise RuntimeError(f"{self.base} was not ready after {timeout} s")
 
 
+def watch_postgres(monitor: Monitor, pg: Any) -> None:
+    """Count the throwaway PostgreSQL server (postmaster and its backends) too."""
+    if pg is not None:
+        pid = int((pg.datadir / "postmaster.pid").read_text().split()[0])
+        monitor.watch(pid, "postgres")
+
+
 def _rightsflow(*args: str) -> list[str]:
     return [sys.executable, "-m", "rightsflow.cli.main", *args]
 
