@@ -47,7 +47,7 @@ from bench.shop_stack import (
 def _machine(run: dict[str, Any]) -> dict[str, Any]:
     """CPU of every process together, and grouped, as % of the machine's cores."""
     cpu = run["cpu"]
-    wall = run["seconds"]
+    wall = float(run["seconds"])
     cores = os.cpu_count() or 1
 
     def pct(prefix: str) -> float:
