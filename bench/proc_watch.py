@@ -104,12 +104,21 @@ class Monitor:
         self.sample()
 
     def peaks_mib(self) -> dict[str, float]:
+        """The largest peak per label (processes of one name, e.g. PostgreSQL backends, share
+        a label)."""
         self.sample()
-        return {s.label: round(s.peak_kb / 1024, 1) for s in self.seen.values()}
+        out: dict[str, float] = {}
+        for s in self.seen.values():
+            out[s.label] = max(out.get(s.label, 0.0), round(s.peak_kb / 1024, 1))
+        return out
 
     def cpu(self) -> dict[str, float]:
+        """CPU seconds per label, summed over the processes that share it."""
         self.sample()
-        return {s.label: round(s.cpu_s, 2) for s in self.seen.values()}
+        out: dict[str, float] = {}
+        for s in self.seen.values():
+            out[s.label] = round(out.get(s.label, 0.0) + s.cpu_s, 2)
+        return out
 
 
 def cpu_used(before: dict[str, float], after: dict[str, float], wall: float) -> dict[str, Any]:
