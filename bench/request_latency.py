@@ -37,6 +37,7 @@ from bench.shop_stack import (
     common_args,
     embedded,
     finish,
+    load_average,
     load_shop,
     log,
     postgres,
@@ -137,6 +138,7 @@ def report(args: argparse.Namespace, measured: Any, base: dict[str, Any]) -> dic
     a50, e50 = access["client_s"]["p50"], erasure["client_s"]["p50"]
     return {
         "bench": "request_latency",
+        "load_average_at_end": load_average(),
         "customers": args.customers,
         "target": args.target,
         "k": args.k,

@@ -37,6 +37,7 @@ from bench.shop_stack import (
     common_args,
     embedded,
     finish,
+    load_average,
     load_shop,
     log,
     postgres,
@@ -186,6 +187,7 @@ def main() -> None:
             platform.stop()
     report = {
         "bench": "request_throughput",
+        "load_average_at_end": load_average(),
         "customers": args.customers,
         "target": args.target,
         "setup": "embedded (serve: SQLite app database, dev server, worker in-process)",

@@ -58,6 +58,11 @@ def postgres() -> Any:
     return start_postgres()
 
 
+def load_average() -> list[float]:
+    """1/5/15-minute load: on a shared machine, other work slows every figure down."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def workdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="rightsflow-bench-"))
 

@@ -33,6 +33,7 @@ from bench.shop_stack import (
     Platform,
     common_args,
     finish,
+    load_average,
     load_shop,
     log,
     postgres,
@@ -112,6 +113,7 @@ def main() -> None:
             platform.stop()
     report = {
         "bench": "worker_scaling",
+        "load_average_at_end": load_average(),
         "customers": args.customers,
         "target": args.target,
         "setup": "PostgreSQL app db, own Temporal dev server, serve --no-worker, W workers",
