@@ -28,6 +28,7 @@ from rightsflow.api.rest import (
     privacy_requests,
     reports,
     request_search,
+    retention,
     session,
     signing,
     subject,
@@ -88,4 +89,5 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
     app.include_router(users.router)
     app.include_router(oauth.router)  # /oauth/token (OAuth2 errors, not problem+json)
     app.include_router(clients.router)
+    app.include_router(retention.router)  # retention rules and sweep runs
     return app

@@ -11,7 +11,7 @@ once this module is imported.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -21,6 +21,7 @@ from rightsflow.domain.errors import NotFound
 from rightsflow.domain.sweep_records import CollectionReport, SweepRun
 from rightsflow.storage.tables import UtcDateTime, metadata
 from rightsflow.storage.transaction import AuditedTransaction
+from rightsflow.storage.uow import SqlUnitOfWorkFactory
 
 sweep_runs = sa.Table(
     "sweep_runs",
@@ -174,3 +175,11 @@ class SweepTransaction(AuditedTransaction):
 
     def _bind(self, connection: Connection) -> None:
         self.sweeps = SqlSweepRepository(connection)
+
+
+def sweep_transactions(uow_factory: object) -> Callable[[], SweepTransaction]:
+    """Sweep transactions on the app database a unit-of-work factory opens."""
+    if not isinstance(uow_factory, SqlUnitOfWorkFactory):
+        raise TypeError("retention sweeps need the SQL app database")
+    engine = uow_factory.engine
+    return lambda: SweepTransaction(engine)

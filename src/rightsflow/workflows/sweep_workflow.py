@@ -38,8 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from rightsflow.services import sweeps
     from rightsflow.services.platform import Platform
     from rightsflow.services.sweep_plan import rule_for
-    from rightsflow.storage.sweep_repository import SweepTransaction
-    from rightsflow.storage.uow import SqlUnitOfWorkFactory
+    from rightsflow.storage.sweep_repository import sweep_transactions
 
 SWEEP_WORKFLOW = "RetentionSweep"
 BEGIN, CHUNK, FINISH = "sweep_begin", "sweep_chunk", "sweep_finish"
@@ -63,11 +62,7 @@ class Finish:
 
 def sweeps_for(platform: Platform) -> sweeps.Sweeps:
     """The sweep service on the platform's app database."""
-    factory = platform.uow
-    if not isinstance(factory, SqlUnitOfWorkFactory):
-        raise TypeError("retention sweeps need the SQL app database")
-    engine = factory.engine
-    return sweeps.Sweeps(platform, lambda: SweepTransaction(engine))
+    return sweeps.Sweeps(platform, sweep_transactions(platform.uow))
 
 
 class SweepActivities:
