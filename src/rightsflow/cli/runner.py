@@ -25,6 +25,7 @@ from rightsflow.workflows.devserver import DevServer
 from rightsflow.workflows.health import temporal_status
 from rightsflow.workflows.retention_workflow import ensure_retention_schedule
 from rightsflow.workflows.starter import TemporalStarter
+from rightsflow.workflows.sweep_workflow import TemporalSweepLauncher, ensure_sweep_schedules
 from rightsflow.workflows.worker import build_worker, connect
 
 log = structlog.get_logger("rightsflow")
@@ -97,6 +98,7 @@ async def run_platform(
         starter = TemporalStarter(client, settings.task_queue, step_policy(settings))
         _, created = ensure_admin_token(runtime.engine, settings.admin_token_file)
         app = create_app(settings, _app_deps(runtime, client, starter))
+        app.state.sweep_launcher = TemporalSweepLauncher(client, settings.task_queue)
         server = uvicorn.Server(
             uvicorn.Config(
                 app,
@@ -121,6 +123,9 @@ async def run_platform(
         )
         async with polling:
             await ensure_retention_schedule(client, settings.task_queue, settings.retention_days)
+            await ensure_sweep_schedules(
+                client, settings.task_queue, runtime.platform.datamap.retention
+            )
             resumed = await resume_unfinished(runtime.platform, starter)
             serving = asyncio.create_task(server.serve())
             while not server.started and not serving.done():  # noqa: ASYNC110 (uvicorn has no event)
@@ -153,6 +158,9 @@ async def run_worker(settings: Settings) -> None:
             settings.temporal_address, settings.temporal_namespace, runtime.platform.vault
         )
         await ensure_retention_schedule(client, settings.task_queue, settings.retention_days)
+        await ensure_sweep_schedules(
+            client, settings.task_queue, runtime.platform.datamap.retention
+        )
         log.info("worker_started", task_queue=settings.task_queue)
         await build_worker(
             client,
