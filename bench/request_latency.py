@@ -41,6 +41,7 @@ from bench.shop_stack import (
     load_shop,
     log,
     postgres,
+    watch_postgres,
     workdir,
     write_datamap,
 )
@@ -177,6 +178,7 @@ def main() -> None:
     db = load_shop(args.target, args.customers, work, args.dsn, pg)
     mapdir = write_datamap(work / "datamap", db)
     with monitored() as monitor:
+        watch_postgres(monitor, pg)
         platform = embedded(work, mapdir, monitor)
         try:
             measured = asyncio.run(measure(args, platform, db))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from datetime import datetime
@@ -41,6 +42,7 @@ from bench.shop_stack import (
     load_shop,
     log,
     postgres,
+    watch_postgres,
     workdir,
     write_datamap,
 )
@@ -121,6 +123,31 @@ async def erase_batch(
         "left_behind_by_table": left,
         "peak_rss_mib": peaks,
         "cpu": cpu,
+        "cpu_s_per_request": {k: round(v["cpu_s"] / len(customers), 4) for k, v in cpu.items()},
+        "cpu_ceiling_requests_per_s": cpu_ceiling(cpu, len(customers)),
+    }
+
+
+def cpu_ceiling(cpu: dict[str, Any], requests: int) -> dict[str, Any]:
+    """Requests/s the CPU allows, from the CPU seconds each request cost (independent of how
+    busy the shared machine was): all cores for all processes together, and one core for each
+    Python process (the GIL), whichever is lower."""
+    cores = os.cpu_count() or 1
+    total = sum(float(v["cpu_s"]) for v in cpu.values())
+    python = {  # serve and the workers (Temporal is Go, PostgreSQL many processes)
+        k: float(v["cpu_s"])
+        for k, v in cpu.items()
+        if k.startswith(("serve", "worker")) and "/" not in k
+    }
+    busiest = max(python, key=lambda k: python[k], default=None)
+    per_core = requests / python[busiest] if busiest and python[busiest] else None
+    machine = requests * cores / total if total else None
+    limits = [x for x in (per_core, machine) if x]
+    return {
+        "machine": round(machine, 1) if machine else None,
+        "busiest_python_process": busiest,
+        "one_core_for_it": round(per_core, 1) if per_core else None,
+        "ceiling": round(min(limits), 1) if limits else None,
     }
 
 
@@ -180,6 +207,7 @@ def main() -> None:
     db = load_shop(args.target, args.customers, work, args.dsn, pg)
     mapdir = write_datamap(work / "datamap", db)
     with monitored() as monitor:
+        watch_postgres(monitor, pg)
         platform = embedded(work, mapdir, monitor)
         try:
             runs = asyncio.run(measure(args, platform, db))
