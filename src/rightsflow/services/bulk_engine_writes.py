@@ -160,7 +160,17 @@ def _recheck_node(platform: Platform, chunk: Chunk, node: PlanNode, ctx: WriteCo
 
 
 def _key(node: PlanNode, row: Row) -> Key:
-    return tuple(normalised(row.get(name)) for name in node.primary_key)
+    return tuple(_text(row.get(name)) for name in node.primary_key)
+
+
+def _text(value: object) -> str:
+    """`normalised(value)`, without its JSON round trip for the usual keys (text, integers):
+    the engine keys every row it reads, writes and re-reads."""
+    if type(value) is str:
+        return value
+    if type(value) is int:
+        return str(value)
+    return normalised(value)
 
 
 def _dedupe(node: PlanNode, rows: Sequence[Row]) -> list[Row]:
