@@ -176,8 +176,10 @@ class SqlConnector:
         after: Sequence[Scalar] | None,
         limit: int,
     ) -> list[Row]:
-        query = lambda: self._aged(node, age_field, cutoff)  # noqa: E731
-        return self._call(node.address, lambda: query().chunk(after, limit), node)
+        def chunk() -> list[Row]:
+            return self._aged(node, age_field, cutoff).chunk(after, limit)
+
+        return self._call(node.address, chunk, node)
 
     def _aged(self, node: PlanNode, age_field: str, cutoff: datetime) -> sql_sweep.AgedQuery:
         return sql_sweep.AgedQuery(self.engine, self._table(node), node, age_field, cutoff)
