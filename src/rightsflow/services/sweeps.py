@@ -48,8 +48,10 @@ class SweepRepository(Protocol):
 
 
 class SweepUnitOfWork(Protocol):
-    sweeps: SweepRepository
-    audit: AuditRepository
+    @property
+    def sweeps(self) -> SweepRepository: ...
+    @property
+    def audit(self) -> AuditRepository: ...
 
     def __enter__(self) -> SweepUnitOfWork: ...
     def __exit__(
