@@ -8,6 +8,7 @@ from temporalio.worker import Worker
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import Vault
 from rightsflow.workflows.activities import RequestActivities
+from rightsflow.workflows.bulk_workflow import BulkActivities, BulkJobWorkflow
 from rightsflow.workflows.codec import data_converter
 from rightsflow.workflows.drp_activities import DrpActivities, HttpStatusPoster
 from rightsflow.workflows.request_workflow import PrivacyRequestWorkflow
@@ -22,11 +23,17 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[PrivacyRequestWorkflow, RetentionPurgeWorkflow, RetentionSweepWorkflow],
+        workflows=[
+            PrivacyRequestWorkflow,
+            RetentionPurgeWorkflow,
+            BulkJobWorkflow,
+            RetentionSweepWorkflow,
+        ],
         activities=[
             *RequestActivities(platform).all(),
             *DrpActivities(platform, poster).all(),
             *RetentionActivities(platform).all(),
+            *BulkActivities(platform).all(),
             *SweepActivities(platform).all(),
         ],
         max_concurrent_activities=32,
