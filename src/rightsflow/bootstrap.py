@@ -35,7 +35,7 @@ from rightsflow.storage.signing_keys import FileSigningKey
 from rightsflow.storage.smtp import SmtpConfig, SmtpNotifier, read_secret
 from rightsflow.storage.uow import SqlUnitOfWorkFactory
 from rightsflow.storage.vault import FileVault
-from rightsflow.workflows.contracts import StepPolicy
+from rightsflow.workflows.contracts import StepPolicy, Tuning
 
 
 def utc_now() -> datetime:
@@ -230,6 +230,15 @@ def verification_policy(settings: Settings) -> VerificationPolicy:
         max_attempts=settings.verification_max_attempts,
         resend_after_s=settings.verification_resend_after_s,
         max_sends=settings.verification_max_sends,
+    )
+
+
+def worker_tuning(settings: Settings) -> Tuning:
+    return Tuning(
+        coalesce_window_s=settings.coalesce_window_ms / 1000,
+        coalesce_max_batch=settings.coalesce_max_batch,
+        max_concurrent_activities=settings.worker_max_activities,
+        max_concurrent_workflow_tasks=settings.worker_max_workflow_tasks,
     )
 
 

@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     step_initial_interval_s: float = Field(default=1.0, gt=0)
     step_max_interval_s: float = Field(default=30.0, gt=0)
     step_timeout_s: float = Field(default=300.0, gt=0)
+    # Throughput: concurrent reads/writes of one collection are merged into one statement when
+    # they arrive within the window (a max batch of 1 turns merging off); how much a worker runs
+    # at once.
+    coalesce_window_ms: float = Field(default=5.0, ge=0, le=1000)
+    coalesce_max_batch: int = Field(default=100, ge=1, le=10_000)
+    worker_max_activities: int = Field(default=64, ge=1, le=10_000)
+    worker_max_workflow_tasks: int = Field(default=64, ge=1, le=10_000)
     public_url: str | None = Field(
         default=None,
         description="Base URL services and task owners use to reach this API "

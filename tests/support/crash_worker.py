@@ -34,7 +34,13 @@ class PausingConnector:
         return getattr(self._inner, name)
 
     def mask(self, node: PlanNode, changes: Sequence[RowChange]) -> int:
-        changed = self._inner.mask(node, changes)
+        return self._paused(node, self._inner.mask(node, changes))
+
+    def mask_returning(self, node: PlanNode, changes: Sequence[RowChange]) -> Any:
+        # a write merged from concurrent requests (KeyedWrites) pauses the same way
+        return self._paused(node, self._inner.mask_returning(node, changes))  # type: ignore[attr-defined]
+
+    def _paused(self, node: PlanNode, changed: Any) -> Any:
         self._marker.write_text(node.address)
         time.sleep(30)  # the test kills us here
         return changed

@@ -16,7 +16,13 @@ from rightsflow.api.app import create_app
 from rightsflow.api.client_tokens import ClientTokens
 from rightsflow.api.deps import ApiDeps
 from rightsflow.api.sessions import ConsoleSessions
-from rightsflow.bootstrap import Runtime, build_runtime, client_service, step_policy
+from rightsflow.bootstrap import (
+    Runtime,
+    build_runtime,
+    client_service,
+    step_policy,
+    worker_tuning,
+)
 from rightsflow.cli.users_cmd import people_for
 from rightsflow.config import Settings
 from rightsflow.services.requests import resume_unfinished
@@ -117,6 +123,7 @@ async def run_platform(
                 runtime.platform,
                 settings.task_queue,
                 drp_allow_private_network=settings.drp_allow_private_network,
+                tuning=worker_tuning(settings),
             )
             if worker
             else contextlib.nullcontext()
@@ -167,6 +174,7 @@ async def run_worker(settings: Settings) -> None:
             runtime.platform,
             settings.task_queue,
             drp_allow_private_network=settings.drp_allow_private_network,
+            tuning=worker_tuning(settings),
         ).run()
     finally:
         runtime.close()

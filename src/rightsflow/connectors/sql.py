@@ -222,12 +222,15 @@ class SqlConnector:
         return found
 
     def _mask(self, node: PlanNode, changes: Sequence[RowChange]) -> int:
+        return self._write(self._mask_statements(node, changes))
+
+    def _mask_statements(self, node: PlanNode, changes: Sequence[RowChange]) -> list[sa.Update]:
         table = self._table(node)
         key_names = primary_key(table, node)
         key_columns = columns(table, node, key_names)
         groups = _group_changes(node, table, key_columns, changes)
         dialect = self.engine.dialect.name
-        return self._write(
+        return [
             sa.update(table)
             .where(
                 key_condition(key_columns, chunk),
@@ -237,15 +240,59 @@ class SqlConnector:
             .values({name: bindable(table.c[name], value) for name, value in values.items()})
             for values, keys in groups
             for chunk in batched(keys, self._key_chunk(key_names))
-        )
+        ]
 
     def _delete(self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]) -> int:
+        return self._write(self._delete_statements(node, keys))
+
+    def _delete_statements(
+        self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]
+    ) -> list[sa.Delete]:
         table = self._table(node)
         key_names = primary_key(table, node)
         key_columns = columns(table, node, key_names)
         tuples = coerce_keys(node.address, key_columns, key_tuples(node, key_names, keys))
         chunked = batched(tuples, self._key_chunk(key_names))
-        return self._write(sa.delete(table).where(key_condition(key_columns, c)) for c in chunked)
+        return [sa.delete(table).where(key_condition(key_columns, c)) for c in chunked]
+
+    # -- writes that say which rows they changed (KeyedWrites, for coalesced requests) ----------
+
+    def writes_return_keys(self) -> bool:
+        dialect = self.engine.dialect
+        return bool(dialect.delete_returning and dialect.update_returning)
+
+    def delete_returning(
+        self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]
+    ) -> list[KeyTuple]:
+        if not keys:
+            return []
+        return self._call(
+            node.address,
+            lambda: self._write_returning(node, self._delete_statements(node, keys)),
+            node,
+        )
+
+    def mask_returning(self, node: PlanNode, changes: Sequence[RowChange]) -> list[KeyTuple]:
+        if not changes:
+            return []
+        return self._call(
+            node.address,
+            lambda: self._write_returning(node, self._mask_statements(node, changes)),
+            node,
+        )
+
+    def _write_returning(
+        self, node: PlanNode, statements: Sequence[sa.Update | sa.Delete]
+    ) -> list[KeyTuple]:
+        """Run the statements in one transaction; the keys of the rows they changed."""
+        table = self._table(node)
+        key_columns = columns(table, node, primary_key(table, node))
+        changed: list[KeyTuple] = []
+        with self.engine.begin() as conn:
+            for statement in statements:
+                result = conn.execute(statement.returning(*key_columns))
+                changed.extend(tuple(row) for row in result)
+        return changed
 
     def _write(self, statements: Iterable[sa.Update | sa.Delete]) -> int:
         """Run the statements in one transaction; the number of rows they changed."""

@@ -171,3 +171,25 @@ class SystemConnector(Protocol):
     def check(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+# -- Writes that say which rows they changed --------------------------------------------------
+KeyTuple = tuple[Scalar, ...]  # a row's primary key values, in `node.primary_key` order
+
+
+@runtime_checkable
+class KeyedWrites(Protocol):
+    """Optional for row connectors: a write that returns the keys of the rows it changed, so
+    one write merged from many requests' rows can be credited to each request exactly."""
+
+    def writes_return_keys(self) -> bool:
+        """Whether this system can (e.g. a database with RETURNING)."""
+        ...
+
+    def delete_returning(
+        self, node: PlanNode, keys: Sequence[Mapping[str, Scalar]]
+    ) -> list[KeyTuple]: ...
+
+    def mask_returning(self, node: PlanNode, changes: Sequence[RowChange]) -> list[KeyTuple]:
+        """As `mask`; the keys of the rows that really changed (the guard skips the others)."""
+        ...

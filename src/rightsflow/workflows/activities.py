@@ -4,7 +4,7 @@ turns domain errors into Temporal failures whose message is safe to keep in hist
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -13,10 +13,20 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from rightsflow.domain.errors import ConnectorFailure, RightsflowError
-from rightsflow.services import deadlines, execution, package, system_calls, write_steps
+from rightsflow.services import (
+    coalesced_reads,
+    coalesced_writes,
+    deadlines,
+    execution,
+    package,
+    system_calls,
+    write_steps,
+)
+from rightsflow.services.coalesced_reads import Step
 from rightsflow.services.deadlines import Tick
 from rightsflow.services.execution import RequestState
 from rightsflow.services.platform import Platform
+from rightsflow.workflows.coalescer import Coalescer
 from rightsflow.workflows.contracts import (
     CallState,
     DeadlineTick,
@@ -24,6 +34,7 @@ from rightsflow.workflows.contracts import (
     NodeStep,
     Outline,
     SystemStep,
+    Tuning,
 )
 
 T = TypeVar("T")
@@ -31,8 +42,12 @@ log = structlog.get_logger("rightsflow.activities")
 
 
 async def _run(call: Callable[[], T], what: str, request_id: str) -> T:
+    return await _guard(asyncio.to_thread(call), what, request_id)
+
+
+async def _guard(work: Awaitable[T], what: str, request_id: str) -> T:
     try:
-        return await asyncio.to_thread(call)
+        return await work
     except ConnectorFailure as exc:
         log.warning("step_failed", step=what, request_id=request_id, retryable=exc.retryable)
         kind = "Retryable" if exc.retryable else "NonRetryable"
@@ -47,8 +62,20 @@ async def _run(call: Callable[[], T], what: str, request_id: str) -> T:
 
 
 class RequestActivities:
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: Platform, tuning: Tuning | None = None) -> None:
         self._platform = platform
+        tuning = tuning or Tuning()
+        # Reads and writes of many requests on one collection run as one statement.
+        self._reads: Coalescer[Step, int] = Coalescer(
+            lambda steps: coalesced_reads.retrieve_many(platform, steps),
+            window_s=tuning.coalesce_window_s,
+            max_batch=tuning.coalesce_max_batch,
+        )
+        self._writes: Coalescer[Step, int] = Coalescer(
+            lambda steps: coalesced_writes.erase_many(platform, steps),
+            window_s=tuning.coalesce_window_s,
+            max_batch=tuning.coalesce_max_batch,
+        )
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -85,16 +112,16 @@ class RequestActivities:
 
     @activity.defn(name="retrieve")
     async def retrieve(self, step: NodeStep) -> int:
-        return await _run(
-            lambda: execution.retrieve(self._platform, step.request_id, step.address),
+        return await _guard(
+            self._reads.run(step.address, Step(step.request_id, step.address)),
             f"read {step.address}",
             step.request_id,
         )
 
     @activity.defn(name="erase")
     async def erase(self, step: NodeStep) -> int:
-        return await _run(
-            lambda: write_steps.erase(self._platform, step.request_id, step.address),
+        return await _guard(
+            self._writes.run(step.address, Step(step.request_id, step.address)),
             f"erase {step.address}",
             step.request_id,
         )

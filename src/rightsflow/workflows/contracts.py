@@ -46,6 +46,16 @@ class StepPolicy:
 
 
 @dataclass(frozen=True)
+class Tuning:
+    """How a worker batches and how much it runs at once (settings `worker_*`, `coalesce_*`)."""
+
+    coalesce_window_s: float = 0.005
+    coalesce_max_batch: int = 100
+    max_concurrent_activities: int = 64
+    max_concurrent_workflow_tasks: int = 64
+
+
+@dataclass(frozen=True)
 class RunRequest:
     request_id: str
     attempt: int
