@@ -120,9 +120,19 @@ def subject_lookup(
         for i, e in enumerate(group):
             lookup.values.setdefault(e.target_field, []).extend(t[i] for t in tuples)
         targets = tuple(e.target_field for e in group)
-        lookup.pairs.append((targets, {tuple(normalised(v) for v in t) for t in tuples}))
+        lookup.pairs.append((targets, {tuple(plain_text(v) for v in t) for t in tuples}))
     for name, values in singles.items():
         lookup.values.setdefault(name, []).extend(values)
-        lookup.singles[name] = {normalised(v) for v in values}
+        lookup.singles[name] = {plain_text(v) for v in values}
     lookup.values = {f: sorted(set(v), key=repr) for f, v in lookup.values.items() if v}
     return lookup
+
+
+def plain_text(value: object) -> str:
+    """`lookups.normalised(value)`, without its JSON round trip for the usual values (text,
+    integers): the engine keys every row it reads, writes and re-reads."""
+    if type(value) is str:
+        return value
+    if type(value) is int:
+        return str(value)
+    return normalised(value)

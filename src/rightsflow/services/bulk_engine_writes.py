@@ -16,9 +16,8 @@ from rightsflow.domain.connector import Row, RowChange, Scalar, WriteOutcome
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.domain.masking import CannotMask
 from rightsflow.domain.plan import PlanNode
-from rightsflow.services.bulk_engine_rows import Chunk, failure_reason, subject_lookup
+from rightsflow.services.bulk_engine_rows import Chunk, failure_reason, plain_text, subject_lookup
 from rightsflow.services.erasure import key_of
-from rightsflow.services.lookups import normalised
 from rightsflow.services.platform import Platform
 from rightsflow.services.row_routing import RowRouter
 from rightsflow.services.writes import WriteContext, changes_for, remaining_rows
@@ -160,17 +159,7 @@ def _recheck_node(platform: Platform, chunk: Chunk, node: PlanNode, ctx: WriteCo
 
 
 def _key(node: PlanNode, row: Row) -> Key:
-    return tuple(_text(row.get(name)) for name in node.primary_key)
-
-
-def _text(value: object) -> str:
-    """`normalised(value)`, without its JSON round trip for the usual keys (text, integers):
-    the engine keys every row it reads, writes and re-reads."""
-    if type(value) is str:
-        return value
-    if type(value) is int:
-        return str(value)
-    return normalised(value)
+    return tuple(plain_text(row.get(name)) for name in node.primary_key)
 
 
 def _dedupe(node: PlanNode, rows: Sequence[Row]) -> list[Row]:
