@@ -17,6 +17,7 @@ from rightsflow.api.problems import install_problem_handlers
 from rightsflow.api.rate_limits import install_rate_limits
 from rightsflow.api.rest import (
     audit,
+    bulk_jobs,
     callbacks,
     clients,
     codec,
@@ -89,5 +90,6 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
     app.include_router(users.router)
     app.include_router(oauth.router)  # /oauth/token (OAuth2 errors, not problem+json)
     app.include_router(clients.router)
+    app.include_router(bulk_jobs.router)
     app.include_router(retention.router)  # retention rules and sweep runs
     return app

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 
 from rightsflow.connectors.registry import ConnectorRegistry, default_registry
+from rightsflow.domain.errors import Conflict
 from rightsflow.services.platform import Platform
-from rightsflow.services.ports import WorkflowStarter
+from rightsflow.services.ports import BulkStarter, WorkflowStarter
 
 if TYPE_CHECKING:
     from rightsflow.api.auth import SessionVerifier, TokenVerifier
@@ -35,6 +36,8 @@ class ApiDeps:
     # OAuth2 access tokens of clients, and people's console sessions (None: not accepted).
     tokens: TokenVerifier | None = None
     sessions: SessionVerifier | None = None
+    # Starts bulk jobs' workflows (None: bulk jobs cannot be created here).
+    bulk: BulkStarter | None = None
 
 
 def api_deps(request: Request) -> ApiDeps:
@@ -52,6 +55,13 @@ def _workflows(request: Request) -> WorkflowStarter:
     return api_deps(request).workflows
 
 
+def _bulk(request: Request) -> BulkStarter:
+    starter = api_deps(request).bulk
+    if starter is None:
+        raise Conflict("bulk jobs are not enabled on this server")
+    return starter
+
+
 def _readiness(request: Request) -> Readiness:
     return api_deps(request).readiness
 
@@ -64,3 +74,4 @@ PlatformDep = Annotated[Platform, Depends(_platform)]
 RegistryDep = Annotated[ConnectorRegistry, Depends(_registry)]
 WorkflowsDep = Annotated[WorkflowStarter, Depends(_workflows)]
 ReadinessDep = Annotated[Readiness, Depends(_readiness)]
+BulkDep = Annotated[BulkStarter, Depends(_bulk)]

@@ -25,8 +25,10 @@ from rightsflow.bootstrap import (
 )
 from rightsflow.cli.users_cmd import people_for
 from rightsflow.config import Settings
+from rightsflow.services import bulk_jobs
 from rightsflow.services.requests import resume_unfinished
 from rightsflow.storage.tokens import ensure_admin_token, token_is_valid
+from rightsflow.workflows.bulk_workflow import TemporalBulkStarter
 from rightsflow.workflows.devserver import DevServer
 from rightsflow.workflows.health import temporal_status
 from rightsflow.workflows.retention_workflow import ensure_retention_schedule
@@ -87,7 +89,12 @@ def _app_deps(runtime: Runtime, client: Client, starter: TemporalStarter) -> Api
             settings.api_base_url,
             codec_origins=tuple(settings.codec_cors_origins),
         ),
+        bulk=_bulk_starter(client, settings),
     )
+
+
+def _bulk_starter(client: Client, settings: Settings) -> TemporalBulkStarter:
+    return TemporalBulkStarter(client, settings.task_queue, step_policy(settings))
 
 
 async def run_platform(
@@ -134,6 +141,7 @@ async def run_platform(
                 client, settings.task_queue, runtime.platform.datamap.retention
             )
             resumed = await resume_unfinished(runtime.platform, starter)
+            await bulk_jobs.resume_unfinished(runtime.platform, _bulk_starter(client, settings))
             serving = asyncio.create_task(server.serve())
             while not server.started and not serving.done():  # noqa: ASYNC110 (uvicorn has no event)
                 await asyncio.sleep(0.05)

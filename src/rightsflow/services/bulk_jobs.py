@@ -4,6 +4,7 @@ services/bulk_intake.py; receipts are services/bulk_receipt.py."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,9 +29,10 @@ class JobView:
 async def create_and_start(
     platform: Platform, starter: BulkStarter, new: NewBulkJob, lines: Iterable[str]
 ) -> BulkJob:
-    """Intake, then start. If the start fails the job stays PENDING; `resume_unfinished`
-    starts it on the next start of the platform."""
-    job = intake(platform, new, lines)
+    """Intake (in a thread: it reads `lines`, which may wait on the event loop for the
+    upload's next chunk), then start. If the start fails the job stays PENDING, and
+    `resume_unfinished` starts it on the next start of the platform."""
+    job = await asyncio.to_thread(intake, platform, new, lines)
     await starter.start(job.id)
     return job
 
