@@ -263,6 +263,8 @@ def scale_out(work: Path, mapdir: Path, monitor: Monitor, pg: Any, workers: int)
 
 def set_workers(platform: Platform, count: int) -> None:
     """Replace the running `rightsflow worker` processes by `count` fresh ones."""
+    if len(platform.by_name("worker")) == count:
+        return
     platform.stop("worker")
     logs = platform.data_dir.parent / "logs"
     for n in range(1, count + 1):
