@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -143,3 +145,43 @@ async def test_multipart_jsonl_access_job_and_scopes(
         assert job["rows_found"] >= 30
         assert job["rows_written"] == 0
     assert rows(db, "SELECT count(*) FROM customers WHERE email LIKE 'customer%'") == [(300,)]
+
+
+async def _cli(*args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "rightsflow.cli.main",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    output, _ = await process.communicate()
+    return process.returncode or 0, output.decode()
+
+
+async def test_cli_bulk_erase_follows_the_job_to_the_end(
+    tmp_path: Path, temporal_server: DevServer, temporal_client: Client
+) -> None:
+    async with _api(tmp_path, temporal_server, temporal_client) as (http, db, _platform):
+        url = str(http.base_url).rstrip("/")
+        common = ["--url", url, "--token", "privacy_operator", "--data-dir", str(tmp_path)]
+        people = tmp_path / "closures.csv"
+        people.write_text("".join(csv_lines(range(1, 121))))
+        args = ["bulk", "erase", str(people), "--follow", "--poll", "0.2", *common]
+        code, output = await _cli(*args)
+        assert code == 0, output
+        assert "120/120 subjects (0 failed)" in output
+        assert "completed" in output
+        job_id = output.split("bulk job ", 1)[1].split(":", 1)[0]
+        code, output = await _cli("bulk", "status", job_id, *common)
+        assert code == 0, output
+        assert f"{job_id}  erase  completed" in output
+        bad = tmp_path / "bad.csv"
+        bad.write_text("email\nok@x.example\nnot-an-email\n")
+        code, output = await _cli("bulk", "erase", str(bad), *common)
+        assert code == 1
+        assert "line.3" in output
+        assert "not-an-email" not in output
+    assert rows(db, "SELECT count(*) FROM customers WHERE email LIKE 'customer%'") == [(180,)]

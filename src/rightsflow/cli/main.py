@@ -10,6 +10,7 @@ import typer
 
 from rightsflow.cli import (
     audit_cmd,
+    bulk_cmd,
     clients_cmd,
     connectors_cmd,
     datamap_cmd,
@@ -40,6 +41,7 @@ app.add_typer(retention_cmd.app, name="retention")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(requests_cmd.app, name="requests")
 app.add_typer(users_cmd.app, name="users")
+app.add_typer(bulk_cmd.app, name="bulk")
 app.command("plan")(datamap_cmd.plan)
 app.command("demo")(demo_cmd.demo)
 app.add_typer(connectors_cmd.app, name="connectors")
