@@ -67,7 +67,14 @@ def workdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="rightsflow-bench-"))
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def common_args(parser: argparse.ArgumentParser, customers: int = 10_000) -> None:
+    """The shared flags; also makes SIGTERM stop the run as Ctrl-C does, so the processes it
+    started are stopped too (a background job ignores SIGINT)."""
+    signal.signal(signal.SIGTERM, _interrupt)
     parser.add_argument("--customers", type=int, default=customers)
     parser.add_argument("--target", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("--dsn", help="an existing PostgreSQL database for the shop")
@@ -128,7 +135,9 @@ def write_datamap(mapdir: Path, db: ShopDb) -> Path:
 
 @dataclass
 class Proc:
-    """A child process with a name; `stop` sends SIGINT (serve's Ctrl-C stops its children)."""
+    """A child process with a name; `stop` sends SIGTERM, which `serve` and `worker` handle as
+    Ctrl-C (serve stops its dev server), and which is not ignored in background jobs as SIGINT
+    is."""
 
     name: str
     popen: subprocess.Popen[bytes]
@@ -145,7 +154,7 @@ class Proc:
 
     def stop(self) -> None:
         if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGINT)
+            self.popen.send_signal(signal.SIGTERM)
             try:
                 self.popen.wait(timeout=30)
             except subprocess.TimeoutExpired:
