@@ -4,6 +4,7 @@ They satisfy the repository Protocols in services/ports.py structurally."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -367,13 +368,21 @@ def _upsert(
     dialect = conn.dialect.name
     if dialect not in ("sqlite", "postgresql"):
         return False
-    insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
-    upsert = insert.values(values).on_conflict_do_update(
-        index_elements=list(table.primary_key.columns),
-        set_={name: insert.excluded[name] for name in update},
-    )
     try:
-        conn.execute(upsert)
+        conn.execute(_upsert_statement(dialect, table, tuple(values), tuple(update)), values)
     except IntegrityError:
         raise _not_found() from None
     return True
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_statement(
+    dialect: str, table: sa.Table, columns: tuple[str, ...], update: tuple[str, ...]
+) -> sa.Insert:
+    """Built once per shape: every step writes results, and building the construct (not
+    running it) was a visible share of a worker's CPU."""
+    insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
+    return insert.values({name: sa.bindparam(name) for name in columns}).on_conflict_do_update(
+        index_elements=list(table.primary_key.columns),
+        set_={name: insert.excluded[name] for name in update},
+    )

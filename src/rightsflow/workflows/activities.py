@@ -33,6 +33,7 @@ from rightsflow.workflows.contracts import (
     Finish,
     NodeStep,
     Outline,
+    RowsStep,
     SystemStep,
     Tuning,
 )
@@ -82,6 +83,7 @@ class RequestActivities:
             self.begin,
             self.retrieve,
             self.erase,
+            self.run_rows,
             self.recheck,
             self.build_package,
             self.finish,
@@ -125,6 +127,34 @@ class RequestActivities:
             f"erase {step.address}",
             step.request_id,
         )
+
+    @activity.defn(name="run_rows")
+    async def run_rows(self, step: RowsStep) -> list[str]:
+        """Every row step of the request in one activity (each node still coalesced with other
+        requests'); the re-check's problems (empty: verified). A retry skips finished nodes."""
+        rid = step.request_id
+        for wave in step.waves:
+            await self._all(self._reads, "read", rid, wave)
+            activity.heartbeat()
+        if step.read_only:
+            await self.build_package(rid)
+            return []
+        for group in step.erase_groups:
+            await self._all(self._writes, "erase", rid, group)
+            activity.heartbeat()
+        return await self.recheck(rid)
+
+    async def _all(
+        self, steps: Coalescer[Step, int], verb: str, rid: str, addresses: list[str]
+    ) -> None:
+        """The nodes at once; when any failed, the first failure (after all have finished)."""
+        outcomes = await asyncio.gather(
+            *(_guard(steps.run(a, Step(rid, a)), f"{verb} {a}", rid) for a in addresses),
+            return_exceptions=True,
+        )
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures:
+            raise failures[0]
 
     @activity.defn(name="recheck")
     async def recheck(self, request_id: str) -> list[str]:

@@ -18,6 +18,7 @@ __all__ = [
     "Finish",
     "NodeStep",
     "Outline",
+    "RowsStep",
     "RunRequest",
     "StepPolicy",
     "SystemStep",
@@ -43,6 +44,18 @@ class StepPolicy:
     initial_interval_s: float = 1.0
     max_interval_s: float = 30.0
     timeout_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class RowsStep:
+    """All row work of a request none of whose systems answers for itself, as one activity:
+    read wave by wave, then (unless read-only) write group by group and read again, or build
+    the package. Addresses only."""
+
+    request_id: str
+    waves: list[list[str]]
+    erase_groups: list[list[str]]
+    read_only: bool
 
 
 @dataclass(frozen=True)
