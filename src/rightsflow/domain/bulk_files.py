@@ -152,7 +152,9 @@ class SeenSubjects:
 
     def add(self, identities: Mapping[str, str]) -> bool:
         """Record the identity set; False if it was seen before."""
-        text = json.dumps(sorted(identities.items()), separators=(",", ":"))
+        # Types are names ([a-z0-9_]) and each value carries its length, so no two different
+        # sets have the same text, whatever characters a value holds.
+        text = ";".join(f"{k}={len(v)}:{v}" for k, v in sorted(identities.items()))
         digest = hashlib.blake2b(text.encode(), digest_size=8, key=self._key).digest()
         value = int.from_bytes(digest, "big") or 1  # 0 marks an empty slot
         if not self._insert(self._slots, value):
