@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,11 +14,12 @@ import sqlalchemy as sa
 
 from rightsflow.bootstrap import Runtime, build_runtime
 from rightsflow.config import Settings
-from rightsflow.domain.bulk import BulkStatus
+from rightsflow.domain.bulk import BulkKind, BulkStatus, BulkSubject
+from rightsflow.domain.bulk_jobs import BulkJob
 from rightsflow.domain.errors import NotFound, RightsflowError
 from rightsflow.sample.shop import email_for
 from rightsflow.services import bulk_jobs, bulk_receipt, bulk_run
-from rightsflow.services.bulk_intake import BadFile, NewBulkJob, intake
+from rightsflow.services.bulk_intake import BadFile, NewBulkJob, intake, seal_chunk
 from tests.support.bulk_stack import csv_lines, new_job
 from tests.support.postgres import PostgresServer, start_postgres
 from tests.support.stack import make_shop, rows
@@ -149,3 +151,40 @@ def test_an_access_job_keeps_each_subjects_rows_sealed_under_the_jobs_key(
     assert platform.vault.destroy_key(job.id)  # shredding the job
     with pytest.raises(RightsflowError):
         platform.vault.open(job.id, sealed)
+
+
+class _Started:
+    def __init__(self) -> None:
+        self.jobs: list[str] = []
+
+    async def start(self, job_id: str) -> None:
+        self.jobs.append(job_id)
+
+
+async def test_resume_starts_unfinished_jobs_and_forgets_cut_off_intakes(
+    runtime: Runtime,
+) -> None:
+    platform = runtime.platform
+    pending = new_job(platform, range(1, 4))
+    cut_off = BulkJob(
+        id=str(uuid.uuid4()),
+        kind=BulkKind.ERASE,
+        policy_key="default_erasure",
+        regime="gdpr",
+        status=BulkStatus.PENDING,
+        created_by="user:op",
+        created_at=platform.clock() - timedelta(hours=2),
+        identity_types=(),
+        chunk_size=10,
+    )
+    sealed = seal_chunk(platform.vault, cut_off.id, [BulkSubject(2, {"email": email_for(1)})])
+    with platform.uow() as uow:
+        uow.bulk.add_job(cut_off)
+        uow.bulk.add_chunk(cut_off.id, 0, 1, sealed)
+        uow.commit()
+    started = _Started()
+    assert await bulk_jobs.resume_unfinished(platform, started) == 1
+    assert started.jobs == [pending.id]
+    assert _count(runtime, "bulk_chunks") == 1  # the pending job's only
+    with pytest.raises(RightsflowError):
+        platform.vault.open(cut_off.id, sealed)

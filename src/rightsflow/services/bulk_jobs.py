@@ -7,17 +7,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rightsflow.domain.bulk import BulkStatus
 from rightsflow.domain.bulk_jobs import FINISHED, BulkJob, Progress, SubjectRecord, progress
 from rightsflow.domain.errors import Conflict, InvalidInput
 from rightsflow.services import audit
-from rightsflow.services.bulk_intake import NewBulkJob, intake
+from rightsflow.services.bulk_intake import NewBulkJob, discard, intake
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import BulkStarter
 
 SUBJECT_STATUSES = ("done", "failed")
+# An intake still unfinished after this long was cut off (its process stopped): uploads of a
+# million lines take about a minute.
+ABANDONED_AFTER = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -87,9 +90,13 @@ def cancel(platform: Platform, job_id: str, actor: str) -> BulkJob:
 
 
 async def resume_unfinished(platform: Platform, starter: BulkStarter) -> int:
-    """Make sure every pending or running job has its workflow (after a crash or restart)."""
+    """Make sure every pending or running job has its workflow (after a crash or restart);
+    forget the files whose intake stopped half-way (`ABANDONED_AFTER` ago or more)."""
     with platform.uow() as uow:
         pending = list(uow.bulk.unfinished())
+        stale = list(uow.bulk.abandoned(platform.clock() - ABANDONED_AFTER))
+    for job_id in stale:
+        discard(platform, job_id)
     for job_id in pending:
         await starter.start(job_id)
     return len(pending)

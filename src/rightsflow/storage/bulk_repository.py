@@ -106,6 +106,12 @@ class SqlBulkRepository:
         )
         return list(self._conn.execute(query).scalars())
 
+    def abandoned(self, before: datetime) -> Sequence[str]:
+        """Ids of jobs whose intake began before `before` and never finished (the process
+        taking the file in stopped): their chunks are to be discarded."""
+        query = sa.select(_j.id).where(_j.accepted_at.is_(None), _j.created_at < before)
+        return list(self._conn.execute(query).scalars())
+
     # --- chunks ---
 
     def add_chunk(self, job_id: str, chunk_no: int, subjects: int, sealed: bytes) -> None:
