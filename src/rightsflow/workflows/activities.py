@@ -66,17 +66,23 @@ class RequestActivities:
     def __init__(self, platform: Platform, tuning: Tuning | None = None) -> None:
         self._platform = platform
         tuning = tuning or Tuning()
+        self._running = 0  # requests in their row steps: one alone never waits for others
         # Reads and writes of many requests on one collection run as one statement.
         self._reads: Coalescer[Step, int] = Coalescer(
             lambda steps: coalesced_reads.retrieve_many(platform, steps),
             window_s=tuning.coalesce_window_s,
             max_batch=tuning.coalesce_max_batch,
+            busy=self._busy,
         )
         self._writes: Coalescer[Step, int] = Coalescer(
             lambda steps: coalesced_writes.erase_many(platform, steps),
             window_s=tuning.coalesce_window_s,
             max_batch=tuning.coalesce_max_batch,
+            busy=self._busy,
         )
+
+    def _busy(self) -> bool:
+        return self._running > 1
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -132,6 +138,13 @@ class RequestActivities:
     async def run_rows(self, step: RowsStep) -> list[str]:
         """Every row step of the request in one activity (each node still coalesced with other
         requests'); the re-check's problems (empty: verified). A retry skips finished nodes."""
+        self._running += 1
+        try:
+            return await self._rows(step)
+        finally:
+            self._running -= 1
+
+    async def _rows(self, step: RowsStep) -> list[str]:
         rid = step.request_id
         for wave in step.waves:
             await self._all(self._reads, "read", rid, wave)

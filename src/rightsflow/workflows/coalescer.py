@@ -2,7 +2,8 @@
 
 Steps of the same kind on the same collection that arrive within `window_s` of the first (or
 until `max_batch` are waiting) run as one batch in a worker thread; each caller gets its own
-outcome back (a count, or its own exception). A lone step waits at most the window.
+outcome back (a count, or its own exception). A lone step waits at most the window, and not at
+all when nothing else is running that could join it (`busy`).
 """
 
 from __future__ import annotations
@@ -29,10 +30,16 @@ class Coalescer(Generic[S, R]):
     """Batches steps per key; `run(key, step)` resolves with that step's own outcome."""
 
     def __init__(
-        self, runner: BatchRunner[S, R], *, window_s: float = 0.005, max_batch: int = 100
+        self,
+        runner: BatchRunner[S, R],
+        *,
+        window_s: float = 0.005,
+        max_batch: int = 100,
+        busy: Callable[[], bool] = lambda: True,
     ) -> None:
         self._runner = runner
         self._window_s = window_s
+        self._busy = busy  # False: nothing else could join the batch, do not wait the window
         self._max_batch = max_batch
         self._pending: dict[object, _Pending[S, R]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -44,7 +51,8 @@ class Coalescer(Generic[S, R]):
         pending = self._pending.get(key)
         if pending is None:
             pending = self._pending[key] = _Pending()
-            pending.timer = loop.call_later(self._window_s, self._flush, key)
+            window = self._window_s if self._busy() else 0.0
+            pending.timer = loop.call_later(window, self._flush, key)
         future: asyncio.Future[R] = loop.create_future()
         pending.steps.append(step)
         pending.futures.append(future)
