@@ -26,8 +26,10 @@ async def test_steps_arriving_together_run_as_one_batch_each_with_its_own_outcom
         *(batcher.run("customers", s) for s in (1, 2, -3, 4)), return_exceptions=True
     )
     assert runner.batches == [[1, 2, -3, 4]]
-    assert results[:2] == [10, 20] and results[3] == 40
-    assert isinstance(results[2], ValueError) and str(results[2]) == "step -3"
+    assert results[:2] == [10, 20]
+    assert results[3] == 40
+    assert isinstance(results[2], ValueError)
+    assert str(results[2]) == "step -3"
 
 
 async def test_batches_are_per_key_and_capped() -> None:
