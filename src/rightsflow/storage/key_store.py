@@ -17,6 +17,9 @@ request's *first* seal happens inside another write transaction (see unkeyed_ope
 That scan reads every open request, so once one start has found them all keyed it records so
 in `key_schema` (row OPEN_KEYED) and later starts skip it: start-up cost stays independent of
 the number of requests. Requests made since get their key on receipt, before their row exists.
+(Pairing a flagged key database with an app database restored from before data keys skips the
+scan: those requests get their key at their first seal, which only matters when both databases
+are one SQLite file.)
 
 A destroyed key keeps its row with an empty `wrapped_key` (the tombstone): the vault then
 refuses to seal anything more for that request instead of quietly making a new key. Each call
