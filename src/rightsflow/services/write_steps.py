@@ -99,6 +99,14 @@ def recheck(platform: Platform, request_id: str) -> list[str]:
     return problems
 
 
+def recheck_node(platform: Platform, request_id: str, address: str) -> int:
+    """Re-check one collection on its own (records its result); rows still not as written."""
+    plan = load_plan(platform, request_id)
+    return _recheck_node(
+        platform, request_id, plan, plan.node(address), context(platform, request_id)
+    )
+
+
 def _recheck_node(
     platform: Platform, request_id: str, plan: ExecutionPlan, node: PlanNode, ctx: WriteContext
 ) -> int:
@@ -112,7 +120,7 @@ def _recheck_node(
         request_id,
         node.address,
         "recheck",
-        lambda: _dedupe(
+        lambda: dedupe(
             node,
             connector.fetch_by_keys(node, keys)
             + lookup.only_matching(connector.retrieve(node, lookup.values)),
@@ -135,7 +143,7 @@ def _recheck_node(
     return left
 
 
-def _dedupe(node: PlanNode, rows: Sequence[Row]) -> list[Row]:
+def dedupe(node: PlanNode, rows: Sequence[Row]) -> list[Row]:
     seen: dict[tuple[object, ...], Row] = {}
     for row in rows:
         seen.setdefault(tuple(key_of(node, row).values()), row)

@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 from rightsflow.domain.errors import ConnectorFailure, RightsflowError
 from rightsflow.services import (
     coalesced_reads,
+    coalesced_rechecks,
     coalesced_writes,
     deadlines,
     execution,
@@ -76,6 +77,13 @@ class RequestActivities:
         )
         self._writes: Coalescer[Step, int] = Coalescer(
             lambda steps: coalesced_writes.erase_many(platform, steps),
+            window_s=tuning.coalesce_window_s,
+            max_batch=tuning.coalesce_max_batch,
+            busy=self._busy,
+        )
+
+        self._rechecks: Coalescer[Step, str] = Coalescer(
+            lambda steps: coalesced_rechecks.recheck_many(platform, steps),
             window_s=tuning.coalesce_window_s,
             max_batch=tuning.coalesce_max_batch,
             busy=self._busy,
@@ -155,7 +163,11 @@ class RequestActivities:
         for group in step.erase_groups:
             await self._all(self._writes, "erase", rid, group)
             activity.heartbeat()
-        return await self.recheck(rid)
+        written = [a for group in step.erase_groups for a in group]
+        problems = await asyncio.gather(
+            *(_guard(self._rechecks.run(a, Step(rid, a)), f"re-check {a}", rid) for a in written)
+        )
+        return [p for p in problems if p]
 
     async def _all(
         self, steps: Coalescer[Step, int], verb: str, rid: str, addresses: list[str]
