@@ -59,6 +59,9 @@ _SEMANTIC_REFUSALS = {
     # cursors are opaque and only valid when this API issued them
     "GET /api/v1/privacy-requests": "422",
     "GET /api/v1/audit": "422",
+    "GET /api/v1/bulk-jobs": "422",
+    # a bulk job's file must name identity types and hold valid identities
+    "POST /api/v1/bulk-jobs": "422",
     # `since` may not follow `until`, periods are bounded by the regime
     "GET /api/v1/audit/export": "422",
     "POST /api/v1/privacy-requests/{request_id}/extend": "422",

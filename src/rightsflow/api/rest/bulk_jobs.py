@@ -289,9 +289,11 @@ def list_bulk_subjects(
         Query(description="done | failed", json_schema_extra={"enum": ["done", "failed"]}),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=32, description="next_cursor")] = None,
+    cursor: Annotated[
+        str | None, Query(pattern=r"^[0-9]{1,9}$", description="next_cursor: a line number")
+    ] = None,
 ) -> SubjectPage:
-    after = _seq_cursor(cursor)
+    after = int(cursor) if cursor is not None else None
     found = list(bulk_jobs.subjects(platform, job_id, status, after, limit + 1))
     page = found[:limit]
     more = len(found) > limit
@@ -299,14 +301,6 @@ def list_bulk_subjects(
         items=[SubjectOut.of(r) for r in page],
         next_cursor=str(page[-1].seq) if more else None,
     )
-
-
-def _seq_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    if not cursor.isdigit():
-        raise InvalidInput("not a cursor returned by this API", field="cursor")
-    return int(cursor)
 
 
 @router.get(
