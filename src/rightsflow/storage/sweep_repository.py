@@ -4,8 +4,7 @@ Counts only: no rows, keys or values. The one exception is where a run stopped i
 collection (`cursor`, the last primary key done), which may be an identifier and is stored
 sealed under a data key of the run's own, destroyed when the run ends (services/sweeps.py).
 
-The tables are declared on the app schema's metadata, so the migrations check covers them
-once this module is imported.
+The tables are declared with the others in storage/tables.py.
 """
 
 from __future__ import annotations
@@ -19,42 +18,9 @@ from sqlalchemy.engine import Connection
 
 from rightsflow.domain.errors import NotFound
 from rightsflow.domain.sweep_records import CollectionReport, SweepRun
-from rightsflow.storage.tables import UtcDateTime, metadata
+from rightsflow.storage.tables import sweep_run_collections, sweep_runs
 from rightsflow.storage.transaction import AuditedTransaction
 from rightsflow.storage.uow import SqlUnitOfWorkFactory
-
-sweep_runs = sa.Table(
-    "sweep_runs",
-    metadata,
-    sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("rule", sa.String(64), nullable=False),
-    sa.Column("action", sa.String(16), nullable=False),
-    sa.Column("dry_run", sa.Boolean(), nullable=False),
-    sa.Column("cutoff", UtcDateTime(), nullable=False),
-    sa.Column("actor", sa.String(200), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("started_at", UtcDateTime(), nullable=False),
-    sa.Column("finished_at", UtcDateTime(), nullable=True),
-    sa.Column("failure", sa.String(500), nullable=True),
-    sa.Index(None, "rule", "started_at"),
-)
-
-sweep_run_collections = sa.Table(
-    "sweep_run_collections",
-    metadata,
-    sa.Column(
-        "run_id", sa.String(36), sa.ForeignKey("sweep_runs.id", ondelete="CASCADE"), nullable=False
-    ),
-    sa.Column("position", sa.Integer(), nullable=False),
-    sa.Column("address", sa.String(300), nullable=False),
-    sa.Column("matched", sa.BigInteger(), nullable=False),
-    sa.Column("deleted", sa.BigInteger(), nullable=False),
-    sa.Column("masked", sa.BigInteger(), nullable=False),
-    sa.Column("done", sa.Boolean(), nullable=False),
-    sa.Column("reason", sa.String(500), nullable=True),
-    sa.Column("cursor", sa.LargeBinary(), nullable=True),
-    sa.PrimaryKeyConstraint("run_id", "address"),
-)
 
 _r, _c = sweep_runs.c, sweep_run_collections.c
 

@@ -368,3 +368,38 @@ bulk_subjects = sa.Table(
 def utcnow() -> datetime:
     """Wall clock for bookkeeping columns (created_at/updated_at) only."""
     return datetime.now(UTC)
+
+
+# Reports of retention sweep runs (migration 0009): counts only, see sweep_repository.py.
+sweep_runs = sa.Table(
+    "sweep_runs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("dry_run", sa.Boolean(), nullable=False),
+    sa.Column("cutoff", UtcDateTime(), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("finished_at", UtcDateTime(), nullable=True),
+    sa.Column("failure", sa.String(500), nullable=True),
+    sa.Index(None, "rule", "started_at"),
+)
+
+sweep_run_collections = sa.Table(
+    "sweep_run_collections",
+    metadata,
+    sa.Column(
+        "run_id", sa.String(36), sa.ForeignKey("sweep_runs.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("address", sa.String(300), nullable=False),
+    sa.Column("matched", sa.BigInteger(), nullable=False),
+    sa.Column("deleted", sa.BigInteger(), nullable=False),
+    sa.Column("masked", sa.BigInteger(), nullable=False),
+    sa.Column("done", sa.Boolean(), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=True),
+    sa.Column("cursor", sa.LargeBinary(), nullable=True),
+    sa.PrimaryKeyConstraint("run_id", "address"),
+)
