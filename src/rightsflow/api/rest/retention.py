@@ -120,7 +120,7 @@ def list_rules(platform: PlatformDep) -> RuleList:
 @router.post(
     "/rules/{key}/dry-run",
     summary="Count what the rule would delete or mask now (changes nothing)",
-    responses=problem_responses(403, 404),
+    responses=problem_responses(403, 404, 422),
 )
 @requires(Scope.DATAMAP_WRITE)
 async def dry_run(platform: PlatformDep, key: RuleKey, actor: ActorDep) -> RunOut:
@@ -133,7 +133,7 @@ async def dry_run(platform: PlatformDep, key: RuleKey, actor: ActorDep) -> RunOu
     "/rules/{key}/run",
     status_code=202,
     summary="Start a run of the rule now (chunked, on the workflow engine)",
-    responses=problem_responses(403, 404, 409),
+    responses=problem_responses(403, 404, 409, 422),
 )
 @requires(Scope.DATAMAP_WRITE)
 async def run_now(request: Request, platform: PlatformDep, key: RuleKey, actor: ActorDep) -> RunOut:
@@ -144,7 +144,9 @@ async def run_now(request: Request, platform: PlatformDep, key: RuleKey, actor: 
     return RunOut.of(await sweeps.start(_sweeps(platform), launcher, rule, actor))
 
 
-@router.get("/runs", summary="Sweep runs, newest first (counts only)")
+@router.get(
+    "/runs", summary="Sweep runs, newest first (counts only)", responses=problem_responses(422)
+)
 @requires(Scope.DATAMAP_READ)
 def list_runs(
     platform: PlatformDep,
@@ -154,7 +156,11 @@ def list_runs(
     return RunList(items=[RunOut.of(r) for r in sweeps.runs(_sweeps(platform), rule, limit)])
 
 
-@router.get("/runs/{run_id}", summary="One sweep run's report", responses=problem_responses(404))
+@router.get(
+    "/runs/{run_id}",
+    summary="One sweep run's report",
+    responses=problem_responses(404, 422),
+)
 @requires(Scope.DATAMAP_READ)
 def get_run(platform: PlatformDep, run_id: RunId) -> RunOut:
     return RunOut.of(sweeps.get(_sweeps(platform), run_id))
