@@ -190,6 +190,7 @@ async def measure(args: argparse.Namespace, platform: Platform, db: shop_sql.Sho
         grouped = range(each.stop, each.stop + size)
         base = baselines(db, each, grouped)
         runs.append({**run, "baseline": base, "ratios": _ratios(run, base, size)})
+        log(f"  run: {json.dumps(runs[-1])}")  # kept on stderr if a later run fails
         next_customer = grouped.stop
     return runs
 

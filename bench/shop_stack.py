@@ -325,6 +325,19 @@ class Api:
     async def close(self) -> None:
         await self.http.aclose()
 
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One call, retried on a dropped connection (a keep-alive connection the server
+        closed as the request went out); safe, as submits carry an Idempotency-Key."""
+        for attempt in range(1, 4):
+            try:
+                async with self.gate:
+                    return await self.http.request(method, path, **kwargs)
+            except (httpx.ReadError, httpx.RemoteProtocolError, httpx.ConnectError):
+                if attempt == 3:
+                    raise
+                await asyncio.sleep(0.5 * attempt)
+        raise AssertionError("unreachable")
+
     async def submit(self, kind: str, customer: int) -> str:
         body = {
             "type": kind,
@@ -332,15 +345,14 @@ class Api:
             "regime": "ccpa",
             "identity_verified": True,
         }
-        async with self.gate:
-            answer = await self.http.post("/api/v1/privacy-requests", json=body)
-        if answer.status_code != 202:
+        key = {"Idempotency-Key": f"bench-{kind}-{customer}"}
+        answer = await self._send("POST", "/api/v1/privacy-requests", json=body, headers=key)
+        if answer.status_code not in (200, 202):  # 200: the replay of a retried submit
             raise RuntimeError(f"submit: HTTP {answer.status_code} {answer.text[:200]}")
         return str(answer.json()["id"])
 
     async def get(self, path: str) -> dict[str, Any]:
-        async with self.gate:
-            answer = await self.http.get(path)
+        answer = await self._send("GET", path)
         answer.raise_for_status()
         body: dict[str, Any] = answer.json()
         return body

@@ -87,6 +87,7 @@ async def measure(args: argparse.Namespace, platform: Platform, db: ShopDb) -> A
             k: v for k, v in run["peak_rss_mib"].items() if not k.startswith("postgres")
         }
         runs.append({"workers": count, **run})
+        log(f"  run: {json.dumps(runs[-1])}")  # kept on stderr if a later run fails
         next_customer = customers.stop
     return runs
 
