@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rightsflow.domain.bulk import BulkSubject
-from rightsflow.domain.connector import Row, Scalar
+from rightsflow.domain.connector import Row
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.domain.plan import ExecutionPlan, PlanNode
-from rightsflow.services.lookups import Lookup, _groups, normalised
+from rightsflow.services.lookups import Lookup, lookup_from, normalised
 from rightsflow.services.platform import Platform
 from rightsflow.services.row_routing import RowRouter
 from rightsflow.services.rows import PAGE_ROWS
@@ -101,38 +101,9 @@ def subject_lookup(
 ) -> Lookup:
     """One subject's lookup for `node`: its identities and the values of the rows found for it
     upstream (`lookups.lookup_for` over rows in memory instead of stored pages)."""
-    lookup = Lookup({})
-    singles: dict[str, set[Scalar]] = {}
-    for given in node.identity_inputs:
-        value = identities.get(given.identity)
-        if value is not None:  # a line without this identity type finds nothing here
-            singles.setdefault(given.field, set()).add(value)
-    for group in _groups(plan, node):
-        rows = found.get(group[0].source_collection, ())
-        if len(group) == 1:
-            e = group[0]
-            singles.setdefault(e.target_field, set()).update(
-                r[e.source_field] for r in rows if r.get(e.source_field) is not None
-            )
-            continue
-        tuples = {tuple(r.get(e.source_field) for e in group) for r in rows}
-        tuples = {t for t in tuples if None not in t}
-        for i, e in enumerate(group):
-            lookup.values.setdefault(e.target_field, []).extend(t[i] for t in tuples)
-        targets = tuple(e.target_field for e in group)
-        lookup.pairs.append((targets, {tuple(plain_text(v) for v in t) for t in tuples}))
-    for name, values in singles.items():
-        lookup.values.setdefault(name, []).extend(values)
-        lookup.singles[name] = {plain_text(v) for v in values}
-    lookup.values = {f: sorted(set(v), key=repr) for f, v in lookup.values.items() if v}
-    return lookup
+    return lookup_from(plan, node, identities, lambda source: found.get(source, ()))
 
 
 def plain_text(value: object) -> str:
-    """`lookups.normalised(value)`, without its JSON round trip for the usual values (text,
-    integers): the engine keys every row it reads, writes and re-reads."""
-    if type(value) is str:
-        return value
-    if type(value) is int:
-        return str(value)
+    """The text form rows are keyed by (`lookups.normalised`)."""
     return normalised(value)

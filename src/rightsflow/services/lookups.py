@@ -10,7 +10,7 @@ other subject's row is read, erased or counted.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from rightsflow.domain.connector import Row, Scalar
@@ -45,12 +45,30 @@ def lookup_for(
     identities = open_subject(
         platform.vault, request_id, uow.requests.sealed_identities(request_id)
     ).identities
+    return lookup_from(
+        plan,
+        node,
+        identities,
+        lambda source: _source_rows(platform, uow, request_id, source),
+    )
+
+
+def lookup_from(
+    plan: ExecutionPlan,
+    node: PlanNode,
+    identities: Mapping[str, Scalar],
+    rows_of: Callable[[str], Iterable[Row]],
+) -> Lookup:
+    """A subject's lookup for `node`: its identities, and the values of the rows found for it
+    upstream (`rows_of(source collection)`). A missing identity type finds nothing here."""
     lookup = Lookup({})
     singles: dict[str, set[Scalar]] = {}
     for given in node.identity_inputs:
-        singles.setdefault(given.field, set()).add(identities[given.identity])
+        value = identities.get(given.identity)
+        if value is not None:
+            singles.setdefault(given.field, set()).add(value)
     for group in _groups(plan, node):
-        rows = _source_rows(platform, uow, request_id, group[0].source_collection)
+        rows = rows_of(group[0].source_collection)
         if len(group) == 1:
             e = group[0]
             singles.setdefault(e.target_field, set()).update(
@@ -99,6 +117,10 @@ def _source_rows(
 
 def normalised(value: object) -> str:
     """One text form for a value from the connector and the same value back from storage."""
+    if type(value) is str:  # the usual values, without the JSON round trip (same text)
+        return value
+    if type(value) is int:
+        return str(value)
     plain = json.loads(to_json([value]))[0]
     return plain if isinstance(plain, str) else json.dumps(plain)
 
