@@ -152,14 +152,17 @@ class Proc:
             tail = self.log_path.read_text(errors="replace")[-3000:]
             raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n{tail}")
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+
+    def stop(self) -> None:
+        self.terminate()
+        try:
+            self.popen.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
 
 
 def spawn(name: str, argv: Sequence[str], logs: Path, env: dict[str, str]) -> Proc:
@@ -197,7 +200,11 @@ class Platform:
         self.monitor.watch(proc.pid, proc.name)
 
     def stop(self, prefix: str = "") -> None:
-        """Stop the processes named so (all by default), the last started first."""
+        """Stop the processes named so (all by default), the last started first; workers all
+        at once (each may take seconds to finish its tasks)."""
+        for proc in self.by_name(prefix):
+            if proc.name.startswith("worker"):
+                proc.terminate()
         for proc in reversed(self.by_name(prefix)):
             proc.stop()
             self.procs.remove(proc)
