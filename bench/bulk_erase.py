@@ -8,7 +8,7 @@ parts of the tables) are erased:
 - `job`: through the bulk job's own steps in this process (`bulk_intake.intake` of a CSV file,
   then `bulk_run.begin` / `run_chunk` / `finish` as the workflow's activities call them: sealed
   chunks, outcomes and audit in the SQLite app database), without the Temporal server;
-- `baseline`: a hand-written psycopg script doing the same changes (bench/shop_sql.py ERASE:
+- `baseline`: a hand-written psycopg script doing the same changes (bench/shop_sql.py erase_set:
   `UPDATE ... WHERE customer_id = ANY(%s)` / `customer_email = ANY(%s)`), chunked the same way,
   one commit per chunk, and nothing else (no read, no re-check).
 
@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.shop_sql import ERASE, ShopDb, email_for, left_behind, row_ids  # noqa: E402
+from bench.shop_sql import ShopDb, email_for, erase_set, left_behind, row_ids  # noqa: E402
 from bench.shop_stack import finish, load_shop, log, postgres, workdir, write_datamap  # noqa: E402
 
 from rightsflow.bootstrap import build_runtime  # noqa: E402
@@ -177,10 +177,6 @@ def run_engine(platform: Platform, ids: Sequence[int], chunk: int, profile: bool
     }
 
 
-def add(total: list[int], more: int) -> None:
-    total[0] += more
-
-
 def run_job(platform: Platform, ids: Sequence[int], chunk: int) -> dict[str, Any]:
     from rightsflow.services import bulk_intake, bulk_run  # noqa: PLC0415 (optional, newer)
 
@@ -208,16 +204,8 @@ def run_job(platform: Platform, ids: Sequence[int], chunk: int) -> dict[str, Any
 
 
 def run_baseline(db: ShopDb, ids: Sequence[int], chunk: int) -> dict[str, Any]:
-    rows = 0
     reset_peak()
-    start = time.perf_counter()
-    with db.session() as conn:
-        for part in chunks_of(ids, chunk):
-            values = {"ids": list(part), "emails": [email_for(i) for i in part]}
-            for statement in ERASE:
-                rows += db.run(conn, statement, values, True).rowcount
-            conn.commit()
-    seconds = time.perf_counter() - start
+    seconds, rows = erase_set(db, ids, chunk)
     return {**rates(len(ids), rows, seconds), "peak_rss_mib": peak_mib()}
 
 

@@ -154,7 +154,7 @@ def cpu_ceiling(cpu: dict[str, Any], requests: int) -> dict[str, Any]:
 def baselines(db: shop_sql.ShopDb, each: range, grouped: range) -> dict[str, Any]:
     """Subjects/s of the hand-written scripts, on other customers than the engine's."""
     one_by_one = shop_sql.erase_each(db, each)
-    set_based = shop_sql.erase_set(db, grouped)
+    set_based, _ = shop_sql.erase_set(db, grouped)
     return {
         "one_subject_per_transaction": {
             "seconds": round(one_by_one, 3),

@@ -144,15 +144,17 @@ def erase_each(db: ShopDb, ids: Sequence[int]) -> float:
     return time.perf_counter() - start
 
 
-def erase_set(db: ShopDb, ids: Sequence[int], chunk: int = 1000) -> float:
-    """Set-based `= ANY(...)` statements over chunks of subjects, one commit each; seconds."""
+def erase_set(db: ShopDb, ids: Sequence[int], chunk: int = 1000) -> tuple[float, int]:
+    """Set-based `= ANY(...)` statements over chunks of subjects, one commit each; seconds and
+    rows changed."""
+    rows = 0
     start = time.perf_counter()
     with db.session() as conn:
         for at in range(0, len(ids), chunk):
             for q in ERASE:
-                db.run(conn, q, _group(ids[at : at + chunk]), True)
+                rows += db.run(conn, q, _group(ids[at : at + chunk]), True).rowcount
             conn.commit()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, rows
 
 
 def row_ids(db: ShopDb, ids: Sequence[int]) -> dict[str, list[int]]:
