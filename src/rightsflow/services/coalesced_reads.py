@@ -12,11 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rightsflow.domain.connector import Row
-from rightsflow.domain.errors import Conflict, ConnectorFailure, RightsflowError
+from rightsflow.domain.errors import ConnectorFailure, RightsflowError
 from rightsflow.domain.plan import PlanNode
-from rightsflow.domain.requests import RequestStatus
 from rightsflow.services import audit
-from rightsflow.services.execution import planned, retrieve
+from rightsflow.services.execution import executing_plan, retrieve
 from rightsflow.services.lookups import Lookup, lookup_for
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import NodeResult, UnitOfWork
@@ -84,10 +83,7 @@ def _prepare(
 
 
 def _reader(platform: Platform, uow: UnitOfWork, index: int, step: Step) -> _Reader | int:
-    request = uow.requests.get(step.request_id)
-    if request.status is not RequestStatus.EXECUTING:
-        raise Conflict(f"request is {request.status.value}, not executing")
-    plan = planned(uow, step.request_id)
+    plan = executing_plan(uow, step.request_id)
     done = uow.results.get(step.request_id, step.address, "retrieve")
     if done is not None and done.status == "done":
         return done.rows_found

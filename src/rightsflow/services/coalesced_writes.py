@@ -9,23 +9,25 @@ one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from rightsflow.domain.connector import KeyedWrites, KeyTuple, RowChange, Scalar
-from rightsflow.domain.errors import Conflict, ConnectorFailure, RightsflowError
+from rightsflow.domain.errors import ConnectorFailure, RightsflowError
 from rightsflow.domain.masking import CannotMask
 from rightsflow.domain.plan import PlanNode
-from rightsflow.domain.requests import RequestStatus
 from rightsflow.services import audit
 from rightsflow.services.coalesced_reads import Outcome, Step
 from rightsflow.services.erasure import key_of
-from rightsflow.services.execution import planned, rows_found
+from rightsflow.services.execution import executing_plan, rows_found
 from rightsflow.services.lookups import normalised
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import NodeResult
 from rightsflow.services.write_steps import context, erase
 from rightsflow.services.writes import changes_for
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -72,10 +74,7 @@ def erase_many(platform: Platform, steps: Sequence[Step]) -> list[Outcome]:
 
 def _writer(platform: Platform, index: int, step: Step) -> _Writer | int:
     with platform.uow() as uow:
-        request = uow.requests.get(step.request_id)
-        if request.status is not RequestStatus.EXECUTING:
-            raise Conflict(f"request is {request.status.value}, not executing")
-        node = planned(uow, step.request_id).node(step.address)
+        node = executing_plan(uow, step.request_id).node(step.address)
         done = uow.results.get(step.request_id, step.address, "erase")
         if done is not None and done.status == "done":
             return done.rows_masked + done.rows_deleted
@@ -101,10 +100,12 @@ def _write_together(platform: Platform, group: list[_Writer]) -> None:
     connector = platform.connectors.for_system(node.system)
     assert isinstance(connector, KeyedWrites)  # noqa: S101 - checked by _mergeable
     if node.action == "delete":
-        keys = _distinct([k for w in group for k in w.keys], node)
+        keys = _distinct([k for w in group for k in w.keys], node, lambda key: key)
         changed = connector.delete_returning(node, keys)
     else:
-        changes = _distinct_changes([c for w in group for c in w.changes], node)
+        changes = _distinct(
+            [c for w in group for c in w.changes], node, lambda change: dict(change.key)
+        )
         changed = connector.mask_returning(node, changes)
     written = {_normal(key) for key in changed}
     for writer in group:
@@ -120,18 +121,11 @@ def _normal(key: KeyTuple) -> tuple[str, ...]:
     return tuple(normalised(value) for value in key)
 
 
-def _distinct(keys: list[dict[str, Scalar]], node: PlanNode) -> list[dict[str, Scalar]]:
+def _distinct(items: list[T], node: PlanNode, key: Callable[[T], dict[str, Scalar]]) -> list[T]:
     """A row two requests share (the same subject asked twice) is written once."""
-    seen: dict[tuple[str, ...], dict[str, Scalar]] = {}
-    for key in keys:
-        seen.setdefault(_normal(_ordered(node, key)), key)
-    return list(seen.values())
-
-
-def _distinct_changes(changes: list[RowChange], node: PlanNode) -> list[RowChange]:
-    seen: dict[tuple[str, ...], RowChange] = {}
-    for change in changes:
-        seen.setdefault(_normal(_ordered(node, dict(change.key))), change)
+    seen: dict[tuple[str, ...], T] = {}
+    for item in items:
+        seen.setdefault(_normal(_ordered(node, key(item))), item)
     return list(seen.values())
 
 

@@ -129,13 +129,19 @@ def load_plan(
     platform: Platform, request_id: str, *, require_executing: bool = True
 ) -> ExecutionPlan:
     with platform.uow() as uow:
-        request = uow.requests.get(request_id)
-        plan = _stored_plan(uow, request_id)
-    if require_executing and request.status is not RequestStatus.EXECUTING:
+        if require_executing:
+            return executing_plan(uow, request_id)
+        uow.requests.get(request_id)  # NotFound for an unknown request
+        return planned(uow, request_id)
+
+
+def executing_plan(uow: UnitOfWork, request_id: str) -> ExecutionPlan:
+    """The plan of a request that is executing, inside the caller's unit of work; `Conflict`
+    when it is not executing (e.g. canceled meanwhile) or not planned yet."""
+    request = uow.requests.get(request_id)
+    if request.status is not RequestStatus.EXECUTING:
         raise Conflict(f"request is {request.status.value}, not executing")
-    if plan is None:
-        raise Conflict(_NOT_PLANNED)
-    return plan
+    return planned(uow, request_id)
 
 
 def retrieve(platform: Platform, request_id: str, address: str) -> int:
