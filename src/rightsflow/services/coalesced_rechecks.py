@@ -76,10 +76,13 @@ def _together(platform: Platform, group: list[_Check]) -> list[Checked]:
     node = group[0].node
     connector = platform.connectors.for_system(node.system)
     owners: dict[tuple[str, ...], list[int]] = {}
+    keys: list[dict[str, Scalar]] = []  # one per row to fetch, in the values it held
     for position, check in enumerate(group):
         for key in check.row_keys():
-            owners.setdefault(_normal(node, key), []).append(position)
-    keys = [dict(zip(node.primary_key, k, strict=True)) for k in _originals(group, owners)]
+            normal = _normal(node, key)
+            if normal not in owners:
+                keys.append(key)
+            owners.setdefault(normal, []).append(position)
     router: RowRouter[int] = RowRouter()
     for position, check in enumerate(group):
         router.add(position, check.lookup)
@@ -88,26 +91,13 @@ def _together(platform: Platform, group: list[_Check]) -> list[Checked]:
         for position in owners.get(_normal(node, key_of(node, row)), ()):
             now[position].append(row)
     for row in connector.retrieve(node, router.values()):
-        for position in router.route(row):
-            if group[position].lookup.admits(row):
-                now[position].append(row)
+        for position in router.route(row):  # composite references: whole tuples only
+            now[position].append(row)
     out: list[Checked] = []
     for check, rows in zip(group, now, strict=True):
         again = dedupe(node, rows)
         out.append((remaining_rows(node, check.before, again, check.ctx), len(again)))
     return out
-
-
-def _originals(
-    group: list[_Check], owners: dict[tuple[str, ...], list[int]]
-) -> list[tuple[Scalar, ...]]:
-    """One key per row to fetch, in the values the rows held (not their text form)."""
-    node = group[0].node
-    seen: dict[tuple[str, ...], tuple[Scalar, ...]] = {}
-    for check in group:
-        for key in check.row_keys():
-            seen.setdefault(_normal(node, key), tuple(key[n] for n in node.primary_key))
-    return [seen[k] for k in owners]
 
 
 def _normal(node: PlanNode, key: dict[str, Scalar]) -> tuple[str, ...]:
