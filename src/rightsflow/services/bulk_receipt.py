@@ -13,10 +13,10 @@ from rightsflow.domain.plan import ExecutionPlan, PlanNode
 from rightsflow.services.platform import Platform
 from rightsflow.services.receipt import (
     ReceiptLine,
-    _checked,
-    _fields,
-    _json_ready,
-    _recheck_text,
+    fields_written,
+    is_checked,
+    json_ready,
+    recheck_text,
 )
 
 BULK_RECEIPT_FORMAT = "rightsflow.bulk-receipt/v1"
@@ -49,11 +49,11 @@ def signed(platform: Platform, job_id: str, seq: int) -> dict[str, Any]:
         "status": record.status,
         "problem": record.problem,
         "policy": job.policy_key,
-        "verified": erasing and bool(lines) and all(_checked(ln.recheck) for ln in lines),
+        "verified": erasing and bool(lines) and all(is_checked(ln.recheck) for ln in lines),
         "lines": [asdict(ln) for ln in lines],
         "not_reached": [{"collection": s.address, "reason": s.reason} for s in plan.skipped],
     }
-    return platform.signer.sign(_json_ready(document))
+    return platform.signer.sign(json_ready(document))
 
 
 def _line(
@@ -62,7 +62,7 @@ def _line(
     """`checked`: the subject came through without a problem, so its re-check ran; a subject
     with a problem was left out of the engine's later steps, so its zero counts prove nothing."""
     found = outcome.rows_found if outcome else 0
-    base = ReceiptLine(node.address, node.system, node.action, found, fields=_fields(node))
+    base = ReceiptLine(node.address, node.system, node.action, found, fields=fields_written(node))
     if not erasing:
         return replace(base, recheck="not needed")
     if not node.erases:
@@ -86,7 +86,7 @@ def _line(
         rows_deleted=outcome.rows_deleted,
         rows_kept=outcome.rows_kept,
         exemption=node.exemption,
-        recheck=_recheck_text(outcome.remaining, node.action)
+        recheck=recheck_text(outcome.remaining, node.action)
         if checked or outcome.remaining
         else "not run",
     )

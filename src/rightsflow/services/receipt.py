@@ -83,7 +83,7 @@ def build(platform: Platform, request_id: str) -> Receipt:
     attested = {c.system: c for c in calls if c.operation == "erase" and _attested(c)}
     lines = [_with_attestation(_line(node, results), attested) for node in plan.nodes]
     skipped = [{"collection": s.address, "reason": s.reason} for s in plan.skipped]
-    verified = bool(lines) and all(_checked(ln.recheck) for ln in lines)
+    verified = bool(lines) and all(is_checked(ln.recheck) for ln in lines)
     return Receipt(
         request_id,
         request.status.value,
@@ -106,7 +106,7 @@ def _with_attestation(line: ReceiptLine, attested: Mapping[str, SystemCallRecord
     return replace(line, recheck=f"attested {call.outcome} by {call.actor}")
 
 
-def _checked(recheck: str) -> bool:
+def is_checked(recheck: str) -> bool:
     """A person's attestation counts: nobody can re-read a system only a person can reach."""
     return recheck in ("verified", "not needed") or recheck.startswith(
         ("attested done", "attested no_data")
@@ -133,7 +133,9 @@ def _line(node: PlanNode, results: Mapping[tuple[str, str], NodeResult]) -> Rece
     written = _done(results.get((node.address, "erase")))
     check = results.get((node.address, "recheck"))
     rows_found = found.rows_found if found else 0
-    base = ReceiptLine(node.address, node.system, node.action, rows_found, fields=_fields(node))
+    base = ReceiptLine(
+        node.address, node.system, node.action, rows_found, fields=fields_written(node)
+    )
     if not node.erases:
         reason = (
             f"exemption: {node.exemption.legal_basis}"
@@ -156,7 +158,7 @@ def _line(node: PlanNode, results: Mapping[tuple[str, str], NodeResult]) -> Rece
         rows_deleted=written.rows_deleted if written else 0,
         rows_kept=rows_found if node.action == "keep" else 0,
         exemption=node.exemption,
-        recheck=_recheck_text(check.remaining if check else None, node.action),
+        recheck=recheck_text(check.remaining if check else None, node.action),
         evidence=dict(written.evidence) if written else {},
     )
 
@@ -165,7 +167,7 @@ def _done(result: NodeResult | None) -> NodeResult | None:
     return result if result is not None and result.status == "done" else None
 
 
-def _fields(node: PlanNode) -> tuple[FieldWritten, ...]:
+def fields_written(node: PlanNode) -> tuple[FieldWritten, ...]:
     if node.action == "restrict" and node.restriction is not None:
         return (FieldWritten(node.restriction.field, "restricted"),)
     out = []
@@ -181,7 +183,7 @@ def _strategy(strategy: MaskStrategy | None) -> str:
     return (strategy or MaskStrategy.NULL).value
 
 
-def _recheck_text(remaining: int | None, action: str) -> str:
+def recheck_text(remaining: int | None, action: str) -> str:
     if remaining is None:
         return "not run"
     if remaining == 0:
@@ -197,7 +199,7 @@ def signed(platform: Platform, request_id: str) -> dict[str, Any]:
 
     Every field of `Receipt` goes in as it is, whatever fields it grows, plus the envelope:
     format, issue time and what the request was (type, regime, when received)."""
-    body = _json_ready(asdict(build(platform, request_id)))
+    body = json_ready(asdict(build(platform, request_id)))
     with platform.uow() as uow:
         request = uow.requests.get(request_id)
     envelope = {
@@ -213,7 +215,7 @@ def signed(platform: Platform, request_id: str) -> dict[str, Any]:
     return platform.signer.sign(envelope | body)
 
 
-def _json_ready(value: dict[str, Any]) -> dict[str, Any]:
+def json_ready(value: dict[str, Any]) -> dict[str, Any]:
     """What the document looks like after JSON (tuples as lists, enums and times as text), so
     the signature covers exactly what a client receives and parses."""
     ready: dict[str, Any] = json.loads(json.dumps(value, default=_json_default))
