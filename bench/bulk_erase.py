@@ -28,6 +28,7 @@ import cProfile
 import functools
 import io
 import json
+import os
 import pstats
 import sys
 import time
@@ -40,6 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.proc_watch import hwm_kb  # noqa: E402
 from bench.shop_sql import ShopDb, email_for, erase_set, left_behind, row_ids  # noqa: E402
 from bench.shop_stack import finish, load_shop, log, postgres, workdir, write_datamap  # noqa: E402
 
@@ -127,10 +129,7 @@ def reset_peak() -> None:
 
 
 def peak_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
+    return round(hwm_kb(os.getpid()) / 1024, 1)
 
 
 # --------------------------------------------------------------------------- the runs

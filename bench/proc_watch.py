@@ -34,7 +34,8 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _hwm_kb(pid: int) -> int:
+def hwm_kb(pid: int) -> int:
+    """Peak RSS (VmHWM) of one process in KiB; 0 once it has ended."""
     for line in _read(f"/proc/{pid}/status").splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
@@ -91,7 +92,7 @@ class Monitor:
                 for pid in _descendants(root):
                     label = name if pid == root else f"{name}/{_read(f'/proc/{pid}/comm').strip()}"
                     seen = self.seen.setdefault(pid, _Seen(label))
-                    seen.peak_kb = max(seen.peak_kb, _hwm_kb(pid))
+                    seen.peak_kb = max(seen.peak_kb, hwm_kb(pid))
                     seen.cpu_s = max(seen.cpu_s, cpu_seconds(pid))
 
     def reset_peaks(self) -> None:

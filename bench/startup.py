@@ -31,7 +31,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,15 +43,14 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.proc_watch import cpu_seconds  # noqa: E402
+
 BATCH = 5_000
 READY_TIMEOUT_S = 300.0
 CLOSED = ("completed", "completed", "completed", "denied", "expired", "canceled")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _env(tree: Path) -> dict[str, str]:
@@ -77,12 +75,6 @@ def time_help(tree: Path | None) -> tuple[float, float]:
     return time.perf_counter() - started, usage.ru_utime + usage.ru_stime
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) the process has used so far (its children not counted)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _ready(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - our own server
@@ -94,7 +86,9 @@ def _ready(url: str) -> bool:
 def time_serve(tree: Path, data_dir: Path, mapdir: Path) -> tuple[float, float]:
     """Seconds from spawning `serve` to /readyz answering 200, and the CPU seconds its own
     process used by then (the dev server child not counted); the server is stopped after."""
-    port = _free_port()
+    from rightsflow.workflows.devserver import free_port  # noqa: PLC0415
+
+    port = free_port()
     command = _cli("serve", "--data-dir", str(data_dir), "--datamap", str(mapdir))
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -111,7 +105,7 @@ def time_serve(tree: Path, data_dir: Path, mapdir: Path) -> tuple[float, float]:
             if time.perf_counter() - started > READY_TIMEOUT_S:
                 raise SystemExit("serve was not ready in time")
             time.sleep(0.02)
-        return time.perf_counter() - started, _cpu_s(process.pid)
+        return time.perf_counter() - started, cpu_seconds(process.pid)
     finally:
         process.send_signal(signal.SIGINT)  # stops the dev server child too
         try:
