@@ -10,7 +10,7 @@ from rightsflow.domain.bulk import BulkSubject
 from rightsflow.domain.connector import Row
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.domain.plan import ExecutionPlan, PlanNode
-from rightsflow.services.lookups import Lookup, lookup_from, normalised
+from rightsflow.services.lookups import Lookup, lookup_from
 from rightsflow.services.platform import Platform
 from rightsflow.services.row_routing import RowRouter
 from rightsflow.services.rows import PAGE_ROWS
@@ -102,8 +102,3 @@ def subject_lookup(
     """One subject's lookup for `node`: its identities and the values of the rows found for it
     upstream (`lookups.lookup_for` over rows in memory instead of stored pages)."""
     return lookup_from(plan, node, identities, lambda source: found.get(source, ()))
-
-
-def plain_text(value: object) -> str:
-    """The text form rows are keyed by (`lookups.normalised`)."""
-    return normalised(value)

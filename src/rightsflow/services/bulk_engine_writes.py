@@ -16,8 +16,9 @@ from rightsflow.domain.connector import Row, RowChange, Scalar, WriteOutcome
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.domain.masking import CannotMask
 from rightsflow.domain.plan import PlanNode
-from rightsflow.services.bulk_engine_rows import Chunk, failure_reason, plain_text, subject_lookup
+from rightsflow.services.bulk_engine_rows import Chunk, failure_reason, subject_lookup
 from rightsflow.services.erasure import key_of
+from rightsflow.services.lookups import normalised
 from rightsflow.services.platform import Platform
 from rightsflow.services.row_routing import RowRouter
 from rightsflow.services.writes import WriteContext, changes_for, remaining_rows
@@ -159,7 +160,7 @@ def _recheck_node(platform: Platform, chunk: Chunk, node: PlanNode, ctx: WriteCo
 
 
 def _key(node: PlanNode, row: Row) -> Key:
-    return tuple(plain_text(row.get(name)) for name in node.primary_key)
+    return tuple(normalised(row.get(name)) for name in node.primary_key)
 
 
 def _dedupe(node: PlanNode, rows: Sequence[Row]) -> list[Row]:
