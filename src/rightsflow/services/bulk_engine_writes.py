@@ -16,7 +16,7 @@ from rightsflow.domain.connector import Row, RowChange, Scalar, WriteOutcome
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.domain.masking import CannotMask
 from rightsflow.domain.plan import PlanNode
-from rightsflow.services.bulk_engine_rows import Chunk, failure_reason, subject_lookup
+from rightsflow.services.bulk_engine_rows import Chunk, Counts, failure_reason, subject_lookup
 from rightsflow.services.erasure import key_of
 from rightsflow.services.lookups import normalised
 from rightsflow.services.platform import Platform
@@ -55,11 +55,13 @@ def _write_node(platform: Platform, chunk: Chunk, node: PlanNode, ctx: WriteCont
         keys: Work[dict[str, Scalar]] = {
             seq: {_key(node, r): key_of(node, r) for r in rows} for seq, rows in rows_of.items()
         }
-        _count(chunk.deleted, node, keys)
-        return _apply(chunk, node, keys, lambda items: connector.delete(node, items))
+        written = _apply(chunk, node, keys, lambda items: connector.delete(node, items))
+        _count(chunk, chunk.deleted, node, keys)
+        return written
     changes = _changes(chunk, node, rows_of, ctx)
-    _count(chunk.masked, node, changes)
-    return _apply(chunk, node, changes, lambda items: connector.mask(node, items))
+    written = _apply(chunk, node, changes, lambda items: connector.mask(node, items))
+    _count(chunk, chunk.masked, node, changes)
+    return written
 
 
 def _changes(
@@ -86,9 +88,11 @@ def _changes(
     return out
 
 
-def _count(counts: dict[tuple[int, str], int], node: PlanNode, work: Work[T]) -> None:
+def _count(chunk: Chunk, counts: Counts, node: PlanNode, work: Work[T]) -> None:
+    """Each subject's rows written, once the write is done (a subject it failed wrote none)."""
     for seq, items in work.items():
-        counts[(seq, node.address)] = len(items)
+        if seq not in chunk.problems:
+            counts[(seq, node.address)] = len(items)
 
 
 def _apply(
@@ -111,9 +115,6 @@ def _apply(
             raise
         if len(seqs) == 1:
             chunk.fail(seqs, failure_reason(node.address, exc))
-            work[seqs[0]].clear()
-            for counts in (chunk.deleted, chunk.masked):
-                counts.pop((seqs[0], node.address), None)
             return 0
         half = len(seqs) // 2
         return sum(
