@@ -24,7 +24,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
 
-from rightsflow.domain.connector import Row, Scalar
+from rightsflow.domain.connector import Row, Scalar, rows_written
 from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.domain.retention_rules import RetentionRule
 from rightsflow.domain.sweep_records import CollectionReport, SweepRun, SweepStatus
@@ -157,11 +157,11 @@ def _sweep_chunk(
     if not rows:
         return replace(report, done=True)
     if node.action == "delete":
-        deleted = _rows(target.connector.delete(node, [key_of(node, r) for r in rows]))
+        deleted = rows_written(target.connector.delete(node, [key_of(node, r) for r in rows]))
         report = replace(report, deleted=report.deleted + deleted)
     else:
         context = WriteContext(mask_keys(vault.masking_key()))
-        masked = _rows(target.connector.mask(node, changes_for(node, rows, context)))
+        masked = rows_written(target.connector.mask(node, changes_for(node, rows, context)))
         report = replace(report, masked=report.masked + masked)
     last: list[Scalar] = list(key_of(node, rows[-1]).values())
     cursor = vault.seal(run.id, json.dumps(last, default=str).encode())
@@ -173,11 +173,6 @@ def _open_cursor(sweeps: Sweeps, run_id: str, sealed: bytes | None) -> list[Scal
         return None
     value = json.loads(sweeps.platform.vault.open(run_id, sealed))
     return value if isinstance(value, list) else None
-
-
-def _rows(outcome: object) -> int:
-    rows = getattr(outcome, "rows", outcome)
-    return rows if isinstance(rows, int) else 0
 
 
 def finish(sweeps: Sweeps, run_id: str, failure: str | None = None) -> SweepRun:
