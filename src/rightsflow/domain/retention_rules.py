@@ -16,7 +16,6 @@ with its line (see yaml_lines.py), like the rest of the data map.
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import yaml
 
 from rightsflow.domain.categories import is_known, matches
 from rightsflow.domain.datamap import Collection, Dataset
+from rightsflow.domain.deadlines import add_months
 from rightsflow.domain.errors import Problem
 from rightsflow.domain.yaml_lines import PathStep, compose, problem_location
 
@@ -60,14 +60,7 @@ class MaxAge:
             return now - timedelta(days=self.amount)
         if self.unit == "week":
             return now - timedelta(weeks=self.amount)
-        months = self.amount * (12 if self.unit == "year" else 1)
-        year, month = divmod(now.year * 12 + now.month - 1 - months, 12)
-        day = min(now.day, _days_in(year, month + 1))
-        return now.replace(year=year, month=month + 1, day=day)
-
-
-def _days_in(year: int, month: int) -> int:
-    return calendar.monthrange(year, month)[1]
+        return add_months(now, -self.amount * (12 if self.unit == "year" else 1))
 
 
 @dataclass(frozen=True)
