@@ -46,7 +46,6 @@ def run_chunk(
     platform: Platform,
     plan: ExecutionPlan,
     subjects: Sequence[BulkSubject],
-    ctx: WriteContext | None = None,
     *,
     on_rows: OnRows | None = None,
 ) -> list[SubjectOutcome]:
@@ -59,7 +58,7 @@ def run_chunk(
     rows = read_chunk(platform, plan, subjects, on_rows=None if erasing else on_rows)
     chunk = Chunk(plan, subjects, rows, dict(rows.problems))
     if erasing:
-        context = ctx or WriteContext(mask_keys(platform.vault.masking_key()))
+        context = WriteContext(mask_keys(platform.vault.masking_key()))
         asked = _asked(platform, plan)
         write_chunk(platform, chunk, asked, context, on_rows)
         recheck_chunk(platform, chunk, asked, context)

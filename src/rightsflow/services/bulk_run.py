@@ -18,10 +18,8 @@ from rightsflow.domain.bulk_jobs import FINISHED, BulkJob, SubjectRecord
 from rightsflow.domain.plan import ExecutionPlan
 from rightsflow.services import audit, bulk_engine
 from rightsflow.services.bulk_intake import open_chunk
-from rightsflow.services.erasure import mask_keys
 from rightsflow.services.platform import Platform
 from rightsflow.services.rows import to_json
-from rightsflow.services.writes import WriteContext
 
 DONE = "done"
 
@@ -60,10 +58,7 @@ def run_chunk(
     subjects = open_chunk(platform.vault, job_id, sealed)
     plan = ExecutionPlan.from_dict(raw_plan)
     if job.kind is BulkKind.ERASE:
-        ctx = WriteContext(mask_keys(platform.vault.masking_key()))
-        outcomes = bulk_engine.run_chunk(
-            platform, plan, subjects, ctx, on_rows=lambda _n: heartbeat()
-        )
+        outcomes = bulk_engine.run_chunk(platform, plan, subjects, on_rows=lambda _n: heartbeat())
         sealed_rows: dict[int, bytes] = {}
     else:
         outcomes, sealed_rows = _read(platform, job, plan, subjects, heartbeat)
