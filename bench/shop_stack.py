@@ -210,16 +210,17 @@ class Platform:
             self.procs.remove(proc)
             self.monitor.forget(proc.pid)
 
-    def wait_ready(self, timeout: float = 120) -> None:
+    def wait_ready(self, path: str = "/readyz", timeout: float = 120) -> None:
+        """Until `path` answers 200 (/healthz: serve is up, whether or not a worker polls)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for proc in self.procs:
                 proc.check()
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{self.base}/readyz", timeout=10).status_code == 200:
+                if httpx.get(f"{self.base}{path}", timeout=10).status_code == 200:
                     return
             time.sleep(0.3)
-        raise RuntimeError(f"{self.base} was not ready after {timeout} s")
+        raise RuntimeError(f"{self.base}{path} was not 200 after {timeout} s")
 
 
 def watch_postgres(monitor: Monitor, pg: Any) -> None:
@@ -271,7 +272,7 @@ def scale_out(work: Path, mapdir: Path, monitor: Monitor, pg: Any, workers: int)
     serve = _rightsflow("serve", *common, "--port", str(port), "--no-worker")
     _wait_temporal(platform, tport)
     platform.add(spawn("serve", serve, work / "logs", env))
-    _wait_healthy(platform)  # it made the master key and the admin token: workers may start
+    platform.wait_ready("/healthz")  # it made the master key and the admin token: workers may start
     platform.worker_env, platform.worker_argv = env, _rightsflow("worker", *common)
     set_workers(platform, workers)
     return platform
@@ -300,17 +301,6 @@ def _wait_temporal(platform: Platform, port: int, timeout: float = 60) -> None:
             return
         time.sleep(0.2)
     raise RuntimeError("the Temporal dev server did not listen")
-
-
-def _wait_healthy(platform: Platform, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        platform.procs[-1].check()
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{platform.base}/healthz", timeout=10).status_code == 200:
-                return
-        time.sleep(0.3)
-    raise RuntimeError("serve did not start")
 
 
 # --------------------------------------------------------------------------- HTTP
