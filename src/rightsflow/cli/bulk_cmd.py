@@ -19,12 +19,12 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
 from rightsflow.cli.common import fail, guarded, settings_from
 from rightsflow.config import Settings
+from rightsflow.domain.bulk_files import SUFFIX_MEDIA_TYPES
 
 T = TypeVar("T")
 app = typer.Typer(help="Bulk jobs: erase or export many people from a file.", no_args_is_help=True)
 out = Console()
 
-TYPES = {".csv": "text/csv", ".jsonl": "application/x-ndjson", ".ndjson": "application/x-ndjson"}
 RUNNING = ("pending", "running")
 _READ = 256 * 1024
 
@@ -117,7 +117,7 @@ def _create(
     client: httpx.Client,
     poll: float,
 ) -> None:
-    media = TYPES.get(file.suffix.lower())
+    media = SUFFIX_MEDIA_TYPES.get(file.suffix.lower())
     if media is None:
         fail(f"{file.name}: name a .csv, .jsonl or .ndjson file")
     if not file.is_file():

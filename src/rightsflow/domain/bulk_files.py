@@ -42,6 +42,12 @@ MEDIA_TYPES: Mapping[str, str] = {
     "application/jsonl": FileFormat.JSONL,
     "application/x-jsonlines": FileFormat.JSONL,
 }
+# The media type of a file by the end of its name (a CLI upload, a multipart part's name).
+SUFFIX_MEDIA_TYPES: Mapping[str, str] = {
+    ".csv": "text/csv",
+    ".jsonl": "application/x-ndjson",
+    ".ndjson": "application/x-ndjson",
+}
 
 
 @dataclass(frozen=True)
