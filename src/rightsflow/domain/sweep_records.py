@@ -48,10 +48,11 @@ class SweepRun:
         raise KeyError(address)
 
     def with_collection(self, report: CollectionReport) -> SweepRun:
-        kept = tuple(c for c in self.collections if c.address != report.address)
-        order = [c.address for c in self.collections]
-        merged = sorted((*kept, report), key=lambda c: _position(order, c.address))
-        return replace(self, collections=tuple(merged))
+        """The run with `report` in its collection's place (last if the run has no such one)."""
+        if all(c.address != report.address for c in self.collections):
+            return replace(self, collections=(*self.collections, report))
+        swapped = (report if c.address == report.address else c for c in self.collections)
+        return replace(self, collections=tuple(swapped))
 
     @property
     def totals(self) -> dict[str, int]:
@@ -65,7 +66,3 @@ class SweepRun:
     def pending(self) -> CollectionReport | None:
         """The next collection with work left, in sweep order."""
         return next((c for c in self.collections if c.sweepable and not c.done), None)
-
-
-def _position(order: list[str], address: str) -> int:
-    return order.index(address) if address in order else len(order)
