@@ -36,7 +36,7 @@ from rightsflow.api.rest.bulk_upload import body_lines, file_lines
 from rightsflow.api.rest.paging import decode_cursor
 from rightsflow.domain.access import Scope
 from rightsflow.domain.bulk import BulkKind
-from rightsflow.domain.bulk_files import file_format
+from rightsflow.domain.bulk_files import SUFFIX_MEDIA_TYPES, file_format
 from rightsflow.domain.bulk_jobs import SubjectRecord
 from rightsflow.domain.errors import InvalidInput, NotFound
 from rightsflow.services import bulk_jobs, bulk_receipt
@@ -218,10 +218,9 @@ async def _file(
 
 def _upload_type(upload: UploadFile) -> str:
     name = (upload.filename or "").lower()
-    if name.endswith(".csv"):
-        return "text/csv"
-    if name.endswith((".jsonl", ".ndjson")):
-        return "application/x-ndjson"
+    for suffix, media_type in SUFFIX_MEDIA_TYPES.items():
+        if name.endswith(suffix):
+            return media_type
     return upload.content_type or ""
 
 
