@@ -43,6 +43,11 @@ async def create_and_start(
 def view(platform: Platform, job_id: str) -> JobView:
     with platform.uow() as uow:
         job = uow.bulk.get_job(job_id)
+    return view_of(platform, job)
+
+
+def view_of(platform: Platform, job: BulkJob) -> JobView:
+    """A job already read (e.g. the one `cancel` returns), with its progress now."""
     return JobView(job, progress(job, platform.clock()))
 
 

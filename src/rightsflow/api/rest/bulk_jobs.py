@@ -270,8 +270,8 @@ def get_bulk_job(platform: PlatformDep, job_id: JobId) -> BulkJobOut:
 )
 @requires(Scope.REQUESTS_WRITE)
 def cancel_bulk_job(platform: PlatformDep, job_id: JobId, actor: ActorDep) -> BulkJobOut:
-    bulk_jobs.cancel(platform, job_id, actor)
-    return BulkJobOut.of(bulk_jobs.view(platform, job_id))
+    canceled = bulk_jobs.cancel(platform, job_id, actor)
+    return BulkJobOut.of(bulk_jobs.view_of(platform, canceled))
 
 
 @router.get(
