@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from rightsflow.domain.bulk import BulkKind, BulkStatus, CollectionOutcome
-from rightsflow.domain.bulk_jobs import BulkJob, ChunkTally, SubjectRecord
+from rightsflow.domain.bulk_jobs import FINISHED, BulkJob, ChunkTally, SubjectRecord
 from rightsflow.domain.errors import NotFound
 from rightsflow.storage.tables import bulk_chunks, bulk_jobs, bulk_subjects, utcnow
 
@@ -79,7 +79,7 @@ class SqlBulkRepository:
         values: dict[str, Any] = {"status": status.value, "updated_at": utcnow()}
         if status is BulkStatus.RUNNING:
             values["started_at"] = sa.func.coalesce(_j.started_at, at)
-        elif status in (BulkStatus.COMPLETED, BulkStatus.FAILED, BulkStatus.CANCELED):
+        elif status in FINISHED:
             values["finished_at"] = at
             values["failure_reason"] = reason
         query = sa.update(bulk_jobs).where(_j.id == job_id).values(**values)
