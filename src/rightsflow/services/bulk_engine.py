@@ -54,15 +54,15 @@ def run_chunk(
     `on_rows(n)` is told of progress as it happens: n more rows found (access) or written
     (erasure), counted once however many subjects share them."""
     _check(plan, subjects)
+    asked = _asked(platform, plan)
     erasing = not plan.request_type.reads_only
-    rows = read_chunk(platform, plan, subjects, on_rows=None if erasing else on_rows)
-    chunk = Chunk(plan, subjects, rows, dict(rows.problems))
+    rows = _read(platform, plan, subjects, asked, None if erasing else on_rows)
+    chunk = Chunk(plan, subjects, rows)
     if erasing:
         context = WriteContext(mask_keys(platform.vault.masking_key()))
-        asked = _asked(platform, plan)
         write_chunk(platform, chunk, asked, context, on_rows)
         recheck_chunk(platform, chunk, asked, context)
-    return _outcomes(platform, chunk)
+    return _outcomes(chunk, asked)
 
 
 def read_chunk(
@@ -76,8 +76,18 @@ def read_chunk(
     `.problems` holds the subjects whose reads failed (seq -> problem). Systems that answer
     for themselves are not asked (`run_chunk` reports them)."""
     _check(plan, subjects)
+    return _read(platform, plan, subjects, _asked(platform, plan), on_rows)
+
+
+def _read(
+    platform: Platform,
+    plan: ExecutionPlan,
+    subjects: Sequence[BulkSubject],
+    asked: set[str],
+    on_rows: OnRows | None,
+) -> ChunkRows:
     out = ChunkRows({s.seq: {} for s in subjects})
-    for wave in plan_waves(plan, _asked(platform, plan)).rows:
+    for wave in plan_waves(plan, asked).rows:
         for address in wave:
             node = plan.node(address)
             live = [s for s in subjects if s.seq not in out.problems]
@@ -99,9 +109,8 @@ def _asked(platform: Platform, plan: ExecutionPlan) -> set[str]:
     return {n.system for n in plan.nodes if platform.connectors.answers_itself(n.system)}
 
 
-def _outcomes(platform: Platform, chunk: Chunk) -> list[SubjectOutcome]:
-    asked = sorted(_asked(platform, chunk.plan))
-    notes = [f"system {system} must be asked per request" for system in asked]
+def _outcomes(chunk: Chunk, asked: set[str]) -> list[SubjectOutcome]:
+    notes = [f"system {system} must be asked per request" for system in sorted(asked)]
     nodes = [n for n in chunk.plan.nodes if n.system not in asked]
     out: list[SubjectOutcome] = []
     for subject in chunk.subjects:

@@ -34,10 +34,14 @@ class Chunk:
     plan: ExecutionPlan
     subjects: Sequence[BulkSubject]
     rows: ChunkRows
-    problems: dict[int, str]
     deleted: Counts = field(default_factory=dict)
     masked: Counts = field(default_factory=dict)
     remaining: Counts = field(default_factory=dict)
+
+    @property
+    def problems(self) -> dict[int, str]:
+        """The subjects with a problem (seq -> problem): read problems, then write ones."""
+        return self.rows.problems
 
     def live(self) -> list[BulkSubject]:
         """The subjects without a problem so far (the only ones read or written further)."""
