@@ -71,7 +71,9 @@ def _codec_origins(settings: Settings, devserver: DevServer | None) -> Settings:
     return settings.model_copy(update={"codec_cors_origins": origins})
 
 
-def _app_deps(runtime: Runtime, client: Client, starter: TemporalStarter) -> ApiDeps:
+def _app_deps(
+    runtime: Runtime, client: Client, starter: TemporalStarter, bulk: TemporalBulkStarter
+) -> ApiDeps:
     settings = runtime.settings
 
     async def readiness() -> dict[str, str]:
@@ -89,12 +91,8 @@ def _app_deps(runtime: Runtime, client: Client, starter: TemporalStarter) -> Api
             settings.api_base_url,
             codec_origins=tuple(settings.codec_cors_origins),
         ),
-        bulk=_bulk_starter(client, settings),
+        bulk=bulk,
     )
-
-
-def _bulk_starter(client: Client, settings: Settings) -> TemporalBulkStarter:
-    return TemporalBulkStarter(client, settings.task_queue, step_policy(settings))
 
 
 async def run_platform(
@@ -109,8 +107,9 @@ async def run_platform(
         settings = _codec_origins(settings, devserver)
         client = await connect(address, settings.temporal_namespace, runtime.platform.vault)
         starter = TemporalStarter(client, settings.task_queue, step_policy(settings))
+        bulk = TemporalBulkStarter(client, settings.task_queue, step_policy(settings))
         _, created = ensure_admin_token(runtime.engine, settings.admin_token_file)
-        app = create_app(settings, _app_deps(runtime, client, starter))
+        app = create_app(settings, _app_deps(runtime, client, starter, bulk))
         app.state.sweep_launcher = TemporalSweepLauncher(client, settings.task_queue)
         server = uvicorn.Server(
             uvicorn.Config(
@@ -141,7 +140,7 @@ async def run_platform(
                 client, settings.task_queue, runtime.platform.datamap.retention
             )
             resumed = await resume_unfinished(runtime.platform, starter)
-            await bulk_jobs.resume_unfinished(runtime.platform, _bulk_starter(client, settings))
+            await bulk_jobs.resume_unfinished(runtime.platform, bulk)
             serving = asyncio.create_task(server.serve())
             while not server.started and not serving.done():  # noqa: ASYNC110 (uvicorn has no event)
                 await asyncio.sleep(0.05)
