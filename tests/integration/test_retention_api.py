@@ -51,11 +51,9 @@ def app_for(stack: SweepStack, launcher: InlineLauncher | None) -> FastAPI:
         workflows=RecordingStarter(),
         token_is_valid=lambda token: hmac.compare_digest(token, TOKEN),
         readiness=all_ok,
+        sweeps=launcher,
     )
-    app = create_app(Settings(data_dir=stack.runtime.settings.data_dir), deps)
-    if launcher is not None:
-        app.state.sweep_launcher = launcher
-    return app
+    return create_app(Settings(data_dir=stack.runtime.settings.data_dir), deps)
 
 
 def test_rules_dry_run_run_and_reports(stack: SweepStack) -> None:

@@ -16,6 +16,7 @@ from rightsflow.connectors.registry import ConnectorRegistry, default_registry
 from rightsflow.domain.errors import Conflict
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import BulkStarter, WorkflowStarter
+from rightsflow.services.sweeps import SweepLauncher
 
 if TYPE_CHECKING:
     from rightsflow.api.auth import SessionVerifier, TokenVerifier
@@ -38,6 +39,8 @@ class ApiDeps:
     sessions: SessionVerifier | None = None
     # Starts bulk jobs' workflows (None: bulk jobs cannot be created here).
     bulk: BulkStarter | None = None
+    # Starts retention sweep runs on the workflow engine (None: "run now" is refused).
+    sweeps: SweepLauncher | None = None
 
 
 def api_deps(request: Request) -> ApiDeps:

@@ -92,6 +92,7 @@ def _app_deps(
             codec_origins=tuple(settings.codec_cors_origins),
         ),
         bulk=bulk,
+        sweeps=TemporalSweepLauncher(client, settings.task_queue),
     )
 
 
@@ -110,7 +111,6 @@ async def run_platform(
         bulk = TemporalBulkStarter(client, settings.task_queue, step_policy(settings))
         _, created = ensure_admin_token(runtime.engine, settings.admin_token_file)
         app = create_app(settings, _app_deps(runtime, client, starter, bulk))
-        app.state.sweep_launcher = TemporalSweepLauncher(client, settings.task_queue)
         server = uvicorn.Server(
             uvicorn.Config(
                 app,

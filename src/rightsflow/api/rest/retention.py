@@ -1,7 +1,7 @@
 """/api/v1/retention: the data map's retention rules, dry runs, runs now, and run reports.
 
 Reports hold counts only. "Run now" records the run and hands it to the workflow engine
-(`app.state.sweep_launcher`, set by the composition root); without one it is a 409.
+(`ApiDeps.sweeps`, set by the composition root); without one it is a 409.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query, Request, Security
 from pydantic import BaseModel, Field
 
 from rightsflow.api.auth import ActorDep, AuthenticatedRoute, bearer_scheme, requires
-from rightsflow.api.deps import PlatformDep
+from rightsflow.api.deps import PlatformDep, api_deps
 from rightsflow.api.problems import problem_responses
 from rightsflow.domain.access import Scope
 from rightsflow.domain.errors import Conflict
@@ -138,7 +138,7 @@ async def dry_run(platform: PlatformDep, key: RuleKey, actor: ActorDep) -> RunOu
 @requires(Scope.DATAMAP_WRITE)
 async def run_now(request: Request, platform: PlatformDep, key: RuleKey, actor: ActorDep) -> RunOut:
     rule = rule_for(platform, key)
-    launcher = getattr(request.app.state, "sweep_launcher", None)
+    launcher = api_deps(request).sweeps
     if launcher is None:
         raise Conflict("no workflow engine is connected to carry out sweeps")
     return RunOut.of(await sweeps.start(_sweeps(platform), launcher, rule, actor))
