@@ -203,7 +203,7 @@ def test_migration_from_0001_keeps_results_and_adds_pages(fresh_url: str) -> Non
         upgrade(engine)
         with engine.connect() as conn:
             version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-            assert version == "0009"
+            assert version == "0010"
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, metadata) == []
         with SqlUnitOfWork(engine) as uow:

@@ -289,7 +289,7 @@ def test_migrations_are_idempotent_reversible_and_match_tables(fresh_url: str) -
     try:
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).all() == [
-                ("0009",)
+                ("0010",)
             ]
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, metadata) == []

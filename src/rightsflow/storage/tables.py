@@ -49,7 +49,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-def _json() -> sa.JSON:
+def json_column() -> sa.JSON:
     return sa.JSON(none_as_null=True)
 
 
@@ -80,9 +80,9 @@ privacy_requests = sa.Table(
     sa.Column("attempt", sa.Integer(), nullable=False),
     # sha256 hex of the client's key; the raw key is never stored
     sa.Column("idempotency_key", sa.String(64), nullable=True, unique=True),
-    sa.Column("identity_types", _json(), nullable=False),
+    sa.Column("identity_types", json_column(), nullable=False),
     sa.Column("sealed_identities", sa.LargeBinary(), nullable=False),
-    sa.Column("plan", _json(), nullable=True),
+    sa.Column("plan", json_column(), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     # Lifecycle (revision 0004): times, actors and reason codes, never personal data.
@@ -99,7 +99,7 @@ privacy_requests = sa.Table(
     sa.Column("extended_at", UtcDateTime(), nullable=True),
     sa.Column("extension_reason", sa.Text(), nullable=True),
     sa.Column("closed_at", UtcDateTime(), nullable=True),
-    sa.Column("deadline_notices", _json(), nullable=True),
+    sa.Column("deadline_notices", json_column(), nullable=True),
     sa.Index(None, "received_at", "id"),
     sa.Index(None, "status"),
     sa.Index(None, "due_at"),
@@ -122,7 +122,7 @@ node_results = sa.Table(
     # execution still writes it; new code writes result_pages and reads this only as a fallback.
     sa.Column("sealed_rows", sa.LargeBinary(), nullable=True),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
-    sa.Column("evidence", _json(), nullable=True),  # file names, snapshot ids; never values
+    sa.Column("evidence", json_column(), nullable=True),  # file names, snapshot ids; never values
 )
 
 # A retrieve result in pages of sealed rows, so no step ever holds a whole collection in memory.
@@ -154,7 +154,7 @@ system_calls = sa.Table(
     sa.Column("actor", sa.String(255), nullable=True),
     sa.Column("outcome", sa.String(32), nullable=True),
     sa.Column("detail", sa.Text(), nullable=True),
-    sa.Column("counts", _json(), nullable=False),
+    sa.Column("counts", json_column(), nullable=False),
     sa.Column("reminders", sa.Integer(), nullable=False),
     sa.UniqueConstraint("request_id", "system", "operation"),
     sa.Index(None, "status", "assignee"),
@@ -204,7 +204,7 @@ audit_events = sa.Table(
     sa.Column("actor", sa.String(128), nullable=False),
     sa.Column("from_status", sa.String(32), nullable=True),
     sa.Column("to_status", sa.String(32), nullable=True),
-    sa.Column("detail", _json(), nullable=False),
+    sa.Column("detail", json_column(), nullable=False),
     # Hash chain (revision 0004): each event carries the previous event's hash and its own.
     # Events written before 0004 have neither; they can only form a prefix of the trail.
     sa.Column("prev_hash", sa.String(64), nullable=True),
@@ -307,8 +307,8 @@ bulk_jobs = sa.Table(
     sa.Column("started_at", UtcDateTime(), nullable=True),
     sa.Column("finished_at", UtcDateTime(), nullable=True),
     sa.Column("failure_reason", sa.Text(), nullable=True),  # no personal data, ever
-    sa.Column("identity_types", _json(), nullable=False),
-    sa.Column("plan", _json(), nullable=True),
+    sa.Column("identity_types", json_column(), nullable=False),
+    sa.Column("plan", json_column(), nullable=True),
     sa.Column("chunk_size", sa.Integer(), nullable=False),
     sa.Column("subjects_total", sa.Integer(), nullable=False),
     sa.Column("duplicates", sa.Integer(), nullable=False),
@@ -357,7 +357,7 @@ bulk_subjects = sa.Table(
     sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
     sa.Column("chunk_no", sa.Integer(), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),  # done | failed
-    sa.Column("counts", _json(), nullable=False),
+    sa.Column("counts", json_column(), nullable=False),
     sa.Column("problem", sa.Text(), nullable=True),
     sa.Column("sealed_rows", sa.LargeBinary(), nullable=True),
     sa.Column("done_at", UtcDateTime(), nullable=False),
@@ -403,3 +403,8 @@ sweep_run_collections = sa.Table(
     sa.Column("cursor", sa.LargeBinary(), nullable=True),
     sa.PrimaryKeyConstraint("run_id", "address"),
 )
+
+
+# The consent tables (migration 0010) live in their own module on the same `metadata`; importing
+# it here registers them, so Alembic and the schema test see one complete schema.
+from rightsflow.storage import consent_tables  # noqa: E402, F401

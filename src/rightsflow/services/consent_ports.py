@@ -1,0 +1,82 @@
+"""The ports consent use cases talk to; adapters are in storage/ and the composition roots.
+
+Subjects are keyed hashes throughout (services/identity_lookup.identity_hash): no port ever
+receives a subject's plain identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from rightsflow.domain.consent import (
+    ConsentRecordView,
+    LedgerEntry,
+    Notice,
+    Purpose,
+    PurposeState,
+)
+
+
+class ConsentCatalogRepository(Protocol):
+    """Purposes and published notice versions."""
+
+    def purposes(self, include_retired: bool = False) -> Sequence[Purpose]: ...
+    def purpose(self, key: str) -> Purpose | None: ...
+    def put_purpose(self, purpose: Purpose) -> None:
+        """Insert or update (a purpose's key never changes; retiring keeps its history)."""
+        ...
+
+    def notice(self, key: str, version: int) -> Notice | None: ...
+    def notice_versions(self, key: str) -> Sequence[Notice]: ...
+    def add_notice(self, notice: Notice, published_by: str) -> None:
+        """Publish a new version; raises Conflict if (key, version) exists."""
+        ...
+
+
+class ConsentLedgerRepository(Protocol):
+    """The append-only ledger and its materialised state."""
+
+    def append(self, record: ConsentRecordView, entries: Sequence[LedgerEntry]) -> list[int]:
+        """Store the record and its entries (ids assigned here, returned in order) and update
+        `consent_state` for the entries; never updates or deletes ledger rows."""
+        ...
+
+    def state(self, subject_hash: str) -> Mapping[str, PurposeState]: ...
+    def states(self, subject_hashes: Sequence[str]) -> Mapping[str, Mapping[str, PurposeState]]:
+        """Many subjects in one query (the bulk read)."""
+        ...
+
+    def history(
+        self, subject_hash: str, after: int | None, limit: int
+    ) -> Sequence[tuple[ConsentRecordView, Sequence[LedgerEntry]]]: ...
+
+
+class ConsentCache(Protocol):
+    """Rendered current-state documents by key. `put` only replaces an older version, so a
+    slow reader that filled from the database before a write cannot bring stale data back."""
+
+    def get(self, key: str) -> bytes | None: ...
+    def put(self, key: str, version: int, document: bytes) -> None: ...
+    def forget(self, key: str) -> None: ...
+
+
+class ConsentPropagator(Protocol):
+    """Starts telling the systems with the consent capability about a record (an opt-out or a
+    withdrawal). Called after the record is committed; must be idempotent per record id."""
+
+    async def propagate(self, record_id: str) -> None: ...
+
+
+class DeliveryRepository(Protocol):
+    """Per record and system: pending | confirmed | failed, attempts and the signed receipt."""
+
+    def for_subject(self, subject_hash: str) -> Sequence[Mapping[str, Any]]: ...
+
+
+class ExperimentRepository(Protocol):
+    """Notice experiments, their stable assignments and exposure/outcome events."""
+
+    def erase_subject(self, subject_hash: str) -> int:
+        """Delete the subject's assignments and events; return how many rows went."""
+        ...
