@@ -42,9 +42,9 @@ class ConsentLedgerRepository(Protocol):
         `consent_state` for the entries; never updates or deletes ledger rows."""
         ...
 
-    def state(self, subject_hash: str) -> Mapping[str, PurposeState]: ...
-    def states(self, subject_hashes: Sequence[str]) -> Mapping[str, Mapping[str, PurposeState]]:
-        """Many subjects in one query (the bulk read)."""
+    def state(self, subject_hash: str) -> Mapping[str, PurposeState]:
+        """The stored state, for the write path (conflict resolution). The read API renders
+        from its own query (services/consent_read.py), cached."""
         ...
 
     def history(

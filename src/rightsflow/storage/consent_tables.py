@@ -64,6 +64,10 @@ consent_records = sa.Table(
     sa.Column("linked_from", sa.String(_HASH), nullable=True),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("recorded_at", UtcDateTime(), nullable=False),
+    # The subject's value, sealed under the record's own data key (vault.seal(record id, ...)),
+    # kept only when systems must be told (propagation needs the id they know the person by);
+    # destroying that key when the subject is erased leaves the hashes as the proof.
+    sa.Column("sealed_subject", sa.LargeBinary(), nullable=True),
     sa.Index(None, "subject_hash", "recorded_at"),
 )
 

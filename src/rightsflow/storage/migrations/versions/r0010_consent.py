@@ -95,6 +95,7 @@ def upgrade() -> None:
         sa.Column("linked_from", sa.String(length=64), nullable=True),
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sealed_subject", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_consent_records")),
     )
     with op.batch_alter_table("consent_records", schema=None) as batch_op:
