@@ -16,6 +16,7 @@ from rightsflow.domain.records import AuditEvent, NodeResult, RequestFilter, Sys
 from rightsflow.domain.reports import RequestFacts
 from rightsflow.domain.requests import PrivacyRequest
 from rightsflow.domain.verification import Challenge
+from rightsflow.services.consent_ports import ConsentCatalogRepository
 
 __all__ = [
     "AuditEvent",
@@ -210,6 +211,8 @@ class UnitOfWork(Protocol):
     def identities(self) -> IdentityHashRepository: ...
     @property
     def bulk(self) -> BulkRepository: ...
+    @property
+    def consent_catalog(self) -> ConsentCatalogRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

@@ -6,6 +6,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from rightsflow.storage.bulk_repository import SqlBulkRepository
 from rightsflow.storage.call_repository import SqlCallRepository
+from rightsflow.storage.consent_catalog_repository import SqlConsentCatalogRepository
 from rightsflow.storage.drp_repository import SqlDrpRepository
 from rightsflow.storage.identity_repository import SqlIdentityHashRepository
 from rightsflow.storage.report_queries import SqlReportSource
@@ -34,6 +35,7 @@ class SqlUnitOfWork(AuditedTransaction):
     retention: SqlRetentionRepository
     identities: SqlIdentityHashRepository
     bulk: SqlBulkRepository
+    consent_catalog: SqlConsentCatalogRepository
 
     def _bind(self, connection: Connection) -> None:
         self.requests = SqlRequestRepository(connection)
@@ -45,6 +47,7 @@ class SqlUnitOfWork(AuditedTransaction):
         self.retention = SqlRetentionRepository(connection)
         self.identities = SqlIdentityHashRepository(connection)
         self.bulk = SqlBulkRepository(connection)
+        self.consent_catalog = SqlConsentCatalogRepository(connection)
 
 
 class SqlUnitOfWorkFactory:
