@@ -17,6 +17,7 @@ from rightsflow.domain.reports import RequestFacts
 from rightsflow.domain.requests import PrivacyRequest
 from rightsflow.domain.verification import Challenge
 from rightsflow.services.consent_ports import ConsentCatalogRepository
+from rightsflow.services.consent_read_ports import ConsentStateQueries
 
 __all__ = [
     "AuditEvent",
@@ -213,6 +214,8 @@ class UnitOfWork(Protocol):
     def bulk(self) -> BulkRepository: ...
     @property
     def consent_catalog(self) -> ConsentCatalogRepository: ...
+    @property
+    def consent_states(self) -> ConsentStateQueries: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

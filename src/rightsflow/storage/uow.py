@@ -7,6 +7,7 @@ from sqlalchemy.engine import Connection, Engine
 from rightsflow.storage.bulk_repository import SqlBulkRepository
 from rightsflow.storage.call_repository import SqlCallRepository
 from rightsflow.storage.consent_catalog_repository import SqlConsentCatalogRepository
+from rightsflow.storage.consent_state_queries import SqlConsentStateQueries
 from rightsflow.storage.drp_repository import SqlDrpRepository
 from rightsflow.storage.identity_repository import SqlIdentityHashRepository
 from rightsflow.storage.report_queries import SqlReportSource
@@ -36,6 +37,7 @@ class SqlUnitOfWork(AuditedTransaction):
     identities: SqlIdentityHashRepository
     bulk: SqlBulkRepository
     consent_catalog: SqlConsentCatalogRepository
+    consent_states: SqlConsentStateQueries
 
     def _bind(self, connection: Connection) -> None:
         self.requests = SqlRequestRepository(connection)
@@ -48,6 +50,7 @@ class SqlUnitOfWork(AuditedTransaction):
         self.identities = SqlIdentityHashRepository(connection)
         self.bulk = SqlBulkRepository(connection)
         self.consent_catalog = SqlConsentCatalogRepository(connection)
+        self.consent_states = SqlConsentStateQueries(connection)
 
 
 class SqlUnitOfWorkFactory:

@@ -1,0 +1,203 @@
+"""The consent read API's use cases: a subject's current state as a JSON document, cached.
+
+The cache (platform.consent_cache: in-process, or Redis at scale) holds one regime-independent
+document per subject, with a version: the newest change it holds, in microseconds
+(domain.consent_state.StoredConsent.version). `refresh` is called by every writer after its
+transaction commits (the ledger after a choice, propagation after a delivery changes): it reads
+the database and *puts* the document (write-through, never just a delete). The cache only
+replaces an older version, so a slow reader that read the database before the write cannot put
+its stale document back afterwards. A miss reads the database and puts the same way.
+
+The per-regime defaults of purposes the subject never chose about are merged at read time from
+the purpose catalogue (kept in-process for CATALOGUE_TTL seconds: it is small and rarely
+changes), so one cached document serves every regime. Merging is byte concatenation: the cached
+document is the stored purposes' JSON with a one-line header naming them (see `_encode`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rightsflow.domain.consent import REGIME_MODELS, Purpose, PurposeState, consent_model
+from rightsflow.domain.consent_state import StoredConsent
+from rightsflow.services.platform import Platform
+
+CATALOGUE_TTL = 5.0  # seconds a purpose added or retired takes to show in defaults
+KEY_PREFIX = "consent:v1:"
+
+
+def cache_key(subject_hash: str) -> str:
+    return KEY_PREFIX + subject_hash
+
+
+def refresh(platform: Platform, subject_hash: str) -> None:
+    """Put the subject's current stored state in the cache. Call it after a committed write
+    that changes what the document shows (a choice, a GPC signal, a delivery's status)."""
+    with platform.uow() as uow:
+        stored = uow.consent_states.state(subject_hash)
+    platform.consent_cache.put(cache_key(subject_hash), stored.version, _encode(stored))
+
+
+def cached(platform: Platform, subject_hash: str, regime: str) -> bytes | None:
+    """The rendered document if the cache has it (no database read), else None."""
+    catalogue = _catalogue(platform)  # first: validates the regime
+    document = platform.consent_cache.get(cache_key(subject_hash))
+    return None if document is None else _render(document, regime, catalogue)
+
+
+def current(platform: Platform, subject_hash: str, regime: str) -> bytes:
+    """The subject's current state under `regime`: from the cache, else the database."""
+    catalogue = _catalogue(platform)
+    consent_model(regime)  # InvalidInput naming the field before any read
+    key = cache_key(subject_hash)
+    document = platform.consent_cache.get(key)
+    if document is None:
+        with platform.uow() as uow:
+            stored = uow.consent_states.state(subject_hash)
+        document = _encode(stored)
+        platform.consent_cache.put(key, stored.version, document)
+    return _render(document, regime, catalogue)
+
+
+def current_many(
+    platform: Platform, subject_hashes: Sequence[str], regime: str
+) -> dict[str, bytes]:
+    """Many subjects' states in one database query (always fresh; the cache is not asked, as
+    one query beats a round trip per subject)."""
+    consent_model(regime)
+    catalogue = _catalogue(platform)
+    with platform.uow() as uow:
+        stored = uow.consent_states.states(subject_hashes)
+    return {h: _render(_encode(s), regime, catalogue) for h, s in stored.items()}
+
+
+def validate_regime(regime: str) -> None:
+    consent_model(regime)
+
+
+# -- Rendering --------------------------------------------------------------------------------
+
+
+def _time(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat().replace("+00:00", "Z")
+
+
+def _purpose_json(state: PurposeState) -> dict[str, Any]:
+    notice = state.notice
+    return {
+        "granted": state.granted,
+        "source": state.source.value,
+        "notice": None if notice is None else {"key": notice.key, "version": notice.version},
+        "updated_at": _time(state.updated_at),
+        "default": False,
+        "resolution": state.resolution,
+    }
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _encode(stored: StoredConsent) -> bytes:
+    """The cached form: `<stored purpose keys, comma-separated>\\n<JSON members>`, where the
+    members are an object's body left open inside "purposes" so defaults can be appended."""
+    gpc = stored.gpc
+    head = {
+        "version": stored.version,
+        "gpc": None if gpc is None else {"signal": gpc.signal, "at": _time(gpc.at)},
+        "systems": [
+            {"system": d.system, "status": d.status, "at": _time(d.updated_at)}
+            for d in stored.systems
+        ],
+    }
+    keys = sorted(stored.purposes)
+    members = [_dumps(k) + b":" + _dumps(_purpose_json(stored.purposes[k])) for k in keys]
+    body = _dumps(head)[1:-1] + b',"purposes":{' + b",".join(members)
+    return ",".join(keys).encode() + b"\n" + body
+
+
+def _render(document: bytes, regime: str, catalogue: _Catalogue) -> bytes:
+    header, _, body = document.partition(b"\n")
+    defaults = catalogue.defaults.get(regime)
+    if defaults is None:
+        consent_model(regime)  # raises InvalidInput naming the regime field
+        defaults = {}
+    stored = set(header.split(b",")) if header else set()
+    missing = [fragment for key, fragment in defaults.items() if key not in stored]
+    if missing and stored:
+        body += b","
+    return b'{"regime":"' + regime.encode() + b'",' + body + b",".join(missing) + b"}}"
+
+
+# -- The purpose catalogue, kept briefly --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Catalogue:
+    # regime -> purpose key (bytes) -> the rendered default member `"key":{...}`
+    defaults: Mapping[str, Mapping[bytes, bytes]]
+    expires: float
+
+
+def _default_members(purposes: Sequence[Purpose], regime: str) -> dict[bytes, bytes]:
+    members: dict[bytes, bytes] = {}
+    for purpose in purposes:
+        if purpose.retired:
+            continue
+        value = {
+            "granted": purpose.default_granted(regime),
+            "source": None,
+            "notice": None,
+            "updated_at": None,
+            "default": True,
+            "resolution": None,
+        }
+        members[purpose.key.encode()] = _dumps(purpose.key) + b":" + _dumps(value)
+    return members
+
+
+class _Catalogues:
+    """One catalogue per Platform (tests build many), loaded at most every CATALOGUE_TTL."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[int, _Catalogue] = {}
+
+    def get(self, platform: Platform) -> _Catalogue:
+        held = self._held.get(id(platform))
+        if held is not None and held.expires > time.monotonic():
+            return held
+        with platform.uow() as uow:
+            purposes = uow.consent_states.purposes()
+        loaded = _Catalogue(
+            defaults={r: _default_members(purposes, r) for r in REGIME_MODELS},
+            expires=time.monotonic() + CATALOGUE_TTL,
+        )
+        with self._lock:
+            if id(platform) not in self._held:
+                weakref.finalize(platform, self._held.pop, id(platform), None)
+            self._held[id(platform)] = loaded
+        return loaded
+
+    def forget(self, platform: Platform) -> None:
+        with self._lock:
+            self._held.pop(id(platform), None)
+
+
+_catalogues = _Catalogues()
+
+
+def _catalogue(platform: Platform) -> _Catalogue:
+    return _catalogues.get(platform)
+
+
+def forget_catalogue(platform: Platform) -> None:
+    """Drop the kept catalogue (the catalogue service may call it after a change)."""
+    _catalogues.forget(platform)

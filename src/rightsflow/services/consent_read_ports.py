@@ -1,0 +1,25 @@
+"""The port the consent read API talks to (storage/consent_state_queries.py adapts it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from rightsflow.domain.consent import Purpose
+from rightsflow.domain.consent_state import StoredConsent
+
+
+class ConsentStateQueries(Protocol):
+    """Reads of the materialised consent state, for rendering (never for the write path)."""
+
+    def state(self, subject_hash: str) -> StoredConsent:
+        """One subject (an empty StoredConsent when nothing is stored)."""
+        ...
+
+    def states(self, subject_hashes: Sequence[str]) -> Mapping[str, StoredConsent]:
+        """Many subjects in one query; every hash asked for is in the result."""
+        ...
+
+    def purposes(self) -> Sequence[Purpose]:
+        """The purpose catalogue, retired purposes included (their stored states still show)."""
+        ...
