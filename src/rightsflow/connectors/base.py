@@ -16,6 +16,9 @@ from pydantic import BaseModel
 
 from rightsflow.domain.connector import (
     Connector,
+    ConsentAck,
+    ConsentNotice,
+    ConsentReceiver,
     Row,
     RowChange,
     Scalar,
@@ -36,6 +39,9 @@ __all__ = [
     "AnySpec",
     "Connector",
     "ConnectorSpec",
+    "ConsentAck",
+    "ConsentNotice",
+    "ConsentReceiver",
     "Row",
     "RowChange",
     "Scalar",
@@ -57,7 +63,8 @@ DAY_S = 86_400.0  # waiting periods in connector configs are in seconds
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 # What a connector can be asked to do; the planner and executor check these before calling it.
-CAPABILITIES: frozenset[str] = frozenset({"retrieve", "mask", "delete"})
+# "consent": the system is told about opt-outs and withdrawals (domain.connector.ConsentReceiver).
+CAPABILITIES: frozenset[str] = frozenset({"retrieve", "mask", "delete", "consent"})
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 # A row connector (read and write rows) or a system connector (a service or a person asked

@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rightsflow.connectors.base import (
     DAY_S,
     ConnectorSpec,
+    ConsentAck,
+    ConsentNotice,
     SystemAnswer,
     SystemCall,
     WaitPolicy,
@@ -28,6 +30,8 @@ from rightsflow.domain.errors import ConnectorFailure
 from rightsflow.sdk.models import (
     AccessResult,
     CallbackBody,
+    ConsentRequest,
+    ConsentResult,
     EraseResult,
     SubjectRequest,
 )
@@ -56,6 +60,9 @@ class HttpServiceConfig(BaseModel):
     callback_tolerance_s: int = Field(default=DEFAULT_TOLERANCE_S, ge=1)
     allow_private_network: bool = Field(
         default=False, description="Allow loopback/private/link-local service addresses"
+    )
+    consent: bool = Field(
+        default=True, description="Tell it about opt-outs and withdrawals (POST /consent)"
     )
 
     @field_validator("url")
@@ -120,10 +127,35 @@ class HttpServiceConnector:
                 else None
             ),
         )
-        response = self._post(f"/{subject.operation}", subject)
+        response = self._post(f"/{subject.operation}", subject, subject.operation)
         if response.status_code == 202:
             return SystemAnswer(pending=True)
         return _answer(subject.operation, response.content, f"{call.system} {subject.operation}")
+
+    def wants_consent(self, subject_kind: str, withdrawn: frozenset[str]) -> bool:  # noqa: ARG002
+        """Every opt-out or withdrawal of any kind of subject, unless its config turns
+        telling off: the service decides itself which purposes concern it."""
+        return self._config.consent and bool(withdrawn)
+
+    def tell_consent(self, notice: ConsentNotice) -> ConsentAck:
+        told = ConsentRequest(
+            record_id=notice.record_id,
+            system=notice.system,
+            identities=dict(notice.identities),
+            purposes=dict(notice.purposes),
+            source=notice.source,
+            regime=notice.regime,
+            recorded_at=notice.recorded_at.isoformat(),
+        )
+        response = self._post("/consent", told, "consent")
+        try:
+            result = ConsentResult.model_validate_json(response.content)
+        except ValidationError:
+            raise ConnectorFailure(
+                "consent: the service answered with a body that is not a v1 result"
+            ) from None
+        done = response.status_code == 200 and result.status == "done"
+        return ConsentAck(confirmed=done, reference=result.reference)
 
     def read_callback(self, body: bytes, headers: Mapping[str, str]) -> SystemAnswer:
         try:
@@ -158,13 +190,15 @@ class HttpServiceConnector:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _post(self, path: str, subject: SubjectRequest) -> httpx.Response:
+    def _post(
+        self, path: str, subject: SubjectRequest | ConsentRequest, what: str
+    ) -> httpx.Response:
         def send() -> httpx.Response:
             # Signed per attempt: a retry after the tolerance window must still be fresh.
             body, headers = signed_call(self._secret, subject)
             return self._client.post(f"{self._config.url}{path}", content=body, headers=headers)
 
-        return self._send(send, subject.operation)
+        return self._send(send, what)
 
     def _send(self, send: Callable[[], httpx.Response], what: str) -> httpx.Response:
         """Send with the system's limits; retry 5xx, 429 and transport failures with backoff."""
@@ -182,7 +216,8 @@ class HttpServiceConnector:
                 except httpx.TransportError as exc:
                     last = f"unreachable ({type(exc).__name__})"
                     continue
-            if response.status_code >= 500 or response.status_code == 429:
+            # 501: the service does not implement the operation; asking again cannot help.
+            if response.status_code == 429 or 500 <= response.status_code != 501:
                 last = f"answered HTTP {response.status_code}"
                 continue
             if response.status_code >= 400:
@@ -213,6 +248,6 @@ HTTP_SERVICE_CONNECTOR: ConnectorSpec[HttpServiceConfig] = ConnectorSpec(
     kind="http_service",
     config_model=HttpServiceConfig,
     factory=HttpServiceConnector,
-    capabilities=frozenset({"retrieve", "delete"}),
+    capabilities=frozenset({"retrieve", "delete", "consent"}),
     description="An internal service implementing the Privacy Service API v1 (rightsflow.sdk)",
 )

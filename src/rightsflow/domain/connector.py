@@ -193,3 +193,47 @@ class KeyedWrites(Protocol):
     def mask_returning(self, node: PlanNode, changes: Sequence[RowChange]) -> list[KeyTuple]:
         """As `mask`; the keys of the rows that really changed (the guard skips the others)."""
         ...
+
+
+# -- Consent: telling systems about opt-outs and withdrawals ----------------------------------
+
+
+@dataclass(frozen=True)
+class ConsentNotice:
+    """One consent record as a system is told it. `record_id` is the system's idempotency
+    key: telling it twice must change nothing twice. `purposes` maps each purpose of the
+    record to its effective choice (False: opted out or withdrawn)."""
+
+    record_id: str
+    system: str  # the system's key in the data map (what it is told as)
+    identities: Mapping[str, str] = field(repr=False)  # subject kind -> the subject's value
+    purposes: Mapping[str, bool]
+    source: str
+    regime: str
+    recorded_at: datetime
+
+    def withdrawn(self) -> frozenset[str]:
+        return frozenset(purpose for purpose, granted in self.purposes.items() if not granted)
+
+
+@dataclass(frozen=True)
+class ConsentAck:
+    """What a system answered: `confirmed` (it applied the choice), or not yet (it accepted it
+    and applies it later); `reference` is the system's own id for it, if it gives one."""
+
+    confirmed: bool
+    reference: str | None = None
+
+
+@runtime_checkable
+class ConsentReceiver(Protocol):
+    """Optional for any connector (capability "consent"): a system told about opt-outs and
+    withdrawals. Raise `ConnectorFailure` when the system fails."""
+
+    def wants_consent(self, subject_kind: str, withdrawn: frozenset[str]) -> bool:
+        """Whether to tell it about a record of a subject of this kind withdrawing these
+        purposes (its config may turn telling off; a vendor may know people by email only,
+        or act on some purposes only)."""
+        ...
+
+    def tell_consent(self, notice: ConsentNotice) -> ConsentAck: ...

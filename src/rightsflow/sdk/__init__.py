@@ -10,6 +10,8 @@ from rightsflow.sdk.models import (
     AccessResult,
     Callback,
     CallbackBody,
+    ConsentRequest,
+    ConsentResult,
     EraseResult,
     SubjectRequest,
 )
@@ -23,6 +25,8 @@ __all__ = [
     "AccessResult",
     "Callback",
     "CallbackBody",
+    "ConsentRequest",
+    "ConsentResult",
     "EraseResult",
     "MemoryStore",
     "PrivacyService",

@@ -12,6 +12,8 @@ from rightsflow.sdk.models import (
     Accepted,
     AccessResult,
     CallbackBody,
+    ConsentRequest,
+    ConsentResult,
     EraseResult,
     SubjectRequest,
 )
@@ -23,6 +25,8 @@ _MODELS: tuple[type[BaseModel], ...] = (
     EraseResult,
     Accepted,
     CallbackBody,
+    ConsentRequest,
+    ConsentResult,
 )
 
 
@@ -44,12 +48,15 @@ def openapi_document() -> dict[str, Any]:
                 "older than 5 minutes. The same request_id and operation twice must change "
                 "nothing twice. Slow work answers 202 and later POSTs a CallbackBody to "
                 "`callback.url` with `Authorization: Bearer <callback.token>`, signed the same "
-                "way. The Python SDK (`rightsflow.sdk.PrivacyService`) does all of this."
+                "way. `/consent` is told about opt-outs and withdrawals; its idempotency key "
+                "is record_id. The Python SDK (`rightsflow.sdk.PrivacyService`) does all of "
+                "this."
             ),
         },
         "paths": {
             "/privacy/v1/access": _operation("access", "AccessResult"),
             "/privacy/v1/erase": _operation("erase", "EraseResult"),
+            "/privacy/v1/consent": _consent_operation(),
             "/privacy/v1/health": {
                 "get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}
             },
@@ -58,7 +65,18 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
-def _operation(name: str, result: str) -> dict[str, Any]:
+def _consent_operation() -> dict[str, Any]:
+    operation = _operation("consent", "ConsentResult", "ConsentRequest")
+    post = operation["post"]
+    post["summary"] = "Apply a data subject's opt-out or withdrawal of consent"
+    post["responses"]["202"] = {
+        "description": "Accepted; applied later (no callback)",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ConsentResult"}}},
+    }
+    return operation
+
+
+def _operation(name: str, result: str, body: str = "SubjectRequest") -> dict[str, Any]:
     ref = "#/components/schemas/"
     return {
         "post": {
@@ -68,7 +86,7 @@ def _operation(name: str, result: str) -> dict[str, Any]:
             ],
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {"$ref": f"{ref}SubjectRequest"}}},
+                "content": {"application/json": {"schema": {"$ref": f"{ref}{body}"}}},
             },
             "responses": {
                 "200": {

@@ -37,6 +37,32 @@ class SubjectRequest(BaseModel):
     callback: Callback | None = None
 
 
+class ConsentRequest(BaseModel):
+    """What Rightsflow tells a service about a consent record (an opt-out or a withdrawal).
+    `record_id` is the idempotency key: the same record twice must change nothing twice."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    record_id: str = Field(min_length=1, max_length=100)
+    system: str = Field(min_length=1, max_length=100)
+    identities: dict[str, str] = Field(
+        min_length=1, repr=False, description="Subject kind (user_id, device_id, email) -> value"
+    )
+    purposes: dict[str, bool] = Field(
+        description="Purpose -> the effective choice (false: opted out or withdrawn)"
+    )
+    source: str = Field(min_length=1, max_length=32)
+    regime: str = Field(min_length=1, max_length=16)
+    recorded_at: str = Field(min_length=1, max_length=40, description="ISO-8601, UTC")
+
+
+class ConsentResult(BaseModel):
+    status: Literal["done", "accepted"] = "done"
+    reference: str | None = Field(
+        default=None, max_length=200, description="The service's own id for what it did"
+    )
+
+
 class AccessResult(BaseModel):
     status: Literal["done"] = "done"
     rows: dict[str, list[dict[str, Any]]] = Field(

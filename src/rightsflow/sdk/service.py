@@ -12,6 +12,10 @@
     def forget(request: SubjectRequest) -> dict[str, int]:
         return {"orders": db.anonymise_orders_of(request.identities["email"])}
 
+    @privacy.consent
+    def opted_out(notice: ConsentRequest) -> str | None:
+        return db.stop_marketing_to(notice.identities, notice.purposes)  # a reference, or None
+
     app.include_router(privacy.router())
 
 The SDK checks every call's signature and freshness, answers a repeated request with the
@@ -37,13 +41,16 @@ from rightsflow.sdk.models import (
     Accepted,
     AccessResult,
     CallbackBody,
+    ConsentRequest,
+    ConsentResult,
     EraseResult,
     SubjectRequest,
 )
 from rightsflow.sdk.signing import DEFAULT_TOLERANCE_S, HEADER, SignatureError, sign, verify
 
-Result = AccessResult | EraseResult
+Result = AccessResult | EraseResult | ConsentResult
 Handler = Callable[[SubjectRequest], Any]
+ConsentHandler = Callable[[ConsentRequest], Any]
 H = TypeVar("H", bound=Handler)
 
 
@@ -88,6 +95,7 @@ class PrivacyService:
         self._http = http
         self._prefix = prefix
         self._handlers: dict[str, tuple[Handler, bool]] = {}
+        self._consent: ConsentHandler | None = None
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     def access(self, fn: H | None = None, *, slow: bool = False) -> Any:
@@ -98,6 +106,13 @@ class PrivacyService:
         """Register the function that erases a subject's data; returns rows erased per
         collection. It may run again after a crash: make it idempotent too."""
         return self._register("erase", fn, slow)
+
+    def consent(self, fn: ConsentHandler) -> ConsentHandler:
+        """Register the function told about an opt-out or a withdrawal (a ConsentRequest). It
+        returns None or a reference (done), or a ConsentResult (status "accepted": applied
+        later). The same record twice is answered with the first result, not run again."""
+        self._consent = fn
+        return fn
 
     def _register(self, operation: str, fn: H | None, slow: bool) -> Any:
         def add(handler: H) -> H:
@@ -111,10 +126,51 @@ class PrivacyService:
         router.add_api_route("/health", self._health, methods=["GET"])
         router.add_api_route("/access", self._endpoint("access"), methods=["POST"])
         router.add_api_route("/erase", self._endpoint("erase"), methods=["POST"])
+        router.add_api_route("/consent", self._serve_consent, methods=["POST"])
         return router
 
     async def _health(self) -> dict[str, object]:
-        return {"status": "ok", "system": self.system, "operations": sorted(self._handlers)}
+        operations = [*self._handlers, *(["consent"] if self._consent else [])]
+        return {"status": "ok", "system": self.system, "operations": sorted(operations)}
+
+    async def _serve_consent(self, request: Request) -> JSONResponse:
+        notice = await self._admit_consent(request)
+        if isinstance(notice, JSONResponse):
+            return notice
+        key = (notice.record_id, "consent")
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:  # the same record arriving twice at once runs once
+            done = self._store.get(key)
+            if done is None:
+                done = await self._tell(notice)
+                self._store.put(key, done)
+        return JSONResponse(done.model_dump(), status_code=202 if done.status != "done" else 200)
+
+    async def _admit_consent(self, request: Request) -> ConsentRequest | JSONResponse:
+        body = await request.body()
+        try:
+            verify(self._secret, body, request.headers.get(HEADER), tolerance_s=self._tolerance)
+        except SignatureError as exc:
+            return _problem(401, "unauthorized", str(exc))
+        try:
+            notice = ConsentRequest.model_validate_json(body)
+        except ValidationError as exc:
+            return _invalid(exc)
+        if notice.system != self.system:
+            return _problem(422, "invalid-input", "system does not match")
+        if self._consent is None:
+            return _problem(501, "not-implemented", "this service does not implement consent")
+        return notice
+
+    async def _tell(self, notice: ConsentRequest) -> ConsentResult:
+        handler = self._consent
+        assert handler is not None  # noqa: S101 (checked on admission)
+        answer = handler(notice)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if isinstance(answer, ConsentResult):
+            return answer
+        return ConsentResult(reference=None if answer is None else str(answer))
 
     def _endpoint(self, operation: str) -> Callable[..., Awaitable[JSONResponse]]:
         async def endpoint(request: Request, background: BackgroundTasks) -> JSONResponse:
@@ -149,8 +205,7 @@ class PrivacyService:
         try:
             subject = SubjectRequest.model_validate_json(body)
         except ValidationError as exc:
-            fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
-            return _problem(422, "invalid-input", f"invalid fields: {', '.join(fields)}")
+            return _invalid(exc)
         if subject.operation != operation or subject.system != self.system:
             return _problem(422, "invalid-input", "operation or system does not match")
         if operation not in self._handlers:
@@ -209,6 +264,12 @@ class PrivacyService:
                 await client.aclose()
 
 
+def _invalid(exc: ValidationError) -> JSONResponse:
+    """A 422 naming the fields, never their values."""
+    fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
+    return _problem(422, "invalid-input", f"invalid fields: {', '.join(fields)}")
+
+
 def _problem(status: int, code: str, detail: str) -> JSONResponse:
     return JSONResponse(
         {"type": f"https://rightsflow.dev/problems/{code}", "status": status, "detail": detail},
@@ -217,7 +278,9 @@ def _problem(status: int, code: str, detail: str) -> JSONResponse:
     )
 
 
-def signed_call(secret: str | bytes, subject: SubjectRequest) -> tuple[bytes, dict[str, str]]:
+def signed_call(
+    secret: str | bytes, subject: SubjectRequest | ConsentRequest
+) -> tuple[bytes, dict[str, str]]:
     """Body and headers for a call to a service (what Rightsflow's connector sends)."""
     key = secret.encode() if isinstance(secret, str) else secret
     body = json.dumps(subject.model_dump(mode="json"), separators=(",", ":")).encode()
