@@ -20,11 +20,14 @@ from rightsflow.domain.policy import Policy
 from rightsflow.domain.requests import RequestType
 from rightsflow.domain.verification import VerificationPolicy
 from rightsflow.services.clients import ClientService
+from rightsflow.services.consent_cache import InProcessConsentCache
+from rightsflow.services.consent_ports import ConsentCache
 from rightsflow.services.datamap import load_datamap
 from rightsflow.services.lifecycle_rules import LifecycleRules
 from rightsflow.services.platform import Platform
 from rightsflow.storage.access_tokens import KEYS_FILE, JwtAccessTokens
 from rightsflow.storage.client_repository import SqlClientStore
+from rightsflow.storage.consent_cache_redis import RedisConsentCache
 from rightsflow.storage.kek import KekProvider, KekRing, load_provider, master_secret
 from rightsflow.storage.key_store import SqlKeyStore, open_key_database, unkeyed_open_requests
 from rightsflow.storage.key_upgrade import move_app_keys
@@ -93,6 +96,7 @@ def build_runtime(settings: Settings, registry: ConnectorRegistry | None = None)
         public_url=settings.api_base_url,
         operators=settings.operators_email,
         lifecycle=lifecycle_rules(settings),
+        consent_cache=make_consent_cache(settings),
     )
     return Runtime(settings, engine, platform, pool, keys)
 
@@ -177,6 +181,13 @@ def client_service(settings: Settings, engine: Engine) -> ClientService:
         token_ttl_s=settings.access_token_ttl_s,
         status_cache_s=settings.client_status_cache_s,
     )
+
+
+def make_consent_cache(settings: Settings) -> ConsentCache:
+    """Redis when consent_cache_url is set (connects on first use), else in-process."""
+    if settings.consent_cache_url is None:
+        return InProcessConsentCache()
+    return RedisConsentCache(settings.consent_cache_url)
 
 
 def make_notifier(

@@ -148,6 +148,12 @@ class Settings(BaseSettings):
     cors_origins: list[Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.\-\[\]:]+$")]] = Field(
         default=[], description="Exact browser origins allowed to call the API (none: no CORS)"
     )
+    # Consent read API: the state cache in Redis (shared by every API process); else in-process.
+    consent_cache_url: str | None = Field(
+        default=None,
+        pattern=r"^rediss?://",
+        description="redis://host:port/db for the consent state cache; default: in process",
+    )
 
     @field_validator("data_dir")
     @classmethod
