@@ -21,6 +21,7 @@ from rightsflow.domain.requests import RequestType
 from rightsflow.domain.verification import VerificationPolicy
 from rightsflow.services.clients import ClientService
 from rightsflow.services.consent_cache import InProcessConsentCache
+from rightsflow.services.consent_catalog import ensure_standard_purposes
 from rightsflow.services.consent_ports import ConsentCache
 from rightsflow.services.datamap import load_datamap
 from rightsflow.services.lifecycle_rules import LifecycleRules
@@ -98,6 +99,7 @@ def build_runtime(settings: Settings, registry: ConnectorRegistry | None = None)
         lifecycle=lifecycle_rules(settings),
         consent_cache=make_consent_cache(settings),
     )
+    ensure_standard_purposes(platform)  # every installation starts with the standard purposes
     return Runtime(settings, engine, platform, pool, keys)
 
 
