@@ -6,7 +6,8 @@ receives a subject's plain identity.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from rightsflow.domain.consent import (
@@ -16,6 +17,7 @@ from rightsflow.domain.consent import (
     Purpose,
     PurposeState,
 )
+from rightsflow.domain.experiments import EventKind, Experiment, ExperimentStatus, VariantCounts
 
 
 class ConsentCatalogRepository(Protocol):
@@ -89,6 +91,53 @@ class DeliveryRepository(Protocol):
 class ExperimentRepository(Protocol):
     """Notice experiments, their stable assignments and exposure/outcome events."""
 
+    def add(self, experiment: Experiment) -> None:
+        """Store a new experiment; raises Conflict if its key exists."""
+        ...
+
+    def get(self, key: str) -> Experiment | None: ...
+    def list(self, status: ExperimentStatus | None = None) -> Sequence[Experiment]: ...
+    def set_status(self, experiment: Experiment) -> None:
+        """Store the experiment's status and its started/stopped times."""
+        ...
+
+    def running_for_notice(self, notice_key: str) -> Sequence[Experiment]: ...
+    def assignment(self, experiment_id: str, subject_hash: str) -> str | None: ...
+    def assign(self, experiment_id: str, subject_hash: str, variant: str, at: datetime) -> str:
+        """Insert the assignment if the subject has none (a concurrent first one wins), then
+        return the variant stored: the first assignment is kept for ever."""
+        ...
+
+    def add_event(
+        self,
+        experiment_id: str,
+        subject_hash: str,
+        variant: str,
+        *,
+        kind: EventKind,
+        at: datetime,
+        granted: bool | None = None,
+    ) -> None: ...
+    def counts(self, experiment_id: str) -> Mapping[str, VariantCounts]:
+        """Distinct subjects per variant (see domain.experiments.VariantCounts), in SQL."""
+        ...
+
     def erase_subject(self, subject_hash: str) -> int:
         """Delete the subject's assignments and events; return how many rows went."""
+        ...
+
+
+class ConsentSubjectRows(Protocol):
+    """The ledger rows erasing a subject needs (the hashed ledger itself stays, as proof)."""
+
+    def linked_to(self, subject_hashes: Collection[str]) -> Sequence[str]:
+        """The device/email hashes whose choices were linked to these subjects."""
+        ...
+
+    def sealed_records(self, subject_hashes: Collection[str]) -> Sequence[str]:
+        """Ids of these subjects' records that still hold their sealed value."""
+        ...
+
+    def clear_sealed(self, record_ids: Collection[str]) -> int:
+        """Null the records' sealed value; how many were cleared."""
         ...
