@@ -16,7 +16,11 @@ from rightsflow.domain.records import AuditEvent, NodeResult, RequestFilter, Sys
 from rightsflow.domain.reports import RequestFacts
 from rightsflow.domain.requests import PrivacyRequest
 from rightsflow.domain.verification import Challenge
-from rightsflow.services.consent_ports import ConsentCatalogRepository
+from rightsflow.services.consent_ports import (
+    ConsentCatalogRepository,
+    ConsentSubjectRows,
+    ExperimentRepository,
+)
 from rightsflow.services.consent_read_ports import ConsentStateQueries
 
 __all__ = [
@@ -216,6 +220,10 @@ class UnitOfWork(Protocol):
     def consent_catalog(self) -> ConsentCatalogRepository: ...
     @property
     def consent_states(self) -> ConsentStateQueries: ...
+    @property
+    def experiments(self) -> ExperimentRepository: ...
+    @property
+    def consent_subjects(self) -> ConsentSubjectRows: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

@@ -8,7 +8,9 @@ from rightsflow.storage.bulk_repository import SqlBulkRepository
 from rightsflow.storage.call_repository import SqlCallRepository
 from rightsflow.storage.consent_catalog_repository import SqlConsentCatalogRepository
 from rightsflow.storage.consent_state_queries import SqlConsentStateQueries
+from rightsflow.storage.consent_subject_rows import SqlConsentSubjectRows
 from rightsflow.storage.drp_repository import SqlDrpRepository
+from rightsflow.storage.experiment_repository import SqlExperimentRepository
 from rightsflow.storage.identity_repository import SqlIdentityHashRepository
 from rightsflow.storage.report_queries import SqlReportSource
 from rightsflow.storage.repositories import (
@@ -38,6 +40,8 @@ class SqlUnitOfWork(AuditedTransaction):
     bulk: SqlBulkRepository
     consent_catalog: SqlConsentCatalogRepository
     consent_states: SqlConsentStateQueries
+    experiments: SqlExperimentRepository
+    consent_subjects: SqlConsentSubjectRows
 
     def _bind(self, connection: Connection) -> None:
         self.requests = SqlRequestRepository(connection)
@@ -51,6 +55,8 @@ class SqlUnitOfWork(AuditedTransaction):
         self.bulk = SqlBulkRepository(connection)
         self.consent_catalog = SqlConsentCatalogRepository(connection)
         self.consent_states = SqlConsentStateQueries(connection)
+        self.experiments = SqlExperimentRepository(connection)
+        self.consent_subjects = SqlConsentSubjectRows(connection)
 
 
 class SqlUnitOfWorkFactory:
