@@ -52,15 +52,15 @@ class BitReader:
         self._pos += count
         return chunk
 
-    def int(self, width: int) -> int:
+    def uint(self, width: int) -> int:
         return int(self._take(width), 2) if width else 0
 
-    def bool(self) -> bool:
+    def flag(self) -> bool:
         return self._take(1) == "1"
 
     def ints(self, count: int, width: int) -> list[int]:
         """A list of `count` fixed-width integers (GPP's "N-bit integer list")."""
-        return [self.int(width) for _ in range(count)]
+        return [self.uint(width) for _ in range(count)]
 
     def bitfield_ids(self, count: int) -> list[int]:
         """The 1-based positions set in a bit field of `count` bits."""
@@ -69,7 +69,7 @@ class BitReader:
 
     def letters(self, count: int) -> str:
         """Two-letter codes (languages, countries): six bits a letter, 0 = 'A'."""
-        values = [self.int(6) for _ in range(count)]
+        values = [self.uint(6) for _ in range(count)]
         if any(value > 25 for value in values):
             raise Malformed("a letter code is outside A-Z")
         return "".join(chr(ord("A") + value) for value in values)
@@ -79,7 +79,7 @@ class BitReader:
         total, previous_bit = 0, False
         terms = [1, 2]
         for position in range(MAX_FIBONACCI_BITS):
-            bit = self.bool()
+            bit = self.flag()
             if bit and previous_bit:
                 return total
             while len(terms) <= position:
@@ -94,8 +94,8 @@ class BitReader:
         offsets from the previous value (so the ids come out sorted and distinct)."""
         ids: list[int] = []
         offset = 0
-        for _ in range(self.int(12)):
-            is_range = self.bool()
+        for _ in range(self.uint(12)):
+            is_range = self.flag()
             start = offset + self.fibonacci()
             end = start + self.fibonacci() if is_range else start
             if len(ids) + (end - start + 1) > max_ids:

@@ -113,9 +113,9 @@ def decode_gpp_string(text: str, decode_tcf: TcfDecoder) -> dict[str, Any]:
 
 
 def _header(reader: BitReader) -> list[int]:
-    if reader.int(6) != _HEADER_TYPE:
+    if reader.uint(6) != _HEADER_TYPE:
         raise Malformed("not a GPP string (header type)")
-    if reader.int(6) != _HEADER_VERSION:
+    if reader.uint(6) != _HEADER_VERSION:
         raise Malformed("unsupported GPP version")
     return reader.fibonacci_range(_MAX_SECTIONS)
 
@@ -132,13 +132,13 @@ def _us_section(section_id: int, name: str, part: str) -> dict[str, Any]:
     _, versions, has_gpc = US_SECTIONS[section_id]
     core, *subsections = part.split(".")
     reader = BitReader.from_base64url(core, f"GPP section {name}")
-    version = reader.int(6)
+    version = reader.uint(6)
     layout = versions.get(version)
     if layout is None:
         raise Malformed(f"GPP section {name} has an unsupported version {version}")
     fields: dict[str, Any] = {"version": version}
     for field_name, width, count in layout:
-        fields[field_name] = reader.ints(count, width) if count else reader.int(width)
+        fields[field_name] = reader.ints(count, width) if count else reader.uint(width)
     if subsections:
         if not has_gpc or len(subsections) > 1:
             raise Malformed(f"GPP section {name} has an unexpected sub-section")
@@ -147,6 +147,6 @@ def _us_section(section_id: int, name: str, part: str) -> dict[str, Any]:
 
 
 def _gpc(reader: BitReader) -> bool:
-    if reader.int(2) != _GPC_SUBSECTION:
+    if reader.uint(2) != _GPC_SUBSECTION:
         raise Malformed("GPP sub-section is not a GPC sub-section")
-    return reader.bool()
+    return reader.flag()

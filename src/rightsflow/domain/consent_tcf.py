@@ -32,7 +32,7 @@ def decode_tc_string(text: str) -> dict[str, Any]:
     fields = _core(BitReader.from_base64url(core, "TC string core segment"))
     for segment in others:
         reader = BitReader.from_base64url(segment, "TC string segment")
-        kind = reader.int(3)
+        kind = reader.uint(3)
         if kind == _SEGMENT_DISCLOSED:
             fields["disclosed_vendors"] = _vendor_section(reader)
         elif kind == _SEGMENT_ALLOWED:
@@ -45,25 +45,25 @@ def decode_tc_string(text: str) -> dict[str, Any]:
 
 
 def _core(reader: BitReader) -> dict[str, Any]:
-    version = reader.int(6)
+    version = reader.uint(6)
     if version != 2:
         raise Malformed(f"not a TCF v2 string (version {version})")
     fields: dict[str, Any] = {
         "version": version,
-        "created": _timestamp(reader.int(36)),
-        "last_updated": _timestamp(reader.int(36)),
-        "cmp_id": reader.int(12),
-        "cmp_version": reader.int(12),
-        "consent_screen": reader.int(6),
+        "created": _timestamp(reader.uint(36)),
+        "last_updated": _timestamp(reader.uint(36)),
+        "cmp_id": reader.uint(12),
+        "cmp_version": reader.uint(12),
+        "consent_screen": reader.uint(6),
         "consent_language": reader.letters(2),
-        "vendor_list_version": reader.int(12),
-        "tcf_policy_version": reader.int(6),
-        "is_service_specific": reader.bool(),
-        "use_non_standard_texts": reader.bool(),
+        "vendor_list_version": reader.uint(12),
+        "tcf_policy_version": reader.uint(6),
+        "is_service_specific": reader.flag(),
+        "use_non_standard_texts": reader.flag(),
         "special_feature_opt_ins": reader.bitfield_ids(12),
         "purposes_consent": reader.bitfield_ids(24),
         "purposes_legitimate_interest": reader.bitfield_ids(24),
-        "purpose_one_treatment": reader.bool(),
+        "purpose_one_treatment": reader.flag(),
         "publisher_cc": reader.letters(2),
     }
     fields["vendor_consents"] = _vendor_section(reader)
@@ -81,27 +81,27 @@ def _timestamp(deciseconds: int) -> str:
 
 def _vendor_section(reader: BitReader) -> list[int]:
     """MaxVendorId, then either a bit field of that many vendors or range entries."""
-    max_vendor_id = reader.int(16)
-    if not reader.bool():
+    max_vendor_id = reader.uint(16)
+    if not reader.flag():
         return reader.bitfield_ids(max_vendor_id)
-    return merge_ranges(_range_entries(reader, reader.int(12)), max_vendor_id)
+    return merge_ranges(_range_entries(reader, reader.uint(12)), max_vendor_id)
 
 
 def _range_entries(reader: BitReader, count: int) -> list[tuple[int, int]]:
     entries: list[tuple[int, int]] = []
     for _ in range(count):
-        is_range = reader.bool()
-        start = reader.int(16)
-        entries.append((start, reader.int(16) if is_range else start))
+        is_range = reader.flag()
+        start = reader.uint(16)
+        entries.append((start, reader.uint(16) if is_range else start))
     return entries
 
 
 def _publisher_restrictions(reader: BitReader) -> list[dict[str, Any]]:
     restrictions: list[dict[str, Any]] = []
-    for _ in range(reader.int(12)):
-        purpose_id = reader.int(6)
-        kind = reader.int(2)
-        entries = _range_entries(reader, reader.int(12))
+    for _ in range(reader.uint(12)):
+        purpose_id = reader.uint(6)
+        kind = reader.uint(2)
+        entries = _range_entries(reader, reader.uint(12))
         restrictions.append(
             {
                 "purpose_id": purpose_id,
@@ -115,7 +115,7 @@ def _publisher_restrictions(reader: BitReader) -> list[dict[str, Any]]:
 def _publisher_tc(reader: BitReader) -> dict[str, Any]:
     consents = reader.bitfield_ids(24)
     legitimate_interests = reader.bitfield_ids(24)
-    custom_count = reader.int(6)
+    custom_count = reader.uint(6)
     return {
         "purposes_consent": consents,
         "purposes_legitimate_interest": legitimate_interests,
