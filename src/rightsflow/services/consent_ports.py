@@ -51,7 +51,17 @@ class ConsentCatalogRepository(Protocol):
 class ConsentLedgerRepository(Protocol):
     """The append-only ledger and its materialised state."""
 
-    def append(self, record: ConsentRecordView, entries: Sequence[LedgerEntry]) -> list[int]:
+    def lock_state(self, subject_hash: str) -> tuple[Mapping[str, PurposeState], datetime | None]:
+        """Serialise writers of the subject until the unit of work ends (first in the write's
+        transaction), then read its stored state and the time of its latest record."""
+        ...
+
+    def append(
+        self,
+        record: ConsentRecordView,
+        entries: Sequence[LedgerEntry],
+        sealed_subject: bytes | None = None,
+    ) -> list[int]:
         """Store the record and its entries (ids assigned here, returned in order) and update
         `consent_state` for the entries; never updates or deletes ledger rows."""
         ...
@@ -63,7 +73,13 @@ class ConsentLedgerRepository(Protocol):
 
     def history(
         self, subject_hash: str, after: int | None, limit: int
-    ) -> Sequence[tuple[ConsentRecordView, Sequence[LedgerEntry]]]: ...
+    ) -> Sequence[tuple[ConsentRecordView, Sequence[LedgerEntry]]]:
+        """Records oldest first with their entries; `after` is the cursor of the last one seen
+        (its time in microseconds, unique per subject)."""
+        ...
+
+    def add_link(self, from_hash: str, to_hash: str, record_id: str, at: datetime) -> None: ...
+    def linked_to(self, to_hash: str) -> Sequence[str]: ...
 
 
 class ConsentCache(Protocol):

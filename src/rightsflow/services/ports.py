@@ -18,6 +18,7 @@ from rightsflow.domain.requests import PrivacyRequest
 from rightsflow.domain.verification import Challenge
 from rightsflow.services.consent_ports import (
     ConsentCatalogRepository,
+    ConsentLedgerRepository,
     ConsentSubjectRows,
     ExperimentRepository,
 )
@@ -218,6 +219,8 @@ class UnitOfWork(Protocol):
     def bulk(self) -> BulkRepository: ...
     @property
     def consent_catalog(self) -> ConsentCatalogRepository: ...
+    @property
+    def consent(self) -> ConsentLedgerRepository: ...
     @property
     def consent_states(self) -> ConsentStateQueries: ...
     @property

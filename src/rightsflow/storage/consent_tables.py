@@ -85,6 +85,8 @@ consent_entries = sa.Table(
     sa.Column("purpose", sa.String(64), nullable=False),
     sa.Column("granted", sa.Boolean(), nullable=False),  # what was asked
     sa.Column("effective", sa.Boolean(), nullable=False),  # what the state became
+    # The record's source, or gpc for a purpose only the record's GPC signal changed.
+    sa.Column("source", sa.String(16), nullable=False),
     sa.Column("resolution", sa.String(64), nullable=True),  # why they differ, if they do
     sa.Column("recorded_at", UtcDateTime(), nullable=False),
     sa.Index(None, "subject_hash", "id"),

@@ -7,6 +7,7 @@ from sqlalchemy.engine import Connection, Engine
 from rightsflow.storage.bulk_repository import SqlBulkRepository
 from rightsflow.storage.call_repository import SqlCallRepository
 from rightsflow.storage.consent_catalog_repository import SqlConsentCatalogRepository
+from rightsflow.storage.consent_repository import SqlConsentLedgerRepository
 from rightsflow.storage.consent_state_queries import SqlConsentStateQueries
 from rightsflow.storage.consent_subject_rows import SqlConsentSubjectRows
 from rightsflow.storage.drp_repository import SqlDrpRepository
@@ -39,6 +40,7 @@ class SqlUnitOfWork(AuditedTransaction):
     identities: SqlIdentityHashRepository
     bulk: SqlBulkRepository
     consent_catalog: SqlConsentCatalogRepository
+    consent: SqlConsentLedgerRepository
     consent_states: SqlConsentStateQueries
     experiments: SqlExperimentRepository
     consent_subjects: SqlConsentSubjectRows
@@ -54,6 +56,7 @@ class SqlUnitOfWork(AuditedTransaction):
         self.identities = SqlIdentityHashRepository(connection)
         self.bulk = SqlBulkRepository(connection)
         self.consent_catalog = SqlConsentCatalogRepository(connection)
+        self.consent = SqlConsentLedgerRepository(connection)
         self.consent_states = SqlConsentStateQueries(connection)
         self.experiments = SqlExperimentRepository(connection)
         self.consent_subjects = SqlConsentSubjectRows(connection)

@@ -142,6 +142,7 @@ def upgrade() -> None:
         sa.Column("purpose", sa.String(length=64), nullable=False),
         sa.Column("granted", sa.Boolean(), nullable=False),
         sa.Column("effective", sa.Boolean(), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("resolution", sa.String(length=64), nullable=True),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

@@ -1,0 +1,285 @@
+"""The consent ledger in SQL: `consent_records` + `consent_entries` (append-only), the
+materialised `consent_state`, and `consent_links`.
+
+A write is a handful of statements, each built once at import: the subject lock, one read of
+the subject's state, one record insert, one multi-row entry insert (ids assigned by the
+database, RETURNING in parameter order) and one executemany upsert of the state. Ledger rows
+are never updated or deleted here; the state row of a purpose is replaced only by a newer entry
+(`entry_id` grows), so two writers that commit out of order cannot bring an older choice back.
+
+Two writes for one subject are serialised (`lock_state`): on PostgreSQL by a transaction-level
+advisory lock on the subject hash (a `SELECT ... FOR UPDATE` would lock nothing for a subject
+with no state yet, and the second writer's snapshot would miss rows the first inserted); on
+SQLite by the database write lock (`BEGIN IMMEDIATE`), the only lock it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Row
+
+from rightsflow.domain.consent import (
+    ConsentRecordView,
+    LedgerEntry,
+    NoticeRef,
+    PurposeState,
+    Source,
+    SubjectKind,
+)
+from rightsflow.storage.consent_tables import (
+    consent_entries,
+    consent_links,
+    consent_records,
+    consent_state,
+)
+from rightsflow.storage.migrate import take_write_lock
+
+_r = consent_records.c
+_e = consent_entries.c
+_s = consent_state.c
+_l = consent_links.c
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _state_upsert(insert: Any) -> Any:
+    """INSERT ... ON CONFLICT (subject, purpose) DO UPDATE, only by a newer entry."""
+    statement = insert(consent_state)
+    excluded = statement.excluded
+    changed = ("granted", "source", "notice_key", "notice_version", "entry_id", "resolution")
+    return statement.on_conflict_do_update(
+        index_elements=[_s.subject_hash, _s.purpose],
+        set_={name: excluded[name] for name in (*changed, "updated_at")},
+        where=_s.entry_id < excluded.entry_id,
+    )
+
+
+_UPSERTS = {"postgresql": _state_upsert(postgresql.insert), "sqlite": _state_upsert(sqlite.insert)}
+_LINK_INSERTS = {
+    "postgresql": postgresql.insert(consent_links).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(consent_links).on_conflict_do_nothing(),
+}
+_ADD_RECORD = consent_records.insert()
+_ADD_ENTRIES = consent_entries.insert().returning(_e.id, sort_by_parameter_order=True)
+_HASH: sa.BindParameter[str] = sa.bindparam("subject_hash", type_=sa.String())
+_LAST = (
+    sa.select(sa.func.max(_r.recorded_at).label("last_at"))
+    .where(_r.subject_hash == _HASH)
+    .subquery("last")
+)
+# One row even for a subject with no state: the latest record time, and each state row.
+_LOCKED_STATE = sa.select(_LAST.c.last_at, consent_state).select_from(
+    _LAST.outerjoin(consent_state, _s.subject_hash == _HASH)
+)
+_STATE = sa.select(consent_state).where(_s.subject_hash == _HASH)
+_RECORDS = sa.select(consent_records).where(_r.subject_hash == _HASH)
+_ENTRIES_OF = (
+    sa.select(consent_entries)
+    .where(_e.record_id.in_(sa.bindparam("record_ids", expanding=True)))
+    .order_by(_e.id)
+)
+_LINKS_TO = (
+    sa.select(_l.from_hash).where(_l.to_hash == sa.bindparam("to_hash")).order_by(_l.linked_at)
+)
+
+
+def cursor_of(record: ConsentRecordView) -> int:
+    """A history page's cursor: the record's time in microseconds (unique per subject, as the
+    write path makes each record of a subject later than the one before)."""
+    delta = record.recorded_at - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+class SqlConsentLedgerRepository:
+    """Satisfies services.consent_ports.ConsentLedgerRepository over the unit of work's
+    connection."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def lock_state(self, subject_hash: str) -> tuple[Mapping[str, PurposeState], datetime | None]:
+        """Serialise writers of this subject until the transaction ends, then read its state
+        and the time of its latest record (None: no record yet)."""
+        self._lock(subject_hash)
+        states: dict[str, PurposeState] = {}
+        last_at: datetime | None = None
+        for row in self._conn.execute(_LOCKED_STATE, {"subject_hash": subject_hash}):
+            last_at = row.last_at
+            if row.purpose is not None:
+                states[row.purpose] = _purpose_state(row)
+        return states, last_at
+
+    def _lock(self, subject_hash: str) -> None:
+        if self._conn.dialect.name != "sqlite":
+            take_write_lock(self._conn, f"rightsflow.consent:{subject_hash}")
+            return
+        # The driver opens a transaction at the first write only; one that already wrote holds
+        # the write lock, one that has not takes it now (waiting up to busy_timeout).
+        driver = self._conn.connection.dbapi_connection
+        if driver is None or not getattr(driver, "in_transaction", False):
+            take_write_lock(self._conn, "rightsflow.consent")
+
+    def state(self, subject_hash: str) -> Mapping[str, PurposeState]:
+        rows = self._conn.execute(_STATE, {"subject_hash": subject_hash})
+        return {row.purpose: _purpose_state(row) for row in rows}
+
+    def append(
+        self,
+        record: ConsentRecordView,
+        entries: Sequence[LedgerEntry],
+        sealed_subject: bytes | None = None,
+    ) -> list[int]:
+        self._conn.execute(_ADD_RECORD, _record_values(record, sealed_subject))
+        if not entries:
+            return []
+        rows = [_entry_values(record, entry) for entry in entries]
+        ids = [int(i) for i in self._conn.execute(_ADD_ENTRIES, rows).scalars()]
+        states = [
+            _state_values(record, entry, entry_id)
+            for entry, entry_id in zip(entries, ids, strict=True)
+        ]
+        self._conn.execute(_UPSERTS[self._conn.dialect.name], states)
+        return ids
+
+    def history(
+        self, subject_hash: str, after: int | None, limit: int
+    ) -> Sequence[tuple[ConsentRecordView, Sequence[LedgerEntry]]]:
+        """Records oldest first, each with its entries; `after` is `cursor_of` the last one seen."""
+        query = _RECORDS.order_by(_r.recorded_at, _r.id).limit(limit)
+        if after is not None:
+            query = query.where(_r.recorded_at > _EPOCH + timedelta(microseconds=after))
+        records = [
+            _record(row) for row in self._conn.execute(query, {"subject_hash": subject_hash})
+        ]
+        if not records:
+            return []
+        by_record: dict[str, list[LedgerEntry]] = {r.id: [] for r in records}
+        notices = {r.id: r.notice for r in records}
+        params = {"record_ids": list(by_record)}
+        for row in self._conn.execute(_ENTRIES_OF, params):
+            by_record[row.record_id].append(_entry(row, notices[row.record_id]))
+        return [(r, by_record[r.id]) for r in records]
+
+    def add_link(self, from_hash: str, to_hash: str, record_id: str, at: datetime) -> None:
+        """Keep that `from_hash`'s choices were carried to `to_hash` (the first link is kept)."""
+        values = {
+            "from_hash": from_hash,
+            "to_hash": to_hash,
+            "record_id": record_id,
+            "linked_at": at,
+        }
+        self._conn.execute(_LINK_INSERTS[self._conn.dialect.name], values)
+
+    def linked_to(self, to_hash: str) -> Sequence[str]:
+        """The device/email hashes whose choices were carried to `to_hash`, oldest first."""
+        return list(self._conn.execute(_LINKS_TO, {"to_hash": to_hash}).scalars())
+
+
+def _record_values(record: ConsentRecordView, sealed: bytes | None) -> dict[str, Any]:
+    notice = record.notice
+    return {
+        "id": record.id,
+        "subject_hash": record.subject_hash,
+        "subject_kind": record.subject_kind.value,
+        "source": record.source.value,
+        "regime": record.regime,
+        "notice_key": None if notice is None else notice.key,
+        "notice_version": None if notice is None else notice.version,
+        "gpc": record.gpc,
+        "tcf": record.tcf,
+        "tcf_decoded": None if record.tcf_decoded is None else dict(record.tcf_decoded),
+        "tcf_valid": record.tcf_valid,
+        "gpp": record.gpp,
+        "gpp_decoded": None if record.gpp_decoded is None else dict(record.gpp_decoded),
+        "gpp_valid": record.gpp_valid,
+        "request_id": record.request_id,
+        "linked_from": record.linked_from,
+        "actor": record.actor,
+        "recorded_at": record.recorded_at,
+        "sealed_subject": sealed,
+    }
+
+
+def _entry_values(record: ConsentRecordView, entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "record_id": record.id,
+        "subject_hash": record.subject_hash,
+        "purpose": entry.purpose,
+        "granted": entry.granted,
+        "effective": entry.effective,
+        "source": entry.source.value,
+        "resolution": entry.resolution,
+        "recorded_at": record.recorded_at,
+    }
+
+
+def _state_values(record: ConsentRecordView, entry: LedgerEntry, entry_id: int) -> dict[str, Any]:
+    notice = record.notice
+    return {
+        "subject_hash": record.subject_hash,
+        "purpose": entry.purpose,
+        "granted": entry.effective,
+        "source": entry.source.value,
+        "notice_key": None if notice is None else notice.key,
+        "notice_version": None if notice is None else notice.version,
+        "entry_id": entry_id,
+        "resolution": entry.resolution,
+        "updated_at": record.recorded_at,
+    }
+
+
+def _notice(key: str | None, version: int | None) -> NoticeRef | None:
+    return None if key is None or version is None else NoticeRef(key, int(version))
+
+
+def _purpose_state(row: Row[Any]) -> PurposeState:
+    return PurposeState(
+        purpose=row.purpose,
+        granted=bool(row.granted),
+        source=Source(row.source),
+        updated_at=row.updated_at,
+        entry_id=int(row.entry_id),
+        notice=_notice(row.notice_key, row.notice_version),
+        resolution=row.resolution,
+    )
+
+
+def _record(row: Row[Any]) -> ConsentRecordView:
+    return ConsentRecordView(
+        id=row.id,
+        subject_hash=row.subject_hash,
+        subject_kind=SubjectKind(row.subject_kind),
+        source=Source(row.source),
+        regime=row.regime,
+        recorded_at=row.recorded_at,
+        notice=_notice(row.notice_key, row.notice_version),
+        gpc=bool(row.gpc),
+        actor=row.actor,
+        tcf=row.tcf,
+        tcf_decoded=row.tcf_decoded,
+        tcf_valid=row.tcf_valid,
+        gpp=row.gpp,
+        gpp_decoded=row.gpp_decoded,
+        gpp_valid=row.gpp_valid,
+        request_id=row.request_id,
+        linked_from=row.linked_from,
+    )
+
+
+def _entry(row: Row[Any], notice: NoticeRef | None) -> LedgerEntry:
+    return LedgerEntry(
+        id=int(row.id),
+        record_id=row.record_id,
+        subject_hash=row.subject_hash,
+        purpose=row.purpose,
+        granted=bool(row.granted),
+        effective=bool(row.effective),
+        source=Source(row.source),
+        recorded_at=row.recorded_at,
+        notice=notice,
+        resolution=row.resolution,
+    )
