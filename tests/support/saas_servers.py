@@ -7,6 +7,8 @@ on a free port of 127.0.0.1, shaped like two public APIs.
 - `okta_app`: Okta's users and grants: OAuth2 client credentials (HTTP basic client auth),
   tokens that expire, Link-header pages (`after` cursor), `E0000007` 404s, deactivate before
   delete.
+- `sendgrid_app`: SendGrid's suppression lists (bounces by email) and the global unsubscribe
+  list an opt-out adds to (201 with the addresses; adding one twice keeps it once).
 
 Both take faults from `Faults`: the next responses as given statuses (429 carries Retry-After),
 before auth; and every request is recorded (method and path, never query strings or bodies).
@@ -28,6 +30,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 STRIPE_KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
+SENDGRID_KEY = "SG.test-key.0123456789abcdef"
 OKTA_CLIENT = ("0oa1client", "okta-client-secret-xyz")
 
 
@@ -316,5 +319,59 @@ def okta_app(state: OktaState) -> FastAPI:
             return missing()
         del state.grants[gid]
         return Response(status_code=204)
+
+    return app
+
+
+# -- SendGrid -------------------------------------------------------------------------------
+
+
+@dataclass
+class SendgridState:
+    bounces: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unsubscribed: list[str] = field(default_factory=list)  # the global list, in order added
+    posts: int = 0  # global unsubscribe calls that reached the handler (faults excluded)
+    faults: Faults = field(default_factory=Faults)
+
+
+def _sendgrid_error(status: int, message: str = "error") -> dict[str, Any]:
+    return {"errors": [{"field": None, "message": message}]}
+
+
+def sendgrid_app(state: SendgridState) -> FastAPI:
+    app = FastAPI()
+
+    @app.middleware("http")
+    async def auth(request: Request, call_next: Callable[..., Awaitable[Response]]) -> Any:
+        if request.headers.get("authorization") != f"Bearer {SENDGRID_KEY}":
+            return JSONResponse(_sendgrid_error(401, "authorization required"), status_code=401)
+        return await call_next(request)
+
+    state.faults.install(app, _sendgrid_error)
+
+    @app.get("/v3/scopes")
+    def scopes() -> Any:
+        return {"scopes": ["asm.suppressions.global.create", "suppression.bounces.read"]}
+
+    @app.get("/v3/suppression/bounces/{email}")
+    def bounce(email: str) -> Any:
+        found = state.bounces.get(email)
+        return [found] if found else []
+
+    @app.delete("/v3/suppression/bounces/{email}")
+    def forget_bounce(email: str) -> Response:
+        state.bounces.pop(email, None)
+        return Response(status_code=204)
+
+    @app.post("/v3/asm/suppressions/global")
+    async def unsubscribe(request: Request) -> Any:
+        emails = (await request.json()).get("recipient_emails")
+        if not isinstance(emails, list) or not emails:
+            return JSONResponse(_sendgrid_error(400, "recipient_emails"), status_code=400)
+        state.posts += 1
+        for email in emails:
+            if email not in state.unsubscribed:
+                state.unsubscribed.append(email)
+        return JSONResponse({"recipient_emails": emails}, status_code=201)
 
     return app

@@ -55,7 +55,7 @@ def test_a_good_file_loads() -> None:
     assert len(users.delete.steps) == 1
 
 
-@pytest.mark.parametrize("name", ["stripe", "okta", "zendesk"])
+@pytest.mark.parametrize("name", ["stripe", "okta", "zendesk", "sendgrid"])
 def test_every_shipped_vendor_file_is_valid(name: str) -> None:
     vendor = load_vendor(SHIPPED / f"{name}.yml")
     assert vendor.name == name
@@ -170,6 +170,6 @@ def test_the_config_schema_is_served_without_secrets() -> None:
     schema = SaasConfig.model_json_schema()
     assert set(schema["properties"]) == {
         "vendor", "base_url", "secrets", "rate_limit", "retries", "timeout",
-        "allow_private_network",
+        "allow_private_network", "consent", "consent_purposes",
     }  # fmt: skip
-    assert SAAS_CONNECTOR.capabilities == {"retrieve", "mask", "delete"}
+    assert SAAS_CONNECTOR.capabilities == {"retrieve", "mask", "delete", "consent"}

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from rightsflow.connectors.base import ConnectorSpec, check_page_size, in_pages, key_tuples
+from rightsflow.connectors.saas_consent import consent_call, consent_reference
 from rightsflow.connectors.saas_http import Call, SaasHttp
 from rightsflow.connectors.saas_pages import at_path, read_rows, text_of, write_call
 from rightsflow.connectors.saas_spec import (
@@ -32,7 +33,7 @@ from rightsflow.connectors.saas_spec import (
     Vendor,
     load_vendor,
 )
-from rightsflow.domain.connector import Row, RowChange, Scalar
+from rightsflow.domain.connector import ConsentAck, ConsentNotice, Row, RowChange, Scalar
 from rightsflow.domain.errors import ConnectorFailure, InvalidInput
 from rightsflow.domain.plan import PlanNode
 
@@ -69,6 +70,12 @@ class SaasConfig(BaseModel):
     timeout: float | None = Field(default=None, gt=0, le=600)
     allow_private_network: bool = Field(
         default=False, description="Allow loopback/private/link-local targets (an internal API)"
+    )
+    consent: bool = Field(
+        default=True, description="Tell the vendor about opt-outs (if its file has a consent call)"
+    )
+    consent_purposes: tuple[str, ...] | None = Field(
+        default=None, description="The purposes it acts on, instead of the vendor file's"
     )
 
     @model_validator(mode="after")
@@ -124,6 +131,7 @@ class SaasConnector:
     """One configured vendor API. Thread-safe: see `SaasHttp`."""
 
     def __init__(self, config: SaasConfig) -> None:
+        self._config = config
         self._vendor = config.load()
         self._http = SaasHttp(
             self._vendor,
@@ -209,6 +217,23 @@ class SaasConnector:
                 self._http.send(write_call(step, named, {}, f"{node.collection}.delete"))
             deleted += 1
         return deleted
+
+    # -- the optional ConsentReceiver protocol ------------------------------------------------
+
+    def wants_consent(self, subject_kind: str, withdrawn: frozenset[str]) -> bool:
+        op = self._vendor.consent
+        if op is None or not self._config.consent or op.by != subject_kind:
+            return False
+        return bool(withdrawn & set(self._config.consent_purposes or op.purposes))
+
+    def tell_consent(self, notice: ConsentNotice) -> ConsentAck:
+        op = self._vendor.consent
+        if op is None or op.by not in notice.identities:
+            raise ConnectorFailure(
+                f"vendor {self._vendor.name}: cannot be told about this subject", retryable=False
+            )
+        response = self._http.send(consent_call(op, notice))
+        return ConsentAck(confirmed=True, reference=consent_reference(op, response))
 
     def check(self) -> None:
         check = self._vendor.check
@@ -321,6 +346,6 @@ SAAS_CONNECTOR: ConnectorSpec[SaasConfig] = ConnectorSpec(
     kind="saas",
     config_model=SaasConfig,
     factory=_create,
-    capabilities=frozenset({"retrieve", "mask", "delete"}),
+    capabilities=frozenset({"retrieve", "mask", "delete", "consent"}),
     description="A SaaS vendor's HTTP API described by a YAML file (no Python per vendor)",
 )

@@ -175,6 +175,23 @@ class CheckOp(_Strict):
     query: dict[str, str] = Field(default_factory=dict)
 
 
+class ConsentOp(_Strict):
+    """Tell the vendor about an opt-out or a withdrawal: one request per consent record.
+    `by` is the kind of subject the vendor knows people by (records of other kinds are not
+    sent); `purposes` are those whose withdrawal it acts on (an unsubscribe list acts on
+    marketing, not on analytics). Templates may use `{<by>}` and `{record_id}`. A no-data
+    status counts as told (e.g. the vendor never heard of the person)."""
+
+    by: Literal["email", "user_id", "device_id"]
+    purposes: tuple[str, ...] = Field(min_length=1)
+    method: Method = "POST"
+    path: str = Field(min_length=1)
+    query: dict[str, str] = Field(default_factory=dict)
+    body: dict[str, Any] | None = None  # JSON body; string leaves are templates
+    no_data_status: tuple[int, ...] = ()
+    reference_at: str | None = None  # dotted path to the vendor's id for it, if it gives one
+
+
 class Collection(_Strict):
     primary_key: tuple[str, ...] = Field(min_length=1)
     read: tuple[ReadOp, ...] = Field(min_length=1)
@@ -219,6 +236,7 @@ class Vendor(_Strict):
     retries: Retries = Retries()
     check: CheckOp | None = None
     collections: dict[str, Collection] = Field(min_length=1)
+    consent: ConsentOp | None = None  # gives the system the "consent" capability
 
 
 # -- loading --------------------------------------------------------------------------------
@@ -345,6 +363,11 @@ def _template_problems(vendor: Vendor) -> Iterator[tuple[list[PathStep], str]]:
         yield from _unknown(["check"], vendor.check.model_dump(), set(), "a check takes none")
     for name, collection in vendor.collections.items():
         yield from _collection_problems(["collections", name], collection)
+    if vendor.consent is not None:
+        op = vendor.consent
+        templates = {"path": op.path, "query": op.query, "body": op.body}
+        allowed = {op.by, "record_id"}
+        yield from _unknown(["consent"], templates, allowed, "the identity in `by` or the record")
 
 
 def _collection_problems(
