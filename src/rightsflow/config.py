@@ -5,6 +5,7 @@ Built once per process by a composition root and passed down; nothing reads it g
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -153,6 +154,10 @@ class Settings(BaseSettings):
         default=None,
         pattern=r"^rediss?://",
         description="redis://host:port/db for the consent state cache; default: in process",
+    )
+    # Global Privacy Control: /.well-known/gpc.json's lastUpdate (when GPC handling last changed).
+    gpc_last_update: date = Field(
+        default=date(2026, 11, 25), description="YYYY-MM-DD for lastUpdate in gpc.json"
     )
 
     @field_validator("data_dir")
