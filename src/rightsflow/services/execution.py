@@ -13,7 +13,7 @@ from rightsflow.domain.plan import ExecutionPlan, PlanNode
 from rightsflow.domain.planner import plan_request
 from rightsflow.domain.requests import RequestStatus, RequestType
 from rightsflow.domain.system_waves import plan_waves
-from rightsflow.services import audit
+from rightsflow.services import audit, consent_erasure
 from rightsflow.services.lookups import lookup_for, restrict_to
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import NodeResult, UnitOfWork
@@ -232,6 +232,8 @@ def finish(platform: Platform, request_id: str, failure: str | None = None) -> s
         if request.status is not RequestStatus.EXECUTING:
             return request.status.value
         new = RequestStatus.FAILED if failure else RequestStatus.COMPLETED
+        if new is RequestStatus.COMPLETED and request.type is RequestType.ERASURE:
+            consent_erasure.erase_for_request(platform, uow, request_id)  # experiments, sealed
         audit.transition(uow, request, new, platform.clock(), reason=failure)
         uow.commit()
     return new.value
