@@ -38,13 +38,14 @@ def fibonacci(value: int) -> str:
 
 
 def gpp_header(section_ids: Sequence[int]) -> str:
-    """A GPP header listing each id as a single Fibonacci entry (no ranges)."""
+    """A GPP header listing each id as a single Fibonacci entry (no ranges), padded to whole
+    bytes first as the IAB's encoder does (decoders ignore trailing zero bits)."""
     bits = uint(3, 6) + uint(1, 6) + uint(len(section_ids), 12)
     previous = 0
     for section_id in sorted(section_ids):
         bits += "0" + fibonacci(section_id - previous)
         previous = section_id
-    return to_base64url(bits)
+    return to_base64url(bits + "0" * (-len(bits) % 8))
 
 
 def two_bit_fields(version: int, values: Sequence[int]) -> str:
