@@ -11,7 +11,7 @@ its stale document back afterwards. A miss reads the database and puts the same 
 The per-regime defaults of purposes the subject never chose about are merged at read time from
 the purpose catalogue (kept in-process for CATALOGUE_TTL seconds: it is small and rarely
 changes), so one cached document serves every regime. Merging is byte concatenation: the cached
-document is the stored purposes' JSON with a one-line header naming them (see `_encode`).
+document is the stored purposes' JSON with a one-line header naming them (see `encode`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from rightsflow.domain.consent import REGIME_MODELS, Purpose, PurposeState, consent_model
+from rightsflow.domain.consent import (
+    REGIME_MODELS,
+    Purpose,
+    PurposeState,
+    SubjectRef,
+    consent_model,
+)
 from rightsflow.domain.consent_state import StoredConsent
+from rightsflow.services.identity_lookup import identity_hash
 from rightsflow.services.platform import Platform
 
 CATALOGUE_TTL = 5.0  # seconds a purpose added or retired takes to show in defaults
@@ -42,12 +49,19 @@ def refresh(platform: Platform, subject_hash: str) -> None:
     that changes what the document shows (a choice, a GPC signal, a delivery's status)."""
     with platform.uow() as uow:
         stored = uow.consent_states.state(subject_hash)
-    platform.consent_cache.put(cache_key(subject_hash), stored.version, _encode(stored))
+    platform.consent_cache.put(cache_key(subject_hash), stored.version, encode(stored))
+
+
+def subject_hash(platform: Platform, subject: SubjectRef) -> str:
+    return identity_hash(platform.vault, subject.kind.value, subject.value)
 
 
 def cached(platform: Platform, subject_hash: str, regime: str) -> bytes | None:
-    """The rendered document if the cache has it (no database read), else None."""
-    catalogue = _catalogue(platform)  # first: validates the regime
+    """The rendered document if the cache has it, else None; never reads the database (the
+    purpose catalogue included), so an event loop may call it when the cache is in-process."""
+    catalogue = _catalogues.peek(platform)
+    if catalogue is None:
+        return None
     document = platform.consent_cache.get(cache_key(subject_hash))
     return None if document is None else _render(document, regime, catalogue)
 
@@ -61,7 +75,7 @@ def current(platform: Platform, subject_hash: str, regime: str) -> bytes:
     if document is None:
         with platform.uow() as uow:
             stored = uow.consent_states.state(subject_hash)
-        document = _encode(stored)
+        document = encode(stored)
         platform.consent_cache.put(key, stored.version, document)
     return _render(document, regime, catalogue)
 
@@ -75,7 +89,7 @@ def current_many(
     catalogue = _catalogue(platform)
     with platform.uow() as uow:
         stored = uow.consent_states.states(subject_hashes)
-    return {h: _render(_encode(s), regime, catalogue) for h, s in stored.items()}
+    return {h: _render(encode(s), regime, catalogue) for h, s in stored.items()}
 
 
 def validate_regime(regime: str) -> None:
@@ -105,7 +119,7 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _encode(stored: StoredConsent) -> bytes:
+def encode(stored: StoredConsent) -> bytes:
     """The cached form: `<stored purpose keys, comma-separated>\\n<JSON members>`, where the
     members are an object's body left open inside "purposes" so defaults can be appended."""
     gpc = stored.gpc
@@ -124,11 +138,17 @@ def _encode(stored: StoredConsent) -> bytes:
 
 
 def _render(document: bytes, regime: str, catalogue: _Catalogue) -> bytes:
-    header, _, body = document.partition(b"\n")
     defaults = catalogue.defaults.get(regime)
     if defaults is None:
         consent_model(regime)  # raises InvalidInput naming the regime field
         defaults = {}
+    return render(document, regime, defaults)
+
+
+def render(document: bytes, regime: str, defaults: Mapping[bytes, bytes]) -> bytes:
+    """The answer: a cached document with the regime's defaults (`default_members`) for the
+    purposes it has no choice for."""
+    header, _, body = document.partition(b"\n")
     stored = set(header.split(b",")) if header else set()
     missing = [fragment for key, fragment in defaults.items() if key not in stored]
     if missing and stored:
@@ -146,7 +166,7 @@ class _Catalogue:
     expires: float
 
 
-def _default_members(purposes: Sequence[Purpose], regime: str) -> dict[bytes, bytes]:
+def default_members(purposes: Sequence[Purpose], regime: str) -> dict[bytes, bytes]:
     members: dict[bytes, bytes] = {}
     for purpose in purposes:
         if purpose.retired:
@@ -170,14 +190,18 @@ class _Catalogues:
         self._lock = threading.Lock()
         self._held: dict[int, _Catalogue] = {}
 
-    def get(self, platform: Platform) -> _Catalogue:
+    def peek(self, platform: Platform) -> _Catalogue | None:
         held = self._held.get(id(platform))
-        if held is not None and held.expires > time.monotonic():
+        return held if held is not None and held.expires > time.monotonic() else None
+
+    def get(self, platform: Platform) -> _Catalogue:
+        held = self.peek(platform)
+        if held is not None:
             return held
         with platform.uow() as uow:
             purposes = uow.consent_states.purposes()
         loaded = _Catalogue(
-            defaults={r: _default_members(purposes, r) for r in REGIME_MODELS},
+            defaults={r: default_members(purposes, r) for r in REGIME_MODELS},
             expires=time.monotonic() + CATALOGUE_TTL,
         )
         with self._lock:
