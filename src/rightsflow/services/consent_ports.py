@@ -17,6 +17,7 @@ from rightsflow.domain.consent import (
     Purpose,
     PurposeState,
 )
+from rightsflow.domain.consent_delivery import Delivery, RecordToTell
 from rightsflow.domain.experiments import EventKind, Experiment, ExperimentStatus, VariantCounts
 
 
@@ -78,6 +79,7 @@ class ConsentLedgerRepository(Protocol):
         (its time in microseconds, unique per subject)."""
         ...
 
+    def has_record(self, record_id: str) -> bool: ...
     def add_link(self, from_hash: str, to_hash: str, record_id: str, at: datetime) -> None: ...
     def linked_to(self, to_hash: str) -> Sequence[str]: ...
 
@@ -99,8 +101,20 @@ class ConsentPropagator(Protocol):
 
 
 class DeliveryRepository(Protocol):
-    """Per record and system: pending | confirmed | failed, attempts and the signed receipt."""
+    """Per record and system: pending | confirmed | failed, attempts and the signed receipt
+    (see domain/consent_delivery.py), and the ledger facts propagating a record needs."""
 
+    def record(self, record_id: str) -> RecordToTell | None: ...
+    def open(
+        self, record_id: str, subject_hash: str, systems: Collection[str], at: datetime
+    ) -> list[str]:
+        """A pending delivery for each system without one; returns the systems added."""
+        ...
+
+    def get(self, record_id: str, system: str) -> Delivery | None: ...
+    def save(self, delivery: Delivery) -> None: ...
+    def for_record(self, record_id: str) -> list[Delivery]: ...
+    def set_receipt(self, record_id: str, receipt: Mapping[str, Any]) -> None: ...
     def for_subject(self, subject_hash: str) -> Sequence[Mapping[str, Any]]: ...
 
 

@@ -20,6 +20,7 @@ from rightsflow.services.consent_ports import (
     ConsentCatalogRepository,
     ConsentLedgerRepository,
     ConsentSubjectRows,
+    DeliveryRepository,
     ExperimentRepository,
 )
 from rightsflow.services.consent_read_ports import ConsentStateQueries
@@ -227,6 +228,8 @@ class UnitOfWork(Protocol):
     def experiments(self) -> ExperimentRepository: ...
     @property
     def consent_subjects(self) -> ConsentSubjectRows: ...
+    @property
+    def deliveries(self) -> DeliveryRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

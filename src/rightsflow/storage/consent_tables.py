@@ -129,6 +129,7 @@ consent_deliveries = sa.Table(
     sa.Column("attempts", sa.Integer(), nullable=False),
     sa.Column("receipt", json_column(), nullable=True),  # signed; counts and ids only
     sa.Column("failure", sa.String(500), nullable=True),
+    sa.Column("reference", sa.String(200), nullable=True),  # the system's own id for it
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.Index(None, "subject_hash", "updated_at"),
 )

@@ -10,6 +10,7 @@ from rightsflow.storage.consent_catalog_repository import SqlConsentCatalogRepos
 from rightsflow.storage.consent_repository import SqlConsentLedgerRepository
 from rightsflow.storage.consent_state_queries import SqlConsentStateQueries
 from rightsflow.storage.consent_subject_rows import SqlConsentSubjectRows
+from rightsflow.storage.delivery_repository import SqlDeliveryRepository
 from rightsflow.storage.drp_repository import SqlDrpRepository
 from rightsflow.storage.experiment_repository import SqlExperimentRepository
 from rightsflow.storage.identity_repository import SqlIdentityHashRepository
@@ -44,6 +45,7 @@ class SqlUnitOfWork(AuditedTransaction):
     consent_states: SqlConsentStateQueries
     experiments: SqlExperimentRepository
     consent_subjects: SqlConsentSubjectRows
+    deliveries: SqlDeliveryRepository
 
     def _bind(self, connection: Connection) -> None:
         self.requests = SqlRequestRepository(connection)
@@ -60,6 +62,7 @@ class SqlUnitOfWork(AuditedTransaction):
         self.consent_states = SqlConsentStateQueries(connection)
         self.experiments = SqlExperimentRepository(connection)
         self.consent_subjects = SqlConsentSubjectRows(connection)
+        self.deliveries = SqlDeliveryRepository(connection)
 
 
 class SqlUnitOfWorkFactory:

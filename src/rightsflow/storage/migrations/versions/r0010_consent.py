@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("receipt", sa.JSON(none_as_null=True), nullable=True),
         sa.Column("failure", sa.String(length=500), nullable=True),
+        sa.Column("reference", sa.String(length=200), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("record_id", "system", name=op.f("pk_consent_deliveries")),
     )
