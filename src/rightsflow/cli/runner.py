@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from rightsflow.services import bulk_jobs
 from rightsflow.services.requests import resume_unfinished
 from rightsflow.storage.tokens import ensure_admin_token, token_is_valid
 from rightsflow.workflows.bulk_workflow import TemporalBulkStarter
+from rightsflow.workflows.consent_workflow import TemporalConsentPropagator
 from rightsflow.workflows.devserver import DevServer
 from rightsflow.workflows.health import temporal_status
 from rightsflow.workflows.retention_workflow import ensure_retention_schedule
@@ -96,6 +98,14 @@ def _app_deps(
     )
 
 
+def _propagate_consent(runtime: Runtime, client: Client) -> None:
+    """Opt-outs and withdrawals start their propagation workflow (the client exists only now,
+    after the platform was built)."""
+    settings = runtime.settings
+    propagator = TemporalConsentPropagator(client, settings.task_queue, step_policy(settings))
+    runtime.platform = dataclasses.replace(runtime.platform, consent_propagator=propagator)
+
+
 async def run_platform(
     settings: Settings, on_started: Callable[[Started], None], *, worker: bool = True
 ) -> None:
@@ -107,6 +117,7 @@ async def run_platform(
         address, devserver = await _temporal(settings)
         settings = _codec_origins(settings, devserver)
         client = await connect(address, settings.temporal_namespace, runtime.platform.vault)
+        _propagate_consent(runtime, client)
         starter = TemporalStarter(client, settings.task_queue, step_policy(settings))
         bulk = TemporalBulkStarter(client, settings.task_queue, step_policy(settings))
         _, created = ensure_admin_token(runtime.engine, settings.admin_token_file)
@@ -171,6 +182,7 @@ async def run_worker(settings: Settings) -> None:
         client = await connect(
             settings.temporal_address, settings.temporal_namespace, runtime.platform.vault
         )
+        _propagate_consent(runtime, client)
         await ensure_retention_schedule(client, settings.task_queue, settings.retention_days)
         await ensure_sweep_schedules(
             client, settings.task_queue, runtime.platform.datamap.retention

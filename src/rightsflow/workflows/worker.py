@@ -11,6 +11,7 @@ from rightsflow.services.ports import Vault
 from rightsflow.workflows.activities import RequestActivities
 from rightsflow.workflows.bulk_workflow import BulkActivities, BulkJobWorkflow
 from rightsflow.workflows.codec import data_converter
+from rightsflow.workflows.consent_workflow import ConsentActivities, ConsentPropagationWorkflow
 from rightsflow.workflows.contracts import Tuning
 from rightsflow.workflows.drp_activities import DrpActivities, HttpStatusPoster
 from rightsflow.workflows.request_workflow import PrivacyRequestWorkflow
@@ -44,6 +45,7 @@ def build_worker(
             RetentionPurgeWorkflow,
             BulkJobWorkflow,
             RetentionSweepWorkflow,
+            ConsentPropagationWorkflow,
         ],
         workflow_runner=_SANDBOX,
         activities=[
@@ -52,6 +54,7 @@ def build_worker(
             *RetentionActivities(platform).all(),
             *BulkActivities(platform).all(),
             *SweepActivities(platform).all(),
+            *ConsentActivities(platform).all(),
         ],
         max_concurrent_activities=tuning.max_concurrent_activities,
         max_concurrent_workflow_tasks=tuning.max_concurrent_workflow_tasks,
