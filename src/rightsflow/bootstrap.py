@@ -23,6 +23,7 @@ from rightsflow.services.clients import ClientService
 from rightsflow.services.consent_cache import InProcessConsentCache
 from rightsflow.services.consent_catalog import ensure_standard_purposes
 from rightsflow.services.consent_ports import ConsentCache
+from rightsflow.services.consent_read import NoConsentCache
 from rightsflow.services.datamap import load_datamap
 from rightsflow.services.lifecycle_rules import LifecycleRules
 from rightsflow.services.platform import Platform
@@ -187,6 +188,8 @@ def client_service(settings: Settings, engine: Engine) -> ClientService:
 
 def make_consent_cache(settings: Settings) -> ConsentCache:
     """Redis when consent_cache_url is set (connects on first use), else in-process."""
+    if settings.consent_cache_off:
+        return NoConsentCache()
     if settings.consent_cache_url is None:
         return InProcessConsentCache()
     return RedisConsentCache(settings.consent_cache_url)

@@ -155,6 +155,9 @@ class Settings(BaseSettings):
         pattern=r"^rediss?://",
         description="redis://host:port/db for the consent state cache; default: in process",
     )
+    consent_cache_off: bool = Field(
+        default=False, description="Read consent state from the database only (to measure it)"
+    )
     # Global Privacy Control: /.well-known/gpc.json's lastUpdate (when GPC handling last changed).
     gpc_last_update: date = Field(
         default=date(2026, 11, 25), description="YYYY-MM-DD for lastUpdate in gpc.json"

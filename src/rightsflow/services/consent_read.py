@@ -40,6 +40,20 @@ CATALOGUE_TTL = 5.0  # seconds a purpose added or retired takes to show in defau
 KEY_PREFIX = "consent:v1:"
 
 
+class NoConsentCache:
+    """Holds nothing: every read goes to the database (settings.consent_cache_off, to measure
+    what the cache saves)."""
+
+    def get(self, key: str) -> bytes | None:  # noqa: ARG002 (the port's shape)
+        return None
+
+    def put(self, key: str, version: int, document: bytes) -> None:
+        pass
+
+    def forget(self, key: str) -> None:
+        pass
+
+
 def cache_key(subject_hash: str) -> str:
     return KEY_PREFIX + subject_hash
 
