@@ -26,6 +26,7 @@ from rightsflow.api.rest import (
     consent_deliveries,
     consent_read,
     decisions,
+    experiments,
     gpc,
     health,
     oauth,
@@ -98,6 +99,7 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
     app.include_router(retention.router)  # retention rules and sweep runs
     app.include_router(gpc.router)  # /.well-known/gpc.json (public)
     app.include_router(consent_catalog.router)  # before any /api/v1/consent/{subject} route
+    app.include_router(experiments.router)  # before any /api/v1/consent/{subject} route
     app.include_router(consent_deliveries.router)  # before any /api/v1/consent/{subject} route
     # Consent reads: after the catalogue's /api/v1/consent/purposes... (GET /{subject} would
     # take them) and before the ledger's POST /{subject} (which would take /bulk-read).
