@@ -20,7 +20,7 @@ from rightsflow.domain.consent import (
     Source,
     SubjectKind,
 )
-from rightsflow.storage.consent_repository import cursor_of
+from rightsflow.domain.consent_state import micros
 from rightsflow.storage.consent_tables import consent_entries, consent_state
 from rightsflow.storage.migrate import make_engine, upgrade_database
 from rightsflow.storage.tables import metadata
@@ -136,8 +136,8 @@ def test_history_pages_by_cursor(engine: Engine) -> None:
         write(engine, rec, entry(rec, "analytics", True))
     with SqlUnitOfWork(engine) as uow:
         page = uow.consent.history(H, None, 2)
-        rest = uow.consent.history(H, cursor_of(page[-1][0]), 10)
-        assert uow.consent.history(H, cursor_of(rest[-1][0]), 10) == []
+        rest = uow.consent.history(H, micros(page[-1][0].recorded_at), 10)
+        assert uow.consent.history(H, micros(rest[-1][0].recorded_at), 10) == []
     assert [r.id for r, _ in [*page, *rest]] == [r.id for r in recs]
 
 

@@ -68,11 +68,11 @@ def effective(outcomes: list[rules.Outcome]) -> dict[str, tuple[bool, str | None
 @pytest.mark.parametrize(
     ("choices", "field", "message"),
     [
-        ([("nope", True)], "choices[0].purpose", "unknown purpose: nope"),
-        ([("analytics", True), ("x y", True)], "choices[1].purpose", "(not a purpose key)"),
-        ([("old_thing", True)], "choices[0].purpose", "retired"),
-        ([("analytics", True), ("analytics", False)], "choices[1].purpose", "twice"),
-        ([("essential", False)], "choices[0].granted", "cannot be refused"),
+        ([("nope", True)], "choices.0.purpose", "unknown purpose: nope"),
+        ([("analytics", True), ("x y", True)], "choices.1.purpose", "(not a purpose key)"),
+        ([("old_thing", True)], "choices.0.purpose", "retired"),
+        ([("analytics", True), ("analytics", False)], "choices.1.purpose", "twice"),
+        ([("essential", False)], "choices.0.granted", "cannot be refused"),
     ],
 )
 def test_bad_choices_name_the_purpose_and_position(

@@ -22,6 +22,7 @@ from rightsflow.api.rest import (
     clients,
     codec,
     connectors,
+    consent,
     consent_catalog,
     consent_deliveries,
     consent_read,
@@ -104,4 +105,5 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
     # Consent reads: after the catalogue's /api/v1/consent/purposes... (GET /{subject} would
     # take them) and before the ledger's POST /{subject} (which would take /bulk-read).
     app.include_router(consent_read.router)
+    app.include_router(consent.router)  # consent writes: last, POST /{subject} takes any path
     return app

@@ -89,7 +89,7 @@ def validate_choices(choices: Sequence[Choice], purposes: Mapping[str, Purpose])
     naming the purpose and the choice's position."""
     seen: set[str] = set()
     for index, choice in enumerate(choices):
-        where = f"choices[{index}].purpose"
+        where = f"choices.{index}.purpose"
         purpose = purposes.get(choice.purpose)
         if purpose is None:
             raise InvalidInput(f"unknown purpose: {_named(choice.purpose)}", field=where)
@@ -100,7 +100,7 @@ def validate_choices(choices: Sequence[Choice], purposes: Mapping[str, Purpose])
         if purpose.essential and not choice.granted:
             raise InvalidInput(
                 f"purpose {purpose.key} is essential and cannot be refused",
-                field=f"choices[{index}].granted",
+                field=f"choices.{index}.granted",
             )
         seen.add(choice.purpose)
 

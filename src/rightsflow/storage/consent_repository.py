@@ -76,6 +76,7 @@ _LOCKED_STATE = sa.select(_LAST.c.last_at, consent_state).select_from(
     _LAST.outerjoin(consent_state, _s.subject_hash == _HASH)
 )
 _STATE = sa.select(consent_state).where(_s.subject_hash == _HASH)
+_HAS_RECORD = sa.select(_r.id).where(_r.id == sa.bindparam("record_id"))
 _RECORDS = sa.select(consent_records).where(_r.subject_hash == _HASH)
 _ENTRIES_OF = (
     sa.select(consent_entries)
@@ -85,13 +86,6 @@ _ENTRIES_OF = (
 _LINKS_TO = (
     sa.select(_l.from_hash).where(_l.to_hash == sa.bindparam("to_hash")).order_by(_l.linked_at)
 )
-
-
-def cursor_of(record: ConsentRecordView) -> int:
-    """A history page's cursor: the record's time in microseconds (unique per subject, as the
-    write path makes each record of a subject later than the one before)."""
-    delta = record.recorded_at - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 class SqlConsentLedgerRepository:
@@ -123,6 +117,9 @@ class SqlConsentLedgerRepository:
         if driver is None or not getattr(driver, "in_transaction", False):
             take_write_lock(self._conn, "rightsflow.consent")
 
+    def has_record(self, record_id: str) -> bool:
+        return self._conn.execute(_HAS_RECORD, {"record_id": record_id}).first() is not None
+
     def state(self, subject_hash: str) -> Mapping[str, PurposeState]:
         rows = self._conn.execute(_STATE, {"subject_hash": subject_hash})
         return {row.purpose: _purpose_state(row) for row in rows}
@@ -148,7 +145,9 @@ class SqlConsentLedgerRepository:
     def history(
         self, subject_hash: str, after: int | None, limit: int
     ) -> Sequence[tuple[ConsentRecordView, Sequence[LedgerEntry]]]:
-        """Records oldest first, each with its entries; `after` is `cursor_of` the last one seen."""
+        """Records oldest first, each with its entries; `after` is the last one's time in
+        microseconds (domain.consent_state.micros; unique per subject, as the write path makes
+        each record of a subject later than the one before)."""
         query = _RECORDS.order_by(_r.recorded_at, _r.id).limit(limit)
         if after is not None:
             query = query.where(_r.recorded_at > _EPOCH + timedelta(microseconds=after))

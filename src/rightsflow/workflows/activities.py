@@ -13,10 +13,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from rightsflow.domain.errors import ConnectorFailure, RightsflowError
+from rightsflow.domain.requests import RequestType
 from rightsflow.services import (
     coalesced_reads,
     coalesced_rechecks,
     coalesced_writes,
+    consent_requests,
     deadlines,
     execution,
     package,
@@ -124,7 +126,14 @@ class RequestActivities:
 
     @activity.defn(name="begin")
     async def begin(self, request_id: str) -> Outline:
-        return await _run(lambda: execution.begin(self._platform, request_id), "plan", request_id)
+        outline = await _run(
+            lambda: execution.begin(self._platform, request_id), "plan", request_id
+        )
+        if outline.active and outline.request_type == RequestType.OPT_OUT.value:
+            # An opt-out is a decision recorded in the consent ledger, then propagated.
+            work = consent_requests.opt_out_and_propagate(self._platform, request_id)
+            await _guard(work, "consent", request_id)
+        return outline
 
     @activity.defn(name="retrieve")
     async def retrieve(self, step: NodeStep) -> int:

@@ -1,0 +1,247 @@
+"""Recording consent: choices, GPC signals and links, written to the append-only ledger.
+
+A write hashes the subject (identity_lookup.identity_hash, the hashes privacy requests are
+found by), refuses a subject with an erasure in progress, validates purposes and the notice
+version against the catalogue, resolves conflicts (domain/consent_rules.py) against the stored
+state under a per-subject lock, appends one record with its entries, commits, and then puts the
+subject's fresh state in the read cache (consent_read.refresh: read-your-writes).
+
+The caller (API route, CLI, request workflow) starts propagation afterwards when the outcome
+has `withdrawn` purposes and the platform has a propagator: the record then also holds the
+subject's value sealed under the record's own key, since systems know people by their id.
+
+Choices are not put in the audit chain one by one: the ledger is their append-only record,
+and the chain's lock would cap writes per second. Catalogue and other admin changes are
+audited where they are made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from rightsflow.domain.consent import (
+    Choice,
+    ConsentRecordView,
+    ConsentWrite,
+    LedgerEntry,
+    NoticeRef,
+    Purpose,
+    Source,
+    SubjectKind,
+    SubjectRef,
+    consent_model,
+)
+from rightsflow.domain.consent_rules import (
+    Outcome,
+    link_outcomes,
+    resolve,
+    validate_choices,
+    withdrawn,
+)
+from rightsflow.domain.consent_signals import Decoded, decode_gpp, decode_tcf
+from rightsflow.domain.consent_state import micros
+from rightsflow.domain.errors import Conflict, InvalidInput
+from rightsflow.domain.requests import TERMINAL, RequestType
+from rightsflow.services import consent_catalog, consent_read, experiments
+from rightsflow.services.consent_read import subject_hash
+from rightsflow.services.platform import Platform
+from rightsflow.services.ports import UnitOfWork
+
+_ERASURE_LOOKUP = 50  # requests looked at per subject for an erasure in progress
+_TICK = timedelta(microseconds=1)
+UNDER_ERASURE = (
+    "the subject has an erasure request in progress: consent cannot be recorded until it ends"
+)
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    record_id: str
+    subject_hash: str
+    recorded_at: datetime
+    entries: tuple[LedgerEntry, ...]
+    withdrawn: tuple[str, ...]  # purposes to tell the systems about (see consent_rules)
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    items: Sequence[tuple[ConsentRecordView, Sequence[LedgerEntry]]]
+    next_after: int | None
+
+
+def record(platform: Platform, write: ConsentWrite, record_id: str | None = None) -> RecordOutcome:
+    """Append one record (under `record_id` when the caller needs to know it beforehand, e.g.
+    to be idempotent when retried)."""
+    consent_model(write.regime)  # InvalidInput naming the regime before any work
+    digest = subject_hash(platform, write.subject)
+    tcf = _decoded(decode_tcf, write.signals.tcf)
+    gpp = _decoded(decode_gpp, write.signals.gpp)
+    with platform.uow() as uow:
+        refuse_under_erasure(uow, write.subject.kind, digest)
+        purposes = _purposes(uow)
+        validate_choices(write.choices, purposes)  # before the notice check names a purpose
+        if write.notice is not None:
+            _check_notice(uow, write.notice, write.choices)
+        saved, last_at = uow.consent.lock_state(digest)
+        outcomes = resolve(write, purposes, saved)
+        gone = withdrawn(outcomes, saved, purposes, write.regime)
+        view = ConsentRecordView(
+            id=record_id or str(uuid.uuid4()),
+            subject_hash=digest,
+            subject_kind=write.subject.kind,
+            source=write.source,
+            regime=write.regime,
+            recorded_at=_after(platform.clock(), last_at),
+            notice=write.notice,
+            gpc=write.signals.gpc or write.source is Source.GPC,
+            actor=write.actor,
+            tcf=write.signals.tcf,
+            tcf_decoded=None if tcf is None else _fields(tcf),
+            tcf_valid=None if tcf is None else tcf.valid,
+            gpp=write.signals.gpp,
+            gpp_decoded=None if gpp is None else _fields(gpp),
+            gpp_valid=None if gpp is None else gpp.valid,
+            request_id=write.request_id,
+        )
+        outcome = _append(
+            platform, uow, view, outcomes, gone=gone, subject_value=write.subject.value
+        )
+        # A choice on a notice variant under test is the experiment's outcome (same transaction).
+        experiments.observe_choice(uow, digest, write.notice, write.choices, view.recorded_at)
+        uow.commit()
+    consent_read.refresh(platform, digest)
+    return outcome
+
+
+def link(
+    platform: Platform, from_subject: SubjectRef, user_id: str, regime: str, actor: str = ""
+) -> RecordOutcome:
+    """Carry a device's (or email's) saved choices to a user who signed in (consent_rules:
+    linking). One record for the user (source link, linked_from the device hash), even when
+    nothing had to be carried, and one `consent_links` row."""
+    consent_model(regime)
+    to = SubjectRef.parse(user_id, SubjectKind.USER_ID)
+    if to.kind is not SubjectKind.USER_ID or from_subject.kind is SubjectKind.USER_ID:
+        raise InvalidInput("a link goes from a device_id or an email to a user_id", field="to")
+    from_hash, to_hash = subject_hash(platform, from_subject), subject_hash(platform, to)
+    with platform.uow() as uow:
+        refuse_under_erasure(uow, from_subject.kind, from_hash)
+        refuse_under_erasure(uow, to.kind, to_hash)
+        purposes = _purposes(uow)
+        user, last_at = uow.consent.lock_state(to_hash)
+        outcomes = link_outcomes(uow.consent.state(from_hash), user, purposes)
+        view = ConsentRecordView(
+            id=str(uuid.uuid4()),
+            subject_hash=to_hash,
+            subject_kind=SubjectKind.USER_ID,
+            source=Source.LINK,
+            regime=regime,
+            recorded_at=_after(platform.clock(), last_at),
+            notice=None,
+            gpc=False,
+            actor=actor,
+            linked_from=from_hash,
+        )
+        gone = withdrawn(outcomes, user, purposes, regime)
+        outcome = _append(platform, uow, view, outcomes, gone=gone, subject_value=to.value)
+        uow.consent.add_link(from_hash, to_hash, view.id, view.recorded_at)
+        uow.commit()
+    consent_read.refresh(platform, to_hash)
+    return outcome
+
+
+def history(platform: Platform, subject: SubjectRef, after: int | None, limit: int) -> HistoryPage:
+    """The subject's records, oldest first, with their entries; `next_after` continues."""
+    digest = subject_hash(platform, subject)
+    with platform.uow() as uow:
+        items = list(uow.consent.history(digest, after, limit + 1))
+    page = items[:limit]
+    next_after = micros(page[-1][0].recorded_at) if len(items) > limit else None
+    return HistoryPage(page, next_after)
+
+
+def refuse_under_erasure(uow: UnitOfWork, kind: SubjectKind, digest: str) -> None:
+    """Conflict (no identity in it) when an erasure request for the subject is not finished:
+    recording new choices would bring back data that is being erased."""
+    for request_id in uow.identities.request_ids(kind.value, digest, _ERASURE_LOOKUP):
+        request = uow.requests.get(request_id)
+        if request.type is RequestType.ERASURE and request.status not in TERMINAL:
+            raise Conflict(UNDER_ERASURE)
+
+
+def _append(
+    platform: Platform,
+    uow: UnitOfWork,
+    view: ConsentRecordView,
+    outcomes: Sequence[Outcome],
+    *,
+    gone: Sequence[str],
+    subject_value: str,
+) -> RecordOutcome:
+    entries = [
+        LedgerEntry(
+            id=0,
+            record_id=view.id,
+            subject_hash=view.subject_hash,
+            purpose=o.purpose,
+            granted=o.granted,
+            effective=o.effective,
+            source=o.source,
+            recorded_at=view.recorded_at,
+            notice=view.notice,
+            resolution=o.resolution,
+        )
+        for o in outcomes
+    ]
+    # Sealed only when systems must be told: propagation needs the id they know the person by.
+    sealed = platform.vault.seal(view.id, subject_value.encode()) if gone else None
+    ids = uow.consent.append(view, entries, sealed)
+    stored = tuple(_with_id(e, i) for e, i in zip(entries, ids, strict=True))
+    return RecordOutcome(view.id, view.subject_hash, view.recorded_at, stored, tuple(gone))
+
+
+def _with_id(entry: LedgerEntry, entry_id: int) -> LedgerEntry:
+    return dataclasses.replace(entry, id=entry_id)
+
+
+def _purposes(uow: UnitOfWork) -> Mapping[str, Purpose]:
+    return {p.key: p for p in uow.consent_catalog.purposes(include_retired=True)}
+
+
+def _check_notice(uow: UnitOfWork, ref: NoticeRef, choices: Sequence[Choice]) -> None:
+    """The notice version exists, and the choices are about purposes it presents."""
+    notice = consent_catalog.require_notice(uow, ref, field="notice")
+    for index, choice in enumerate(choices):
+        if choice.purpose not in notice.purposes:
+            raise InvalidInput(
+                f"purpose {choice.purpose} is not on notice {notice.key} v{notice.version}",
+                field=f"choices.{index}.purpose",
+            )
+
+
+def _after(now: datetime, last_at: datetime | None) -> datetime:
+    """Each record of a subject is later than the one before (the read cache's version and
+    the history cursor are its time): a clock step back or two writes in one microsecond
+    would otherwise tie or go back."""
+    return now if last_at is None or now > last_at else last_at + _TICK
+
+
+def _decoded(decode: Callable[[str], Decoded], text: str | None) -> Decoded | None:
+    """Decoding never fails a write: a string that cannot be decoded is stored as received."""
+    if text is None:
+        return None
+    try:
+        return decode(text)
+    except Exception:
+        return Decoded(valid=False, problem="the string could not be decoded")
+
+
+def _fields(decoded: Decoded) -> dict[str, object]:
+    fields = dict(decoded.fields)
+    if decoded.problem is not None:
+        fields["problem"] = decoded.problem
+    return fields
