@@ -15,11 +15,11 @@ import sqlalchemy as sa
 
 from rightsflow.bootstrap import Runtime, build_runtime
 from rightsflow.config import Settings
-from rightsflow.domain.consent import Choice, NoticeRef, SubjectRef
+from rightsflow.domain.consent import Choice, ConsentWrite, NoticeRef, Source, SubjectRef
 from rightsflow.domain.errors import RightsflowError
 from rightsflow.domain.experiments import EventKind
 from rightsflow.sample.shop import email_for
-from rightsflow.services import experiments, requests
+from rightsflow.services import consent, experiments, requests
 from rightsflow.services.inline import run_inline
 from rightsflow.storage.consent_tables import (
     consent_records,
@@ -150,6 +150,19 @@ def test_observe_choice_records_the_assigned_variants_outcome(runtime: Runtime) 
     experiments.stop(platform, experiment.key, "console:admin")
     with platform.uow() as uow:  # a stopped experiment records nothing more
         assert experiments.observe_choice(uow, digest, notice, choices, platform.clock()) == 0
+
+
+def test_a_consent_write_on_the_assigned_notice_is_the_outcome(runtime: Runtime) -> None:
+    platform = runtime.platform
+    running_experiment(platform)
+    subject = SubjectRef.parse("user_id:u-42")
+    assigned = experiments.assign(platform, "banner_copy", subject)
+    notice = NoticeRef("banner", assigned.notice.version)
+    write = ConsentWrite(subject, (Choice("analytics", True),), Source.BANNER, "gdpr", notice)
+    consent.record(platform, write)
+    _, results = experiments.results(platform, "banner_copy")
+    row = next(v for v in results.variants if v.variant == assigned.variant)
+    assert (row.exposures, row.outcomes, row.granted) == (1, 1, 1)
 
 
 def test_erase_subject_removes_only_that_subjects_rows(runtime: Runtime) -> None:
