@@ -13,6 +13,7 @@ from rightsflow.cli import (
     bulk_cmd,
     clients_cmd,
     connectors_cmd,
+    consent_cmd,
     datamap_cmd,
     demo_cmd,
     drp_cmd,
@@ -42,6 +43,7 @@ app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(requests_cmd.app, name="requests")
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(bulk_cmd.app, name="bulk")
+app.add_typer(consent_cmd.app, name="consent")
 app.command("plan")(datamap_cmd.plan)
 app.command("demo")(demo_cmd.demo)
 app.add_typer(connectors_cmd.app, name="connectors")
