@@ -12,7 +12,7 @@ import copy
 import hashlib
 import hmac
 import warnings
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -276,6 +276,22 @@ class FakeIdentityHashes:
         return sorted(found, key=lambda r: self._store.state.requests[r].received_at)[:limit]
 
 
+class NoConsentRows:
+    """The experiment and consent-subject repositories as erasure uses them, holding nothing."""
+
+    def erase_subject(self, _subject_hash: str) -> int:
+        return 0
+
+    def linked_to(self, _subject_hashes: Collection[str]) -> list[str]:
+        return []
+
+    def sealed_records(self, _subject_hashes: Collection[str]) -> list[str]:
+        return []
+
+    def clear_sealed(self, _record_ids: Collection[str]) -> int:
+        return 0
+
+
 class FakeUnitOfWork:
     def __init__(self, store: FakeStore) -> None:
         self._store = store
@@ -287,6 +303,9 @@ class FakeUnitOfWork:
         self.calls: CallRepository = FakeCalls(store)
         self.verifications: VerificationRepository = FakeVerifications(store)
         self.identities: IdentityHashRepository = FakeIdentityHashes(store)
+        # What a completed erasure's consent step asks (services/consent_erasure.py): no rows.
+        self.experiments = NoConsentRows()
+        self.consent_subjects = NoConsentRows()
 
     def __enter__(self) -> FakeUnitOfWork:
         self._snapshot = copy.deepcopy(self._store.state)
