@@ -21,8 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-
-from scipy import stats
+from typing import Any
 
 from rightsflow.domain.consent import NOTICE_KEY, PURPOSE_KEY
 from rightsflow.domain.errors import InvalidInput
@@ -191,8 +190,16 @@ class Results:
     confidence: float = CONFIDENCE
 
 
+def _stats() -> Any:
+    """scipy.stats, imported on first use: it takes ~0.8 s, which every CLI command and
+    process start would otherwise pay (tests/unit/test_registry_lazy.py)."""
+    from scipy import stats  # noqa: PLC0415
+
+    return stats
+
+
 def _z(confidence: float) -> float:
-    return float(stats.norm.ppf(0.5 + confidence / 2))
+    return float(_stats().norm.ppf(0.5 + confidence / 2))
 
 
 def wilson(successes: int, trials: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -225,7 +232,7 @@ def two_proportion_z(a: tuple[int, int], b: tuple[int, int]) -> tuple[float, flo
     if variance <= 0:
         return 0.0, 1.0
     z = (a[0] / a[1] - b[0] / b[1]) / math.sqrt(variance)
-    return z, float(2 * stats.norm.sf(abs(z)))
+    return z, float(2 * _stats().norm.sf(abs(z)))
 
 
 def compare(control: VariantCounts, variant: VariantCounts) -> Comparison:
@@ -243,7 +250,8 @@ def sample_ratio(exposures: Sequence[int], weights: Sequence[float]) -> SampleRa
         return SampleRatio(None, None, mismatch=False)
     weight_sum = math.fsum(weights)
     expected = [total * w / weight_sum for w in weights]
-    chi2, p_value = stats.chisquare(list(exposures), expected)
+    fit: Any = _stats().chisquare(list(exposures), expected)
+    chi2, p_value = fit
     return SampleRatio(float(chi2), float(p_value), mismatch=bool(p_value < SRM_ALPHA))
 
 
