@@ -19,6 +19,7 @@ from rightsflow.domain.consent_delivery import CONFIRMED, FAILED, PENDING
 from rightsflow.domain.errors import ConnectorFailure, RightsflowError
 from rightsflow.domain.signature import verify_document
 from rightsflow.services import consent_propagation as propagation
+from rightsflow.services import consent_read
 from tests.support.consent_service import (
     USER,
     Inbox,
@@ -131,6 +132,10 @@ def test_a_confirmed_delivery_is_signed_on_the_receipt_and_never_sent_twice(worl
         assert [(d["system"], d["status"]) for d in uow.deliveries.for_subject(digest)] == [
             ("orders-svc", CONFIRMED)
         ]
+    # The subject's state (refreshed in the cache by each delivery) shows who confirmed.
+    assert platform.consent_cache.get(consent_read.cache_key(digest)) is not None
+    state = json.loads(consent_read.current(platform, digest, "gdpr"))
+    assert [(s["system"], s["status"]) for s in state["systems"]] == [("orders-svc", CONFIRMED)]
 
 
 def test_a_failing_system_is_counted_retried_and_given_up_on(world: World) -> None:
