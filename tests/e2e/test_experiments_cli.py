@@ -1,5 +1,5 @@
-"""`consent experiments create|start|list|stop|results` on a real data dir (SQLite), through
-the experiments Typer group (registered under `rightsflow consent experiments`)."""
+"""`rightsflow consent experiments create|start|list|stop|results` on a real data dir
+(SQLite)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from rightsflow.bootstrap import build_runtime
-from rightsflow.cli.experiments_cmd import app
+from rightsflow.cli.main import app
 from rightsflow.config import Settings
 from rightsflow.domain.consent import SubjectRef
 from rightsflow.services import experiments
@@ -19,7 +19,7 @@ runner = CliRunner()
 
 
 def _invoke(where: list[str], *args: str) -> tuple[int, str]:
-    result = runner.invoke(app, [*args, *where])
+    result = runner.invoke(app, ["consent", "experiments", *args, *where])
     return result.exit_code, result.output
 
 

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rightsflow.bootstrap import build_runtime
-from rightsflow.cli import consent_catalog_cmd
+from rightsflow.cli import consent_catalog_cmd, experiments_cmd
 from rightsflow.cli.common import fail, guarded, settings_from
 from rightsflow.domain.consent import (
     Choice,
@@ -35,6 +35,7 @@ ACTOR = "cli"
 app = typer.Typer(help="Consent: choices, history, links, purposes, notices.", no_args_is_help=True)
 app.add_typer(consent_catalog_cmd.purposes_app, name="purposes")
 app.add_typer(consent_catalog_cmd.notices_app, name="notices")
+app.add_typer(experiments_cmd.app, name="experiments")
 out = Console()
 
 SubjectArg = Annotated[
