@@ -18,8 +18,11 @@ audited where they are made.
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -45,13 +48,11 @@ from rightsflow.domain.consent_rules import (
 from rightsflow.domain.consent_signals import Decoded, decode_gpp, decode_tcf
 from rightsflow.domain.consent_state import micros
 from rightsflow.domain.errors import Conflict, InvalidInput
-from rightsflow.domain.requests import TERMINAL, RequestType
 from rightsflow.services import consent_catalog, consent_read, experiments
-from rightsflow.services.consent_read import subject_hash
+from rightsflow.services.consent_read import CATALOGUE_TTL, subject_hash
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import UnitOfWork
 
-_ERASURE_LOOKUP = 50  # requests looked at per subject for an erasure in progress
 _TICK = timedelta(microseconds=1)
 UNDER_ERASURE = (
     "the subject has an erasure request in progress: consent cannot be recorded until it ends"
@@ -82,7 +83,7 @@ def record(platform: Platform, write: ConsentWrite, record_id: str | None = None
     gpp = _decoded(decode_gpp, write.signals.gpp)
     with platform.uow() as uow:
         refuse_under_erasure(uow, write.subject.kind, digest)
-        purposes = _purposes(uow)
+        purposes = _purposes(platform, uow, write.choices)
         validate_choices(write.choices, purposes)  # before the notice check names a purpose
         if write.notice is not None:
             _check_notice(uow, write.notice, write.choices)
@@ -131,7 +132,7 @@ def link(
     with platform.uow() as uow:
         refuse_under_erasure(uow, from_subject.kind, from_hash)
         refuse_under_erasure(uow, to.kind, to_hash)
-        purposes = _purposes(uow)
+        purposes = _purposes(platform, uow)
         user, last_at = uow.consent.lock_state(to_hash)
         outcomes = link_outcomes(uow.consent.state(from_hash), user, purposes)
         view = ConsentRecordView(
@@ -167,10 +168,8 @@ def history(platform: Platform, subject: SubjectRef, after: int | None, limit: i
 def refuse_under_erasure(uow: UnitOfWork, kind: SubjectKind, digest: str) -> None:
     """Conflict (no identity in it) when an erasure request for the subject is not finished:
     recording new choices would bring back data that is being erased."""
-    for request_id in uow.identities.request_ids(kind.value, digest, _ERASURE_LOOKUP):
-        request = uow.requests.get(request_id)
-        if request.type is RequestType.ERASURE and request.status not in TERMINAL:
-            raise Conflict(UNDER_ERASURE)
+    if uow.consent.under_erasure(kind.value, digest):
+        raise Conflict(UNDER_ERASURE)
 
 
 def _append(
@@ -197,8 +196,10 @@ def _append(
         )
         for o in outcomes
     ]
-    # Sealed only when systems must be told: propagation needs the id they know the person by.
-    sealed = platform.vault.seal(view.id, subject_value.encode()) if gone else None
+    # Sealed only when systems will be told: propagation needs the id they know the person by
+    # (a data key per record, so it costs a key write; without a propagator nothing is told).
+    told = gone and platform.consent_propagator is not None
+    sealed = platform.vault.seal(view.id, subject_value.encode()) if told else None
     ids = uow.consent.append(view, entries, sealed)
     stored = tuple(_with_id(e, i) for e, i in zip(entries, ids, strict=True))
     return RecordOutcome(view.id, view.subject_hash, view.recorded_at, stored, tuple(gone))
@@ -208,8 +209,36 @@ def _with_id(entry: LedgerEntry, entry_id: int) -> LedgerEntry:
     return dataclasses.replace(entry, id=entry_id)
 
 
-def _purposes(uow: UnitOfWork) -> Mapping[str, Purpose]:
-    return {p.key: p for p in uow.consent_catalog.purposes(include_retired=True)}
+class _Catalogues:
+    """The purpose catalogue per Platform, kept CATALOGUE_TTL seconds: one read less per write.
+    A choice naming a purpose the kept copy lacks reloads it at once (a purpose just created
+    is usable at once); a purpose retired meanwhile is refused at most CATALOGUE_TTL later."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[int, tuple[float, Mapping[str, Purpose]]] = {}
+
+    def get(
+        self, platform: Platform, uow: UnitOfWork, wanted: Iterable[str]
+    ) -> Mapping[str, Purpose]:
+        held = self._held.get(id(platform))
+        if held is not None and held[0] > time.monotonic() and all(k in held[1] for k in wanted):
+            return held[1]
+        purposes = {p.key: p for p in uow.consent_catalog.purposes(include_retired=True)}
+        with self._lock:
+            if id(platform) not in self._held:
+                weakref.finalize(platform, self._held.pop, id(platform), None)
+            self._held[id(platform)] = (time.monotonic() + CATALOGUE_TTL, purposes)
+        return purposes
+
+
+_catalogues = _Catalogues()
+
+
+def _purposes(
+    platform: Platform, uow: UnitOfWork, choices: Sequence[Choice] = ()
+) -> Mapping[str, Purpose]:
+    return _catalogues.get(platform, uow, (c.purpose for c in choices))
 
 
 def _check_notice(uow: UnitOfWork, ref: NoticeRef, choices: Sequence[Choice]) -> None:

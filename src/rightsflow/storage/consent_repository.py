@@ -31,6 +31,7 @@ from rightsflow.domain.consent import (
     Source,
     SubjectKind,
 )
+from rightsflow.domain.requests import TERMINAL, RequestType
 from rightsflow.storage.consent_tables import (
     consent_entries,
     consent_links,
@@ -38,6 +39,7 @@ from rightsflow.storage.consent_tables import (
     consent_state,
 )
 from rightsflow.storage.migrate import take_write_lock
+from rightsflow.storage.tables import identity_hashes, privacy_requests
 
 _r = consent_records.c
 _e = consent_entries.c
@@ -76,6 +78,20 @@ _LOCKED_STATE = sa.select(_LAST.c.last_at, consent_state).select_from(
     _LAST.outerjoin(consent_state, _s.subject_hash == _HASH)
 )
 _STATE = sa.select(consent_state).where(_s.subject_hash == _HASH)
+_ih, _pr = identity_hashes.c, privacy_requests.c
+# An erasure request for the subject that has not ended, found by the identity hash privacy
+# requests are indexed by: one indexed lookup, usually finding nothing.
+_UNDER_ERASURE = (
+    sa.select(_pr.id)
+    .join(identity_hashes, _ih.request_id == _pr.id)
+    .where(
+        _ih.kind == sa.bindparam("kind"),
+        _ih.hash == _HASH,
+        _pr.type == RequestType.ERASURE.value,
+        _pr.status.not_in(sorted(s.value for s in TERMINAL)),
+    )
+    .limit(1)
+)
 _HAS_RECORD = sa.select(_r.id).where(_r.id == sa.bindparam("record_id"))
 _RECORDS = sa.select(consent_records).where(_r.subject_hash == _HASH)
 _ENTRIES_OF = (
@@ -116,6 +132,11 @@ class SqlConsentLedgerRepository:
         driver = self._conn.connection.dbapi_connection
         if driver is None or not getattr(driver, "in_transaction", False):
             take_write_lock(self._conn, "rightsflow.consent")
+
+    def under_erasure(self, kind: str, subject_hash: str) -> bool:
+        """Whether an erasure request for this identity (kind and hash) has not ended."""
+        params = {"kind": kind, "subject_hash": subject_hash}
+        return self._conn.execute(_UNDER_ERASURE, params).first() is not None
 
     def has_record(self, record_id: str) -> bool:
         return self._conn.execute(_HAS_RECORD, {"record_id": record_id}).first() is not None
