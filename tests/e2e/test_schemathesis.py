@@ -75,6 +75,9 @@ _SEMANTIC_REFUSALS = {
     "POST /codec/decode": "422",
     # OAuth2 (RFC 6749 5.2) refuses with 400, e.g. credentials both in Basic auth and the form
     "POST /oauth/token": "400",
+    # a notice's purposes must exist and not be retired; a purpose is not essential and gpc at once
+    "POST /api/v1/consent/notices/{key}/versions": "422",
+    "PUT /api/v1/consent/purposes/{key}": "422",
 }
 OWNER = {"Authorization": f"Bearer {OWNER_TOKEN}"}
 _ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429"]  # schemathesis' default, 5xx out

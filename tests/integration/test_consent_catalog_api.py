@@ -68,6 +68,8 @@ def test_put_get_and_retire_a_purpose(stack: AccessStack) -> None:
         ({"name": "x", "gpc": True, "essential": True}, "gpc"),
         ({"name": ""}, "name"),
         ({"name": "x", "legal_bases": {"gdpr": ""}}, "legal_bases.gdpr"),
+        ({"name": "x", "essential": 0}, "essential"),
+        ({"name": "x", "extra": 1}, "extra"),
     ],
 )
 def test_a_bad_purpose_is_a_422_naming_the_field(

@@ -14,13 +14,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, Security
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from rightsflow.api.auth import ActorDep, AuthenticatedRoute, bearer_scheme, requires
 from rightsflow.api.deps import PlatformDep
 from rightsflow.api.problems import problem_responses
 from rightsflow.domain.access import Scope
-from rightsflow.domain.consent import PURPOSE_KEY, Notice, Purpose
+from rightsflow.domain.consent import PURPOSE_KEY, REGIME_MODELS, Notice, Purpose
 from rightsflow.domain.consent_catalog import (
     LANGUAGE,
     MAX_BASIS,
@@ -36,22 +36,32 @@ router = APIRouter(
     tags=["consent"],
     route_class=AuthenticatedRoute,
     dependencies=[Security(bearer_scheme)],
-    responses=problem_responses(401, 403),
+    responses=problem_responses(401, 403, 422),
 )
 _KEY = PURPOSE_KEY.pattern  # purpose and notice keys follow the same rule
 Key = Annotated[str, Path(max_length=64, pattern=_KEY, description="e.g. analytics")]
 Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
+_NOT_BLANK = r"\S"  # at least one character that is not white space
+Basis = Annotated[str, Field(min_length=1, max_length=MAX_BASIS, pattern=_NOT_BLANK)]
+PurposeKey = Annotated[str, Field(max_length=64, pattern=_KEY)]
+_REGIMES: list[JsonValue] = [*sorted(REGIME_MODELS)]
 
 
 class PurposeIn(BaseModel):
-    name: str = Field(min_length=1, max_length=MAX_NAME)
+    # Strict: `"gpc": 0` is not a boolean, and the schema says so.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = Field(min_length=1, max_length=MAX_NAME, pattern=_NOT_BLANK)
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
-    legal_bases: dict[str, str] = Field(
+    legal_bases: dict[str, Basis] = Field(
         default_factory=dict,
         description='Regime -> legal basis, e.g. {"gdpr": "Art. 6(1)(a) consent"}',
+        json_schema_extra={"propertyNames": {"enum": _REGIMES}},
     )
     default_basis: str = Field(default="", max_length=MAX_BASIS)
-    gpc: bool = Field(default=False, description="A GPC signal opts the person out of it")
+    gpc: bool = Field(
+        default=False, description="A GPC signal opts the person out of it (not with essential)"
+    )
     essential: bool = Field(default=False, description="Always on; cannot be refused")
 
 
@@ -87,8 +97,17 @@ _CREATED: dict[int | str, dict[str, Any]] = {201: {"description": "Created", "mo
 
 
 class NoticeIn(BaseModel):
-    text: str = Field(min_length=1, max_length=MAX_NOTICE_TEXT, description="The notice text")
-    purposes: list[str] = Field(min_length=1, max_length=MAX_NOTICE_PURPOSES)
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    text: str = Field(
+        min_length=1, max_length=MAX_NOTICE_TEXT, pattern=_NOT_BLANK, description="The text"
+    )
+    purposes: list[PurposeKey] = Field(
+        min_length=1,
+        max_length=MAX_NOTICE_PURPOSES,
+        description="Keys of purposes that exist and are not retired",
+        json_schema_extra={"uniqueItems": True},
+    )
     language: str = Field(default="en", max_length=35, pattern=LANGUAGE.pattern)
 
 
@@ -137,7 +156,7 @@ def list_purposes(
     )
 
 
-@router.get("/purposes/{key}", summary="One purpose", responses=problem_responses(404, 422))
+@router.get("/purposes/{key}", summary="One purpose", responses=problem_responses(404))
 @requires(Scope.CONSENT_READ)
 def get_purpose(platform: PlatformDep, key: Key) -> PurposeOut:
     return PurposeOut.of(catalog.get_purpose(platform, key))
@@ -146,7 +165,7 @@ def get_purpose(platform: PlatformDep, key: Key) -> PurposeOut:
 @router.put(
     "/purposes/{key}",
     summary="Create (201) or update (200) a purpose; a retired purpose stays retired",
-    responses=_CREATED | problem_responses(409, 422),
+    responses=_CREATED | problem_responses(409),
 )
 @requires(Scope.CONSENT_WRITE)
 def put_purpose(
@@ -162,7 +181,7 @@ def put_purpose(
 @router.post(
     "/purposes/{key}/retire",
     summary="Retire a purpose: kept with its history, refused in new choices and notices",
-    responses=problem_responses(404, 422),
+    responses=problem_responses(404),
 )
 @requires(Scope.CONSENT_WRITE)
 def retire_purpose(platform: PlatformDep, key: Key, actor: ActorDep) -> PurposeOut:
@@ -178,7 +197,7 @@ def list_notices(platform: PlatformDep) -> NoticeList:
 @router.get(
     "/notices/{key}/versions",
     summary="A notice's published versions, oldest first (without texts)",
-    responses=problem_responses(404, 422),
+    responses=problem_responses(404),
 )
 @requires(Scope.CONSENT_READ)
 def list_versions(platform: PlatformDep, key: Key) -> NoticeList:
@@ -191,7 +210,7 @@ def list_versions(platform: PlatformDep, key: Key) -> NoticeList:
     "/notices/{key}/versions",
     status_code=201,
     summary="Publish the next version of a notice (its text never changes afterwards)",
-    responses=problem_responses(409, 422),
+    responses=problem_responses(409),
 )
 @requires(Scope.CONSENT_WRITE)
 def publish_version(platform: PlatformDep, key: Key, body: NoticeIn, actor: ActorDep) -> NoticeOut:
@@ -204,7 +223,7 @@ def publish_version(platform: PlatformDep, key: Key, body: NoticeIn, actor: Acto
 @router.get(
     "/notices/{key}/versions/{version}",
     summary="One published notice version, with its text",
-    responses=problem_responses(404, 422),
+    responses=problem_responses(404),
 )
 @requires(Scope.CONSENT_READ)
 def get_version(platform: PlatformDep, key: Key, version: Version) -> NoticeOut:
