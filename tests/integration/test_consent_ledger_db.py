@@ -21,6 +21,7 @@ from rightsflow.domain.consent import (
     SubjectKind,
 )
 from rightsflow.domain.consent_state import micros
+from rightsflow.domain.requests import PrivacyRequest, RequestStatus, RequestType
 from rightsflow.storage.consent_tables import consent_entries, consent_state
 from rightsflow.storage.migrate import make_engine, upgrade_database
 from rightsflow.storage.tables import metadata
@@ -199,3 +200,36 @@ def test_two_writers_of_one_subject_are_serialised(engine: Engine) -> None:
     assert seen["state"]["analytics"].granted is True
     with SqlUnitOfWork(engine) as uow:
         assert uow.consent.state(H)["analytics"].granted is False
+
+
+def test_under_erasure_is_an_erasure_request_that_has_not_ended(engine: Engine) -> None:
+    def request(kind: RequestType, status: RequestStatus) -> PrivacyRequest:
+        return PrivacyRequest(
+            id=str(uuid.uuid4()),
+            type=kind,
+            regime="gdpr",
+            policy_key="default",
+            status=status,
+            received_at=T0,
+            due_at=T0 + timedelta(days=30),
+            identity_types=("user_id",),
+        )
+
+    def store(*requests: PrivacyRequest) -> None:
+        with SqlUnitOfWork(engine) as uow:
+            for r in requests:
+                uow.requests.add(r, b"sealed")
+                uow.identities.add(r.id, {"user_id": H})
+            uow.commit()
+
+    store(
+        request(RequestType.ACCESS, RequestStatus.RECEIVED),
+        request(RequestType.ERASURE, RequestStatus.COMPLETED),
+    )
+    with SqlUnitOfWork(engine) as uow:
+        assert not uow.consent.under_erasure("user_id", H)
+    store(request(RequestType.ERASURE, RequestStatus.AWAITING_VERIFICATION))
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.consent.under_erasure("user_id", H)
+        assert not uow.consent.under_erasure("email", H)
+        assert not uow.consent.under_erasure("user_id", "b" * 64)
