@@ -1,23 +1,19 @@
-"""`consent purposes ...` and `consent notices ...` on a real data dir (SQLite, shop data map):
-the standard purposes from the first start, put/retire, publishing versions from a file, and
-one-line errors with a non-zero exit for what the catalogue refuses."""
+"""`rightsflow consent purposes ...` and `rightsflow consent notices ...` on a real data dir
+(SQLite, shop data map): the standard purposes from the first start, put/retire, publishing
+versions from a file, and one-line errors with a non-zero exit for what the catalogue refuses."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from rightsflow.cli.consent_catalog_cmd import notices_app, purposes_app
+from rightsflow.cli.main import app
 from rightsflow.services import consent_catalog as catalog
 from tests.support.stack import make_shop
 
 runner = CliRunner()
-cli = typer.Typer()
-cli.add_typer(purposes_app, name="purposes")
-cli.add_typer(notices_app, name="notices")
 
 
 @pytest.fixture
@@ -27,7 +23,7 @@ def where(tmp_path: Path) -> list[str]:
 
 
 def run(where: list[str], *args: str, code: int = 0) -> str:
-    result = runner.invoke(cli, [*args, *where])
+    result = runner.invoke(app, ["consent", *args, *where])
     assert result.exit_code == code, result.output
     return result.output
 
