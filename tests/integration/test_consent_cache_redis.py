@@ -4,6 +4,7 @@ wakes up) never serves a document older than a write that returned."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import time
@@ -144,3 +145,29 @@ def test_a_redis_that_comes_back_with_an_old_document_does_not_serve_it(
     raw = server.client().hget(consent_read.cache_key(SUBJECT), "d")
     assert raw is not None
     assert b'"granted":false' in raw
+
+
+async def test_reads_on_an_event_loop_hit_redis_without_blocking_and_defer_to_replays(
+    runtime: Runtime, server: RedisServer
+) -> None:
+    write(runtime, True, 1)
+    consent_read.current(runtime.platform, SUBJECT, "gdpr")  # loads the purpose catalogue
+    cache = cache_of(runtime)
+    try:
+        hit = await consent_read.cached_async(runtime.platform, SUBJECT, "ccpa")
+        assert hit is not None
+        assert json.loads(hit)["purposes"]["analytics"]["granted"] is True
+        assert server.process is not None
+        server.process.kill()
+        server.process.wait(timeout=10)
+        write(runtime, False, 2)  # remembered
+        restart(server)
+        await asyncio.sleep(BREAKER)
+        # A failed write waits: the loop's read says "ask the database" (which replays it).
+        assert await consent_read.cached_async(runtime.platform, SUBJECT, "gdpr") is None
+        assert granted(runtime) is False
+        again = await consent_read.cached_async(runtime.platform, SUBJECT, "gdpr")
+        assert again is not None
+        assert json.loads(again)["purposes"]["analytics"]["granted"] is False
+    finally:
+        await cache.aclose()

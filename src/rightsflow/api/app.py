@@ -76,6 +76,16 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     install_security(app, settings.api_base_url, settings.cors_origins)  # outermost
     app.include_router(health.router)
+    # Consent first: no other router has these paths, and the state read is every service's
+    # hot path (routes are matched in order; each one before it costs every read).
+    app.include_router(gpc.router)  # /.well-known/gpc.json (public)
+    app.include_router(consent_catalog.router)  # before any /api/v1/consent/{subject} route
+    app.include_router(experiments.router)  # before any /api/v1/consent/{subject} route
+    app.include_router(consent_deliveries.router)  # before any /api/v1/consent/{subject} route
+    # Consent reads: after the catalogue's /api/v1/consent/purposes... (GET /{subject} would
+    # take them) and before the ledger's POST /{subject} (which would take /bulk-read).
+    app.include_router(consent_read.router)
+    app.include_router(consent.router)  # consent writes: last, POST /{subject} takes any path
     app.include_router(request_search.router)  # before /{request_id} routes
     app.include_router(privacy_requests.router)
     app.include_router(decisions.router)
@@ -98,12 +108,4 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
     app.include_router(clients.router)
     app.include_router(bulk_jobs.router)
     app.include_router(retention.router)  # retention rules and sweep runs
-    app.include_router(gpc.router)  # /.well-known/gpc.json (public)
-    app.include_router(consent_catalog.router)  # before any /api/v1/consent/{subject} route
-    app.include_router(experiments.router)  # before any /api/v1/consent/{subject} route
-    app.include_router(consent_deliveries.router)  # before any /api/v1/consent/{subject} route
-    # Consent reads: after the catalogue's /api/v1/consent/purposes... (GET /{subject} would
-    # take them) and before the ledger's POST /{subject} (which would take /bulk-read).
-    app.include_router(consent_read.router)
-    app.include_router(consent.router)  # consent writes: last, POST /{subject} takes any path
     return app

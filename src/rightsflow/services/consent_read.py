@@ -16,6 +16,7 @@ document is the stored purposes' JSON with a one-line header naming them (see `e
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -23,7 +24,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from rightsflow.domain.consent import (
     REGIME_MODELS,
@@ -33,6 +34,7 @@ from rightsflow.domain.consent import (
     consent_model,
 )
 from rightsflow.domain.consent_state import StoredConsent
+from rightsflow.services.consent_read_ports import AsyncConsentCache
 from rightsflow.services.identity_lookup import identity_hash
 from rightsflow.services.platform import Platform
 
@@ -77,6 +79,27 @@ def cached(platform: Platform, subject_hash: str, regime: str) -> bytes | None:
     if catalogue is None:
         return None
     document = platform.consent_cache.get(cache_key(subject_hash))
+    return None if document is None else _render(document, regime, catalogue)
+
+
+@functools.cache
+def _reads_async(kind: type) -> bool:
+    """Whether a cache class is an AsyncConsentCache (asked once per class: an isinstance
+    check of a Protocol costs more than an in-process cache hit)."""
+    return callable(getattr(kind, "aget", None))
+
+
+async def cached_async(platform: Platform, subject_hash: str, regime: str) -> bytes | None:
+    """`cached` for an event loop: an in-process cache is read in place, Redis without
+    blocking (AsyncConsentCache)."""
+    catalogue = _catalogues.peek(platform)
+    if catalogue is None:
+        return None
+    cache, key = platform.consent_cache, cache_key(subject_hash)
+    if _reads_async(type(cache)):
+        document = await cast("AsyncConsentCache", cache).aget(key)
+    else:
+        document = cache.get(key)
     return None if document is None else _render(document, regime, catalogue)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from rightsflow.domain.consent import Purpose
 from rightsflow.domain.consent_state import StoredConsent
@@ -23,3 +23,10 @@ class ConsentStateQueries(Protocol):
     def purposes(self) -> Sequence[Purpose]:
         """The purpose catalogue, retired purposes included (their stored states still show)."""
         ...
+
+
+@runtime_checkable
+class AsyncConsentCache(Protocol):
+    """A ConsentCache that can also be read without blocking an event loop (Redis)."""
+
+    async def aget(self, key: str) -> bytes | None: ...

@@ -22,6 +22,10 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
+import redis.asyncio
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +56,20 @@ class RedisConsentCache:
         max_pending: int = 100_000,
         prefix: str = "consent:",
     ) -> None:
+        # One retry: a pooled connection a restarted Redis closed is replaced, not an error.
         self._client = redis.Redis.from_url(
             url,
             socket_timeout=timeout_seconds,
             socket_connect_timeout=timeout_seconds,
             health_check_interval=30,
+            retry=Retry(NoBackoff(), 1),
+        )
+        # Reads on an event loop go through an asyncio client: no thread hop, no blocked loop.
+        self._async_client = redis.asyncio.Redis.from_url(
+            url,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
+            retry=AsyncRetry(NoBackoff(), 1),
         )
         self._put_script = self._client.register_script(_PUT_IF_NEWER)
         self._ttl = ttl_seconds
@@ -84,6 +97,18 @@ class RedisConsentCache:
             return None
         return value if isinstance(value, bytes) else None
 
+    async def aget(self, key: str) -> bytes | None:
+        """`get` for an event loop. While failed writes wait to be replayed it answers None
+        (the caller's database read then goes through `get`, which replays them first)."""
+        if self._is_open() or self._pending or self._overflowed:
+            return None
+        try:
+            value = await self._async_client.hget(key, "d")
+        except redis.RedisError as error:
+            self._failed(error)
+            return None
+        return value if isinstance(value, bytes) else None
+
     def put(self, key: str, version: int, document: bytes) -> None:
         args: list[bytes | int] = [version, document, self._ttl]
         if not self._attempt(lambda: self._put_script(keys=[key], args=args)):
@@ -95,6 +120,10 @@ class RedisConsentCache:
 
     def close(self) -> None:
         self._client.close()
+
+    async def aclose(self) -> None:
+        """Close the asyncio client's connections (on the loop that used them)."""
+        await self._async_client.aclose()
 
     @property
     def pending(self) -> int:

@@ -12,12 +12,12 @@ import json
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query, Response, Security
+from fastapi import APIRouter, Body, Path, Query, Request, Response, Security
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from rightsflow.api.auth import AuthenticatedRoute, bearer_scheme, requires
-from rightsflow.api.deps import PlatformDep
+from rightsflow.api.deps import api_deps
 from rightsflow.api.problems import problem_responses
 from rightsflow.domain.access import Scope
 from rightsflow.domain.consent import MAX_SUBJECT_VALUE, SubjectRef
@@ -110,14 +110,15 @@ def _json(body: bytes) -> Response:
     responses={200: {"model": ConsentStateOut, "description": "The current state"}},
 )
 @requires(Scope.CONSENT_READ)
-async def read_consent(subject: Subject, platform: PlatformDep, regime: Regime = None) -> Response:
+async def read_consent(subject: Subject, request: Request, regime: Regime = None) -> Response:
     """The subject's current state per purpose (a subject without choices gets the defaults)."""
+    platform = api_deps(request).platform  # not PlatformDep: a sync dependency is a thread hop
     ref = SubjectRef.parse(subject)
     regime = regime or platform.consent_regime
     digest = consent_read.subject_hash(platform, ref)
-    # An in-process or Redis hit is microseconds: cheaper than a thread hop. Redis calls block
-    # the loop at most for the cache's socket timeout, and its breaker stops repeated waits.
-    body = consent_read.cached(platform, digest, regime)
+    # A hit (in-process, or Redis through its asyncio client) is answered on the event loop:
+    # a thread hop costs more than the read.
+    body = await consent_read.cached_async(platform, digest, regime)
     if body is None:
         body = await run_in_threadpool(consent_read.current, platform, digest, regime)
     return _json(body)
@@ -129,10 +130,9 @@ async def read_consent(subject: Subject, platform: PlatformDep, regime: Regime =
     responses={200: {"model": BulkReadOut, "description": "The states, by subject as given"}},
 )
 @requires(Scope.CONSENT_READ)
-async def bulk_read_consent(
-    platform: PlatformDep, payload: Annotated[BulkReadIn, Body()]
-) -> Response:
+async def bulk_read_consent(request: Request, payload: Annotated[BulkReadIn, Body()]) -> Response:
     """Many subjects' current states (at most 1,000) in one database query."""
+    platform = api_deps(request).platform
     regime = payload.regime or platform.consent_regime
     hashes: dict[str, str] = {}
     for line, text in enumerate(payload.subjects):
