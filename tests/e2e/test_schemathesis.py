@@ -78,6 +78,12 @@ _SEMANTIC_REFUSALS = {
     # a notice's purposes must exist and not be retired; a purpose is not essential and gpc at once
     "POST /api/v1/consent/notices/{key}/versions": "422",
     "PUT /api/v1/consent/purposes/{key}": "422",
+    # an experiment's notice versions and purpose must exist, its variant names be unique; a
+    # subject's value is 1 to 256 characters after its optional kind prefix
+    "POST /api/v1/consent/experiments": "422",
+    "POST /api/v1/consent/experiments/{key}/assignments": "422",
+    "POST /api/v1/consent/experiments/{key}/exposures": "422",
+    "POST /api/v1/consent/experiments/{key}/outcomes": "422",
 }
 OWNER = {"Authorization": f"Bearer {OWNER_TOKEN}"}
 _ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429"]  # schemathesis' default, 5xx out

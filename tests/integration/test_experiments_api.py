@@ -129,11 +129,11 @@ def problem(answer: httpx.Response, status: int) -> dict[str, Any]:
     [
         ({"variants": [BODY["variants"][0], {"name": "b", "notice_version": 7}]},
          "variants.1.notice_version", "v7"),
-        ({"variants": BODY["variants"][:1]}, "variants", "2 to 10"),
+        ({"variants": BODY["variants"][:1]}, "variants", "at least 2"),
         ({"variants": [BODY["variants"][0], {**BODY["variants"][0], "notice_version": 2}]},
          "variants.1.name", "unique"),
         ({"variants": [BODY["variants"][0], {**BODY["variants"][1], "weight": 0}]},
-         "variants.1.weight", "positive"),
+         "variants.1.weight", "greater than 0"),
         ({"purpose": "nope"}, "purpose", "nope"),
     ],
 )  # fmt: skip

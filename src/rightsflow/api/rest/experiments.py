@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Security
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from rightsflow.api.auth import ActorDep, AuthenticatedRoute, bearer_scheme, requires
 from rightsflow.api.deps import PlatformDep
@@ -38,21 +38,46 @@ Key = Annotated[
 ]
 
 
+_KEY = NOTICE_KEY.pattern  # experiment, notice and purpose keys follow the same rule
+KeyField = Annotated[str, Field(max_length=64, pattern=_KEY)]
+
+
 class VariantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     name: str = Field(
-        max_length=64, description="Unique in the experiment; the first is the control"
+        max_length=64,
+        pattern=ex.VARIANT_NAME.pattern,
+        description="Unique in the experiment; the first variant is the control",
     )
-    notice_version: int = Field(description="A published version of the experiment's notice")
-    weight: float = Field(default=1.0, description="Share of the traffic (relative, positive)")
+    notice_version: int = Field(
+        ge=1, le=2**31 - 1, description="A published version of the experiment's notice"
+    )
+    weight: float = Field(
+        default=1.0,
+        gt=0,
+        le=1e6,
+        allow_inf_nan=False,
+        description="Share of the traffic (relative)",
+    )
 
 
 class ExperimentIn(BaseModel):
-    key: str = Field(max_length=64, description="e.g. banner_copy")
-    notice_key: str = Field(max_length=64, description="The notice whose versions are tested")
-    purpose: str = Field(max_length=64, description="The purpose measured: was it granted?")
-    variants: list[VariantIn] = Field(description="2 to 10 variants; the first is the control")
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    key: KeyField = Field(description="e.g. banner_copy")
+    notice_key: KeyField = Field(description="The notice whose versions are tested")
+    purpose: KeyField = Field(description="The purpose measured: was it granted?")
+    variants: list[VariantIn] = Field(
+        min_length=ex.MIN_VARIANTS,
+        max_length=ex.MAX_VARIANTS,
+        description="The first is the control; names must be unique",
+    )
     salt: str | None = Field(
-        default=None, max_length=64, description="Seeds assignment; random when omitted"
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Seeds assignment; random when omitted",
     )
 
 
@@ -93,7 +118,10 @@ class ExperimentList(BaseModel):
 
 
 class SubjectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     subject: str = Field(
+        pattern=r"\S",
         min_length=1,
         max_length=300,
         description="user_id:..., device_id:..., email:... or a user id",
