@@ -41,6 +41,7 @@ NO_REQUEST = ""  # audit events about access, not about a privacy request
 SECRET_PREFIX = "rfs_"  # noqa: S105 (a prefix that lets secret scanners spot a leaked secret)
 MAX_GRACE = timedelta(days=30)
 _CACHE_LIMIT = 10_000
+VERIFIED_MEMO_S = 1.0  # below storage.access_tokens.LEEWAY_S (see ClientService._verified)
 
 
 class ClientRepository(Protocol):
@@ -102,6 +103,7 @@ class ClientService:
     token_ttl_s: int = 600
     status_cache_s: float = 5.0
     _status: dict[str, tuple[float, frozenset[Scope] | None]] = field(default_factory=dict)
+    _memo: dict[str, tuple[float, TokenClaims]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def create(self, name: str, scopes: Sequence[str], by: Principal) -> NewClient:
@@ -189,7 +191,7 @@ class ClientService:
         """(True, the answer of principal_for_token) when it needs no database read (the
         token is invalid, or its client's status is cached); (False, None) when it does. Lets
         the API check most tokens on its event loop instead of a worker thread."""
-        claims = self.tokens.verify(token)
+        claims = self._verified(token)
         if claims is None:
             return True, None
         with self._lock:
@@ -199,6 +201,22 @@ class ClientService:
         if cached[1] is None:
             return True, None
         return True, Principal(PrincipalKind.CLIENT, claims.client_id, claims.scopes & cached[1])
+
+    def _verified(self, token: str) -> TokenClaims | None:
+        """tokens.verify, remembered for VERIFIED_MEMO_S: a service sends one token with many
+        calls, and checking it (HMAC and JSON) costs more than an API's fastest answers. The
+        memo is shorter than the verification's leeway for expiry (LEEWAY_S), so a token is
+        never accepted later than verifying it every time could; invalid ones are not kept."""
+        now = time.monotonic()
+        held = self._memo.get(token)
+        if held is not None and now - held[0] < VERIFIED_MEMO_S:
+            return held[1]
+        claims = self.tokens.verify(token)
+        if claims is not None:
+            if len(self._memo) >= _CACHE_LIMIT:
+                self._memo.clear()
+            self._memo[token] = (now, claims)
+        return claims
 
     def _active(self, tx: ClientTransaction, client_id: str, now: datetime) -> OAuthClient:
         client = tx.clients.get(client_id, now)
