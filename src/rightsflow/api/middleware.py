@@ -19,7 +19,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rightsflow.api.problems import internal_error
+from rightsflow.api.problems import instance_in, internal_error
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -65,7 +65,7 @@ class RequestIdMiddleware:
                     # Too late for a problem body; ending here closes the connection, and not
                     # re-raising keeps the server from logging the message and traceback.
                     return
-                response = internal_error(scope["path"], request_id)
+                response = internal_error(instance_in(scope), request_id)
                 await response(scope, receive, send_with_id)
 
 

@@ -1,13 +1,14 @@
 """Every error as `application/problem+json` (RFC 9457) with a stable `type` per code.
 
-Nothing a client sent is echoed back except the request path (`instance`): validation errors
-name fields, never values, and unexpected errors say nothing about what went wrong.
+Nothing a client sent is echoed back except the request path (`instance`; for a route whose path
+carries a subject, e.g. /api/v1/consent/{subject}, the route's template instead): validation
+errors name fields, never values, and unexpected errors say nothing about what went wrong.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -111,8 +112,21 @@ def problem(
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     return problem_at(
-        request.url.path, status, code, detail, errors=errors, headers=headers, extra=extra
+        instance_of(request), status, code, detail, errors=errors, headers=headers, extra=extra
     )
+
+
+def instance_of(request: Request) -> str:
+    return instance_in(request.scope)
+
+
+def instance_in(scope: Mapping[str, Any]) -> str:
+    """The request's path, or its route's template when the path names a subject (an id,
+    device id or email: personal data that must not come back in an error or reach a log)."""
+    template = getattr(scope.get("route"), "path", None)
+    if isinstance(template, str) and "{subject}" in template:
+        return template
+    return str(scope.get("path", ""))
 
 
 def problem_at(
@@ -176,7 +190,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     status = _status_for(exc)
     if status is None:
         log.error("unmapped_domain_error", error_type=type(exc).__name__, code=exc.code)
-        return internal_error(request.url.path, _request_id(request))
+        return internal_error(instance_of(request), _request_id(request))
     errors: list[FieldError] | None = None
     extra: dict[str, Any] | None = None
     detail = str(exc)

@@ -35,7 +35,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rightsflow.api.problems import problem_at, problem_responses
+from rightsflow.api.problems import instance_of, problem_at, problem_responses
 from rightsflow.config import Settings
 from rightsflow.domain.access import Principal
 
@@ -232,7 +232,7 @@ async def limit_principal(request: Request) -> None:
 
 async def _too_many_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TooManyRequests)  # noqa: S101 (registered for this class only)
-    return too_many(request.url.path, exc.verdict)
+    return too_many(instance_of(request), exc.verdict)
 
 
 def install_rate_limits(app: FastAPI, settings: Settings) -> None:
