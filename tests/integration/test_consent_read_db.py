@@ -114,3 +114,13 @@ def test_bulk_reads_are_fresh_from_the_database(runtime: Runtime) -> None:
     states = consent_read.current_many(runtime.platform, [A, B], "ccpa")
     assert json.loads(states[B])["purposes"]["analytics"]["source"] == "banner"
     assert json.loads(states[A])["purposes"]["analytics"]["default"] is True
+
+
+def test_refresh_with_the_writers_unit_of_work_after_its_commit(runtime: Runtime) -> None:
+    platform = runtime.platform
+    assert read(runtime, A)["purposes"]["analytics"]["default"] is True  # cached: defaults
+    with platform.uow() as uow:
+        put_state(runtime.engine, A, "analytics", True, at(3))  # committed by "the writer"
+        uow.commit()
+        consent_read.refresh_with(platform, uow, A)
+    assert read(runtime, A)["purposes"]["analytics"]["granted"] is True

@@ -37,6 +37,7 @@ from rightsflow.domain.consent_state import StoredConsent
 from rightsflow.services.consent_read_ports import AsyncConsentCache
 from rightsflow.services.identity_lookup import identity_hash
 from rightsflow.services.platform import Platform
+from rightsflow.services.ports import UnitOfWork
 
 CATALOGUE_TTL = 5.0  # seconds a purpose added or retired takes to show in defaults
 KEY_PREFIX = "consent:v1:"
@@ -65,6 +66,13 @@ def refresh(platform: Platform, subject_hash: str) -> None:
     that changes what the document shows (a choice, a GPC signal, a delivery's status)."""
     with platform.uow() as uow:
         stored = uow.consent_states.state(subject_hash)
+    platform.consent_cache.put(cache_key(subject_hash), stored.version, encode(stored))
+
+
+def refresh_with(platform: Platform, uow: UnitOfWork, subject_hash: str) -> None:
+    """`refresh` on a unit of work the writer already holds, right after its `commit()` (it
+    stays usable): saves a connection checkout and a transaction on the write path."""
+    stored = uow.consent_states.state(subject_hash)
     platform.consent_cache.put(cache_key(subject_hash), stored.version, encode(stored))
 
 
