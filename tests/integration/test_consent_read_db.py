@@ -124,3 +124,15 @@ def test_refresh_with_the_writers_unit_of_work_after_its_commit(runtime: Runtime
         uow.commit()
         consent_read.refresh_with(platform, uow, A)
     assert read(runtime, A)["purposes"]["analytics"]["granted"] is True
+
+
+def test_a_purpose_added_to_the_catalogue_shows_once_it_is_reloaded(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert "zz_new" not in read(runtime, A)["purposes"]
+    put_purpose(runtime.engine, "zz_new")
+    assert "zz_new" not in read(runtime, A)["purposes"]  # the catalogue held is still fresh
+    monkeypatch.setattr(consent_read, "CATALOGUE_TTL", 0.0)
+    consent_read.forget_catalogue(runtime.platform)
+    assert read(runtime, A)["purposes"]["zz_new"]["default"] is True
+    assert read(runtime, A, "ccpa")["purposes"]["zz_new"]["granted"] is True

@@ -16,6 +16,7 @@ document is the stored purposes' JSON with a one-line header naming them (see `e
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import threading
@@ -25,6 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
+
+import structlog
 
 from rightsflow.domain.consent import (
     REGIME_MODELS,
@@ -39,6 +42,7 @@ from rightsflow.services.identity_lookup import identity_hash
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import UnitOfWork
 
+log = structlog.get_logger("rightsflow.consent_read")
 CATALOGUE_TTL = 5.0  # seconds a purpose added or retired takes to show in defaults
 KEY_PREFIX = "consent:v1:"
 
@@ -80,16 +84,6 @@ def subject_hash(platform: Platform, subject: SubjectRef) -> str:
     return identity_hash(platform.vault, subject.kind.value, subject.value)
 
 
-def cached(platform: Platform, subject_hash: str, regime: str) -> bytes | None:
-    """The rendered document if the cache has it, else None; never reads the database (the
-    purpose catalogue included), so an event loop may call it when the cache is in-process."""
-    catalogue = _catalogues.peek(platform)
-    if catalogue is None:
-        return None
-    document = platform.consent_cache.get(cache_key(subject_hash))
-    return None if document is None else _render(document, regime, catalogue)
-
-
 @functools.cache
 def _reads_async(kind: type) -> bool:
     """Whether a cache class is an AsyncConsentCache (asked once per class: an isinstance
@@ -103,6 +97,8 @@ async def cached_async(platform: Platform, subject_hash: str, regime: str) -> by
     catalogue = _catalogues.peek(platform)
     if catalogue is None:
         return None
+    if _catalogues.claim(platform):  # due: reloaded in the background, this one serves now
+        asyncio.get_running_loop().run_in_executor(None, _catalogues.reload_quietly, platform)
     cache, key = platform.consent_cache, cache_key(subject_hash)
     if _reads_async(type(cache)):
         document = await cast("AsyncConsentCache", cache).aget(key)
@@ -229,31 +225,58 @@ def default_members(purposes: Sequence[Purpose], regime: str) -> dict[bytes, byt
 
 
 class _Catalogues:
-    """One catalogue per Platform (tests build many), loaded at most every CATALOGUE_TTL."""
+    """One catalogue per Platform (tests build many), reloaded every CATALOGUE_TTL by one
+    caller at a time while the others go on with the one held (no stampede of reloads)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._held: dict[int, _Catalogue] = {}
+        self._loading: set[int] = set()
 
     def peek(self, platform: Platform) -> _Catalogue | None:
+        """The one held, even if due for a reload (None: never loaded)."""
+        return self._held.get(id(platform))
+
+    def claim(self, platform: Platform) -> bool:
+        """True for the one caller that should reload a catalogue that is due."""
         held = self._held.get(id(platform))
-        return held if held is not None and held.expires > time.monotonic() else None
+        if held is not None and held.expires > time.monotonic():
+            return False
+        with self._lock:
+            if id(platform) in self._loading:
+                return False
+            self._loading.add(id(platform))
+            return True
 
     def get(self, platform: Platform) -> _Catalogue:
         held = self.peek(platform)
-        if held is not None:
-            return held
-        with platform.uow() as uow:
-            purposes = uow.consent_states.purposes()
-        loaded = _Catalogue(
-            defaults={r: default_members(purposes, r) for r in REGIME_MODELS},
-            expires=time.monotonic() + CATALOGUE_TTL,
-        )
-        with self._lock:
-            if id(platform) not in self._held:
-                weakref.finalize(platform, self._held.pop, id(platform), None)
-            self._held[id(platform)] = loaded
-        return loaded
+        if held is None or self.claim(platform):
+            return self.reload(platform)
+        return held
+
+    def reload(self, platform: Platform) -> _Catalogue:
+        try:
+            with platform.uow() as uow:
+                purposes = uow.consent_states.purposes()
+            loaded = _Catalogue(
+                defaults={r: default_members(purposes, r) for r in REGIME_MODELS},
+                expires=time.monotonic() + CATALOGUE_TTL,
+            )
+            with self._lock:
+                if id(platform) not in self._held:
+                    weakref.finalize(platform, self._held.pop, id(platform), None)
+                self._held[id(platform)] = loaded
+            return loaded
+        finally:
+            with self._lock:
+                self._loading.discard(id(platform))
+
+    def reload_quietly(self, platform: Platform) -> None:
+        """`reload` for a background thread: a failure keeps the held one (and is logged)."""
+        try:
+            self.reload(platform)
+        except Exception:
+            log.exception("consent_catalogue_reload_failed")
 
     def forget(self, platform: Platform) -> None:
         with self._lock:
