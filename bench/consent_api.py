@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 from bench import http_load
-from bench.proc_watch import cpu_used, monitored
+from bench.proc_watch import cpu_seconds, cpu_used, monitored
 from bench.shop_stack import (
     ENV,
     Platform,
@@ -75,8 +75,8 @@ def start_serve(platform: Platform, common: list[str], port: int, env: dict[str,
     platform.wait_ready("/healthz")
 
 
-def client_token(platform: Platform, common: list[str], env: dict[str, str]) -> str:
-    """A client holding consent:read and consent:write, and an access token for it."""
+def make_client(common: list[str], env: dict[str, str]) -> tuple[str, str]:
+    """A client holding consent:read and consent:write: (client_id, secret)."""
     made = subprocess.run(
         [*_rightsflow("clients", "create", "--name", "bench", "--scopes",
                       "consent:read,consent:write", *common[:2])],
@@ -86,19 +86,26 @@ def client_token(platform: Platform, common: list[str], env: dict[str, str]) -> 
     secret = re.search(r"client_secret:\s+(\S+)", made)
     if client_id is None or secret is None:
         raise RuntimeError("clients create printed no credentials")
+    return client_id[1], secret[1]
+
+
+def access_token(base: str, client: tuple[str, str]) -> str:
+    """A token for this server (its audience is the server's URL, so one per port)."""
     answer = httpx.post(
-        f"{platform.base}/oauth/token",
-        data={"grant_type": "client_credentials", "client_id": client_id[1],
-              "client_secret": secret[1]},
+        f"{base}/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": client[0],
+              "client_secret": client[1]},
     )  # fmt: skip
     answer.raise_for_status()
     return str(answer.json()["access_token"])
 
 
-def write_request(port: int, token: str, n: int) -> bytes:
+def write_request(port: int, token: str, n: int, opt_outs: float = 0.0) -> bytes:
+    """Choices for subject n; a share `opt_outs` of them refusals (each refusal of a granted
+    purpose starts a propagation workflow: off by default, measured by its own bench)."""
     rng = random.Random(n)  # noqa: S311 (a load pattern, not a secret)
     body = {
-        "choices": [{"purpose": p, "granted": rng.random() < 0.7} for p in PURPOSES],
+        "choices": [{"purpose": p, "granted": rng.random() >= opt_outs} for p in PURPOSES],
         "source": "banner",
     }
     path = f"/api/v1/consent/{subject(n)}"
@@ -129,7 +136,11 @@ async def read_runs(port: int, reads: list[bytes], args: argparse.Namespace) -> 
         if not ok:
             break
         best = rate
+    cpu0 = cpu_seconds(args.serve_pid)
     flat_out = (await http_load.closed(HOST, port, reads, args.seconds, args.connections)).summary()
+    flat_out["server_cpu_ms_per_request"] = round(
+        1000 * (cpu_seconds(args.serve_pid) - cpu0) / flat_out["requests"], 3
+    )
     log(f"  closed loop: {flat_out['per_s']}/s, p99 {flat_out['p99_ms']} ms")
     return {
         "at_target": at_target,
@@ -143,12 +154,18 @@ async def write_run(port: int, token: str, args: argparse.Namespace) -> dict[str
     """Writes back to back for `seconds` (subject k % N); then any subject not yet written is
     seeded (the read runs read every one)."""
     n = args.subjects
+    cpu0 = cpu_seconds(args.serve_pid)
     run = await http_load.closed(
-        HOST, port, lambda k: write_request(port, token, k % n), args.seconds, args.connections
+        HOST,
+        port,
+        lambda k: write_request(port, token, k % n, args.opt_outs),
+        args.seconds,
+        args.connections,
     )
+    cpu_ms = round(1000 * (cpu_seconds(args.serve_pid) - cpu0) / len(run.latencies), 3)
     if len(run.latencies) < n:
         await seed_rest(port, token, len(run.latencies), n, args.connections)
-    return run.summary()
+    return {**run.summary(), "server_cpu_ms_per_request": cpu_ms}
 
 
 async def seed_rest(port: int, token: str, start: int, end: int, conns: int) -> None:
@@ -175,8 +192,9 @@ def measure_mode(
     mode_env = {**env, "RIGHTSFLOW_CONSENT_CACHE_OFF": "true" if mode == "database" else "false"}
     platform.base = f"http://{HOST}:{port}"
     start_serve(platform, common, port, mode_env)
-    token = args.token or client_token(platform, common, mode_env)
-    args.token = token
+    args.serve_pid = platform.by_name("serve")[-1].pid
+    args.client = args.client or make_client(common, mode_env)
+    token = access_token(platform.base, args.client)
     out: dict[str, Any] = {}
     before, started, cpu0 = platform.monitor.cpu(), time.perf_counter(), http_load.own_cpu_seconds()
     if mode == "redis":
@@ -216,9 +234,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--modes", nargs="*", default=["redis", "database"])
+    parser.add_argument("--opt-outs", type=float, default=0.0, help="share of refusals")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
+    parser.add_argument(
+        "--env",
+        nargs="*",
+        default=[],
+        help="KEY=VALUE for serve, e.g. RIGHTSFLOW_RATE_LIMITS_ENABLED=false",
+    )
     args = parser.parse_args()
-    args.token = None
+    args.client = None
     work = workdir()
     pg, redis_server = postgres(), start_redis()
     _db, mapdir = make_shop(work, customers=3)
@@ -231,6 +256,7 @@ def main() -> None:
         "RIGHTSFLOW_DATABASE_URL": psycopg_url(pg.url("rf_app")),
         "RIGHTSFLOW_KEY_DATABASE_URL": psycopg_url(pg.url("rf_keys")),
         "RIGHTSFLOW_CONSENT_CACHE_URL": redis_server.url(),
+        **dict(pair.split("=", 1) for pair in args.env),
     }
     tport = free_port()
     common = ["--data-dir", str(work / "data"), "--datamap", str(mapdir),
@@ -260,6 +286,7 @@ def main() -> None:
         "subjects": args.subjects,
         "connections": args.connections,
         "seconds": args.seconds,
+        "serve_env": args.env,
         "target": TARGET,
         **results,
     }
