@@ -29,7 +29,6 @@ from rightsflow.services.lifecycle_rules import LifecycleRules
 from rightsflow.services.platform import Platform
 from rightsflow.storage.access_tokens import KEYS_FILE, JwtAccessTokens
 from rightsflow.storage.client_repository import SqlClientStore
-from rightsflow.storage.consent_cache_redis import RedisConsentCache
 from rightsflow.storage.kek import KekProvider, KekRing, load_provider, master_secret
 from rightsflow.storage.key_store import SqlKeyStore, open_key_database, unkeyed_open_requests
 from rightsflow.storage.key_upgrade import move_app_keys
@@ -192,6 +191,9 @@ def make_consent_cache(settings: Settings) -> ConsentCache:
         return NoConsentCache()
     if settings.consent_cache_url is None:
         return InProcessConsentCache()
+    # redis-py loads only when Redis is configured (every CLI command imports this module).
+    from rightsflow.storage.consent_cache_redis import RedisConsentCache  # noqa: PLC0415
+
     return RedisConsentCache(settings.consent_cache_url)
 
 
