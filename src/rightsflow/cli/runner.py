@@ -132,6 +132,10 @@ async def run_platform(
                 # The client address is the peer's; rate_limit_trusted_proxies alone decides
                 # whose X-Forwarded-For counts (uvicorn would believe 127.0.0.1's by default).
                 proxy_headers=False,
+                # httptools when installed (a dependency); the plain asyncio loop, never uvloop,
+                # which the Temporal worker sharing this loop is not built for.
+                http="auto",
+                loop="asyncio",
             )
         )
         polling = (
