@@ -158,6 +158,10 @@ class Settings(BaseSettings):
     consent_cache_off: bool = Field(
         default=False, description="Read consent state from the database only (to measure it)"
     )
+    # Consent writes: concurrent writes group-committed in one transaction (services/consent_batch).
+    consent_write_batch_ms: float = Field(
+        default=0, ge=0, le=50, description="Window to batch concurrent consent writes; 0: off"
+    )
     # Global Privacy Control: /.well-known/gpc.json's lastUpdate (when GPC handling last changed).
     gpc_last_update: date = Field(
         default=date(2026, 11, 25), description="YYYY-MM-DD for lastUpdate in gpc.json"

@@ -79,35 +79,18 @@ def record(platform: Platform, write: ConsentWrite, record_id: str | None = None
     to be idempotent when retried)."""
     consent_model(write.regime)  # InvalidInput naming the regime before any work
     digest = subject_hash(platform, write.subject)
-    tcf = _decoded(decode_tcf, write.signals.tcf)
-    gpp = _decoded(decode_gpp, write.signals.gpp)
+    tcf, gpp = decode_signals(write)
     with platform.uow() as uow:
         refuse_under_erasure(uow, write.subject.kind, digest)
-        purposes = _purposes(platform, uow, write.choices)
+        purposes = catalogue(platform, uow, write.choices)
         validate_choices(write.choices, purposes)  # before the notice check names a purpose
         if write.notice is not None:
-            _check_notice(uow, write.notice, write.choices)
+            check_notice(uow, write.notice, write.choices)
         saved, last_at = uow.consent.lock_state(digest)
         outcomes = resolve(write, purposes, saved)
         gone = withdrawn(outcomes, saved, purposes, write.regime)
-        view = ConsentRecordView(
-            id=record_id or str(uuid.uuid4()),
-            subject_hash=digest,
-            subject_kind=write.subject.kind,
-            source=write.source,
-            regime=write.regime,
-            recorded_at=_after(platform.clock(), last_at),
-            notice=write.notice,
-            gpc=write.signals.gpc or write.source is Source.GPC,
-            actor=write.actor,
-            tcf=write.signals.tcf,
-            tcf_decoded=None if tcf is None else _fields(tcf),
-            tcf_valid=None if tcf is None else tcf.valid,
-            gpp=write.signals.gpp,
-            gpp_decoded=None if gpp is None else _fields(gpp),
-            gpp_valid=None if gpp is None else gpp.valid,
-            request_id=write.request_id,
-        )
+        at = next_time(platform.clock(), last_at)
+        view = new_view(write, digest, record_id or str(uuid.uuid4()), at, (tcf, gpp))
         outcome = _append(
             platform, uow, view, outcomes, gone=gone, subject_value=write.subject.value
         )
@@ -132,7 +115,7 @@ def link(
     with platform.uow() as uow:
         refuse_under_erasure(uow, from_subject.kind, from_hash)
         refuse_under_erasure(uow, to.kind, to_hash)
-        purposes = _purposes(platform, uow)
+        purposes = catalogue(platform, uow)
         user, last_at = uow.consent.lock_state(to_hash)
         outcomes = link_outcomes(uow.consent.state(from_hash), user, purposes)
         view = ConsentRecordView(
@@ -141,7 +124,7 @@ def link(
             subject_kind=SubjectKind.USER_ID,
             source=Source.LINK,
             regime=regime,
-            recorded_at=_after(platform.clock(), last_at),
+            recorded_at=next_time(platform.clock(), last_at),
             notice=None,
             gpc=False,
             actor=actor,
@@ -172,16 +155,42 @@ def refuse_under_erasure(uow: UnitOfWork, kind: SubjectKind, digest: str) -> Non
         raise Conflict(UNDER_ERASURE)
 
 
-def _append(
-    platform: Platform,
-    uow: UnitOfWork,
-    view: ConsentRecordView,
-    outcomes: Sequence[Outcome],
-    *,
-    gone: Sequence[str],
-    subject_value: str,
-) -> RecordOutcome:
-    entries = [
+def new_view(
+    write: ConsentWrite,
+    digest: str,
+    record_id: str,
+    recorded_at: datetime,
+    decoded: tuple[Decoded | None, Decoded | None],
+) -> ConsentRecordView:
+    """The record a write appends (`decoded`: its TCF and GPP strings, see `decode_signals`)."""
+    tcf, gpp = decoded
+    return ConsentRecordView(
+        id=record_id,
+        subject_hash=digest,
+        subject_kind=write.subject.kind,
+        source=write.source,
+        regime=write.regime,
+        recorded_at=recorded_at,
+        notice=write.notice,
+        gpc=write.signals.gpc or write.source is Source.GPC,
+        actor=write.actor,
+        tcf=write.signals.tcf,
+        tcf_decoded=None if tcf is None else _fields(tcf),
+        tcf_valid=None if tcf is None else tcf.valid,
+        gpp=write.signals.gpp,
+        gpp_decoded=None if gpp is None else _fields(gpp),
+        gpp_valid=None if gpp is None else gpp.valid,
+        request_id=write.request_id,
+    )
+
+
+def decode_signals(write: ConsentWrite) -> tuple[Decoded | None, Decoded | None]:
+    return _decoded(decode_tcf, write.signals.tcf), _decoded(decode_gpp, write.signals.gpp)
+
+
+def ledger_entries(view: ConsentRecordView, outcomes: Sequence[Outcome]) -> list[LedgerEntry]:
+    """The entries of a record (ids 0 until stored)."""
+    return [
         LedgerEntry(
             id=0,
             record_id=view.id,
@@ -196,13 +205,37 @@ def _append(
         )
         for o in outcomes
     ]
-    # Sealed only when systems will be told: propagation needs the id they know the person by
-    # (a data key per record, so it costs a key write; without a propagator nothing is told).
+
+
+def seal_if_told(
+    platform: Platform, view: ConsentRecordView, gone: Sequence[str], value: str
+) -> bytes | None:
+    """The subject's value sealed under the record's key, only when systems will be told:
+    propagation needs the id they know the person by (a data key per record, so it costs a key
+    write; without a propagator nothing is told)."""
     told = gone and platform.consent_propagator is not None
-    sealed = platform.vault.seal(view.id, subject_value.encode()) if told else None
-    ids = uow.consent.append(view, entries, sealed)
+    return platform.vault.seal(view.id, value.encode()) if told else None
+
+
+def stored_outcome(
+    view: ConsentRecordView, entries: Sequence[LedgerEntry], ids: Sequence[int], gone: Sequence[str]
+) -> RecordOutcome:
     stored = tuple(_with_id(e, i) for e, i in zip(entries, ids, strict=True))
     return RecordOutcome(view.id, view.subject_hash, view.recorded_at, stored, tuple(gone))
+
+
+def _append(
+    platform: Platform,
+    uow: UnitOfWork,
+    view: ConsentRecordView,
+    outcomes: Sequence[Outcome],
+    *,
+    gone: Sequence[str],
+    subject_value: str,
+) -> RecordOutcome:
+    entries = ledger_entries(view, outcomes)
+    ids = uow.consent.append(view, entries, seal_if_told(platform, view, gone, subject_value))
+    return stored_outcome(view, entries, ids, gone)
 
 
 def _with_id(entry: LedgerEntry, entry_id: int) -> LedgerEntry:
@@ -235,13 +268,13 @@ class _Catalogues:
 _catalogues = _Catalogues()
 
 
-def _purposes(
+def catalogue(
     platform: Platform, uow: UnitOfWork, choices: Sequence[Choice] = ()
 ) -> Mapping[str, Purpose]:
     return _catalogues.get(platform, uow, (c.purpose for c in choices))
 
 
-def _check_notice(uow: UnitOfWork, ref: NoticeRef, choices: Sequence[Choice]) -> None:
+def check_notice(uow: UnitOfWork, ref: NoticeRef, choices: Sequence[Choice]) -> None:
     """The notice version exists, and the choices are about purposes it presents."""
     notice = consent_catalog.require_notice(uow, ref, field="notice")
     for index, choice in enumerate(choices):
@@ -252,7 +285,7 @@ def _check_notice(uow: UnitOfWork, ref: NoticeRef, choices: Sequence[Choice]) ->
             )
 
 
-def _after(now: datetime, last_at: datetime | None) -> datetime:
+def next_time(now: datetime, last_at: datetime | None) -> datetime:
     """Each record of a subject is later than the one before (the read cache's version and
     the history cursor are its time): a clock step back or two writes in one microsecond
     would otherwise tie or go back."""

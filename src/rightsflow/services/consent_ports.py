@@ -83,6 +83,23 @@ class ConsentLedgerRepository(Protocol):
         """Whether an erasure request for this identity (kind and hash) has not ended."""
         ...
 
+    # A batch of writes (services/consent_batch.py): the same, for many subjects at once.
+    def lock_states(
+        self, subject_hashes: Collection[str]
+    ) -> dict[str, tuple[dict[str, PurposeState], datetime | None]]:
+        """`lock_state` for every subject (locks taken in one fixed order)."""
+        ...
+
+    def erasing(self, identities: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The (kind, hash) identities among these with an erasure request not ended."""
+        ...
+
+    def append_many(
+        self, records: Sequence[tuple[ConsentRecordView, Sequence[LedgerEntry], bytes | None]]
+    ) -> list[list[int]]:
+        """`append` for many records in order (a subject may appear more than once)."""
+        ...
+
     def has_record(self, record_id: str) -> bool: ...
     def add_link(self, from_hash: str, to_hash: str, record_id: str, at: datetime) -> None: ...
     def linked_to(self, to_hash: str) -> Sequence[str]: ...

@@ -15,7 +15,8 @@ SQLite by the database write lock (`BEGIN IMMEDIATE`), the only lock it has.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -78,6 +79,19 @@ _LOCKED_STATE = sa.select(_LAST.c.last_at, consent_state).select_from(
     _LAST.outerjoin(consent_state, _s.subject_hash == _HASH)
 )
 _STATE = sa.select(consent_state).where(_s.subject_hash == _HASH)
+_HASHES: sa.BindParameter[str] = sa.bindparam("subject_hashes", expanding=True)
+# Many subjects at once (a batch of writes): their state rows, and their latest record times.
+_STATES_OF = sa.select(consent_state).where(_s.subject_hash.in_(_HASHES))
+_LASTS_OF = (
+    sa.select(_r.subject_hash, sa.func.max(_r.recorded_at).label("last_at"))
+    .where(_r.subject_hash.in_(_HASHES))
+    .group_by(_r.subject_hash)
+)
+# One statement takes every lock of a batch, in the order of the sorted keys (two batches
+# sharing subjects take them in the same order: no deadlock between them).
+_LOCK_ALL = sa.text(
+    "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS t(k)"
+)
 _ih, _pr = identity_hashes.c, privacy_requests.c
 # An erasure request for the subject that has not ended, found by the identity hash privacy
 # requests are indexed by: one indexed lookup, usually finding nothing.
@@ -91,6 +105,15 @@ _UNDER_ERASURE = (
         _pr.status.not_in(sorted(s.value for s in TERMINAL)),
     )
     .limit(1)
+)
+_ERASING = (
+    sa.select(_ih.kind, _ih.hash)
+    .join(privacy_requests, _ih.request_id == _pr.id)
+    .where(
+        _ih.hash.in_(_HASHES),
+        _pr.type == RequestType.ERASURE.value,
+        _pr.status.not_in(sorted(s.value for s in TERMINAL)),
+    )
 )
 _HAS_RECORD = sa.select(_r.id).where(_r.id == sa.bindparam("record_id"))
 _RECORDS = sa.select(consent_records).where(_r.subject_hash == _HASH)
@@ -132,6 +155,54 @@ class SqlConsentLedgerRepository:
         driver = self._conn.connection.dbapi_connection
         if driver is None or not getattr(driver, "in_transaction", False):
             take_write_lock(self._conn, "rightsflow.consent")
+
+    def lock_states(
+        self, subject_hashes: Collection[str]
+    ) -> dict[str, tuple[dict[str, PurposeState], datetime | None]]:
+        """`lock_state` for many subjects in three statements: every lock (in key order), then
+        their states and latest record times."""
+        hashes = sorted(set(subject_hashes))
+        if not hashes:
+            return {}
+        if self._conn.dialect.name == "sqlite":
+            self._lock(hashes[0])
+        else:
+            keys = sorted({_advisory_key(h) for h in hashes})
+            self._conn.execute(_LOCK_ALL, {"keys": keys})
+        found: dict[str, tuple[dict[str, PurposeState], datetime | None]] = {
+            h: ({}, None) for h in hashes
+        }
+        params = {"subject_hashes": hashes}
+        for last in self._conn.execute(_LASTS_OF, params):
+            found[last.subject_hash] = ({}, last.last_at)
+        for row in self._conn.execute(_STATES_OF, params):
+            found[row.subject_hash][0][row.purpose] = _purpose_state(row)
+        return found
+
+    def erasing(self, identities: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (kind, hash) identities have an erasure request not ended."""
+        wanted = set(identities)
+        params = {"subject_hashes": sorted({h for _, h in wanted})}
+        rows = self._conn.execute(_ERASING, params)
+        return {(row.kind, row.hash) for row in rows} & wanted
+
+    def append_many(
+        self, records: Sequence[tuple[ConsentRecordView, Sequence[LedgerEntry], bytes | None]]
+    ) -> list[list[int]]:
+        """`append` for many records: one executemany per table. Entry ids come back per record,
+        in order; the state keeps each (subject, purpose)'s newest entry only."""
+        self._conn.execute(_ADD_RECORD, [_record_values(r, sealed) for r, _, sealed in records])
+        rows = [_entry_values(r, e) for r, entries, _ in records for e in entries]
+        if not rows:
+            return [[] for _ in records]
+        ids = iter([int(i) for i in self._conn.execute(_ADD_ENTRIES, rows).scalars()])
+        out = [[next(ids) for _ in entries] for _, entries, _ in records]
+        newest: dict[tuple[str, str], dict[str, Any]] = {}
+        for (record, entries, _), entry_ids in zip(records, out, strict=True):
+            for entry, entry_id in zip(entries, entry_ids, strict=True):
+                newest[record.subject_hash, entry.purpose] = _state_values(record, entry, entry_id)
+        self._conn.execute(_UPSERTS[self._conn.dialect.name], list(newest.values()))
+        return out
 
     def under_erasure(self, kind: str, subject_hash: str) -> bool:
         """Whether an erasure request for this identity (kind and hash) has not ended."""
@@ -197,6 +268,13 @@ class SqlConsentLedgerRepository:
     def linked_to(self, to_hash: str) -> Sequence[str]:
         """The device/email hashes whose choices were carried to `to_hash`, oldest first."""
         return list(self._conn.execute(_LINKS_TO, {"to_hash": to_hash}).scalars())
+
+
+def _advisory_key(subject_hash: str) -> int:
+    """The key `take_write_lock` takes for the subject (lock_state): the batch and the single
+    write path must exclude each other."""
+    digest = hashlib.sha256(f"rightsflow.consent:{subject_hash}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _record_values(record: ConsentRecordView, sealed: bytes | None) -> dict[str, Any]:

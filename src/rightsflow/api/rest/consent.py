@@ -13,9 +13,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, Path, Query, Security
+from fastapi import APIRouter, Body, Header, Path, Query, Request, Security
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from rightsflow.api.auth import ActorDep, AuthenticatedRoute, bearer_scheme, requires
 from rightsflow.api.deps import PlatformDep
@@ -23,6 +23,7 @@ from rightsflow.api.problems import problem_responses
 from rightsflow.domain.access import Scope
 from rightsflow.domain.consent import (
     MAX_SUBJECT_VALUE,
+    REGIME_MODELS,
     Choice,
     ConsentRecordView,
     ConsentWrite,
@@ -32,7 +33,7 @@ from rightsflow.domain.consent import (
     Source,
     SubjectRef,
 )
-from rightsflow.services import consent
+from rightsflow.services import consent, consent_batch
 from rightsflow.services.platform import Platform
 
 MAX_CHOICES = 100
@@ -58,13 +59,16 @@ SecGpc = Annotated[
     str | None,
     Header(alias="Sec-GPC", max_length=8, description="1: the browser's GPC signal"),
 ]
-Regime = Annotated[str | None, Field(max_length=16, pattern=r"^[a-z_]+$")]
+# Documented as an enum so clients (and schemathesis) know the regimes; checked by the service.
+Regime = Annotated[
+    str | None, Field(max_length=16, json_schema_extra={"enum": [*sorted(REGIME_MODELS), None]})
+]
 
 
 class ChoiceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     purpose: str = Field(min_length=1, max_length=64)
-    granted: bool
+    granted: StrictBool
 
 
 class NoticeIn(BaseModel):
@@ -81,7 +85,7 @@ class ConsentIn(BaseModel):
     notice: NoticeIn | None = Field(default=None, description="The notice version shown")
     tcf: str | None = Field(default=None, max_length=MAX_SIGNAL, description="IAB TCF string")
     gpp: str | None = Field(default=None, max_length=MAX_SIGNAL, description="IAB GPP string")
-    confirmed_over_gpc: bool = Field(
+    confirmed_over_gpc: StrictBool = Field(
         default=False,
         description="The person opted in after being told their browser sends GPC "
         "(11 CCR 7025(c)(3))",
@@ -218,6 +222,8 @@ async def record_consent(
     platform: PlatformDep,
     actor: ActorDep,
     body: Annotated[ConsentIn, Body()],
+    *,
+    request: Request,
     sec_gpc: SecGpc = None,
 ) -> RecordedOut:
     notice = body.notice
@@ -231,7 +237,9 @@ async def record_consent(
         confirmed_over_gpc=body.confirmed_over_gpc,
         actor=actor,
     )
-    outcome = await run_in_threadpool(consent.record, platform, write)
+    # Batched with concurrent writes when consent_write_batch_ms > 0 (services/consent_batch).
+    window_ms = request.app.state.settings.consent_write_batch_ms
+    outcome = await run_in_threadpool(consent_batch.record, platform, write, window_ms)
     await propagate_if_withdrawn(platform, outcome)
     return RecordedOut.of(outcome)
 
