@@ -86,6 +86,9 @@ _SEMANTIC_REFUSALS = {
     "POST /api/v1/consent/experiments/{key}/outcomes": "422",
     # a subject is 1 to 256 characters after its optional kind prefix; regimes are known ones
     "GET /api/v1/consent/{subject}": "422",
+    "POST /api/v1/consent/{subject}": "422",  # an unknown purpose or notice version
+    "POST /api/v1/consent/links": "422",  # a link from a user id, or to a device
+    "GET /api/v1/consent/{subject}/history": "422",  # a subject's length after its kind
     "POST /api/v1/consent/bulk-read": "422",
 }
 OWNER = {"Authorization": f"Bearer {OWNER_TOKEN}"}
