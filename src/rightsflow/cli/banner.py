@@ -52,4 +52,13 @@ def print_started(started: Started, sample_email: str | None = None) -> None:
             highlight=False,
             soft_wrap=True,
         )
+        choice = json.dumps({"choices": [{"purpose": "analytics", "granted": True}]})
+        out.print(
+            "\n  # consent: record a choice (Sec-GPC: 1 opts out of sale/sharing), then read it"
+            f'\n  curl -s -X POST {started.url}/api/v1/consent/user_id:u-1 -H "{auth}" '
+            f'-H "Content-Type: application/json" -H "Sec-GPC: 1" -d {shlex.quote(choice)}'
+            f'\n  curl -s -H "{auth}" "{started.url}/api/v1/consent/user_id:u-1?regime=ccpa"',
+            highlight=False,
+            soft_wrap=True,
+        )
     out.print("\nPress Ctrl-C to stop.")
