@@ -24,6 +24,7 @@ from rightsflow.bootstrap import (
     step_policy,
     worker_tuning,
 )
+from rightsflow.cli.http_protocol import CorkedHttpToolsProtocol
 from rightsflow.cli.users_cmd import people_for
 from rightsflow.config import Settings
 from rightsflow.services import bulk_jobs
@@ -132,9 +133,9 @@ async def run_platform(
                 # The client address is the peer's; rate_limit_trusted_proxies alone decides
                 # whose X-Forwarded-For counts (uvicorn would believe 127.0.0.1's by default).
                 proxy_headers=False,
-                # httptools when installed (a dependency); the plain asyncio loop, never uvloop,
-                # which the Temporal worker sharing this loop is not built for.
-                http="auto",
+                # httptools (a dependency), a response's head and body sent as one write; the
+                # plain asyncio loop, never uvloop, under the Temporal worker sharing this loop.
+                http=CorkedHttpToolsProtocol,
                 loop="asyncio",
             )
         )
