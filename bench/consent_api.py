@@ -15,6 +15,7 @@ then, over raw keep-alive HTTP/1.1 connections (bench/http_load.py):
 
     python bench/consent_api.py                      # 10,000 subjects, 2,000 reads/s, 10 s runs
     python bench/consent_api.py --subjects 2000 --seconds 5
+    python bench/consent_api.py --processes 2        # two API processes, connections spread
 
 Progress on stderr; one JSON line on stdout.
 """
@@ -100,6 +101,10 @@ def access_token(base: str, client: tuple[str, str]) -> str:
     return str(answer.json()["access_token"])
 
 
+def server_cpu(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
+
+
 def write_request(port: int, token: str, n: int, opt_outs: float = 0.0) -> bytes:
     """Choices for subject n; a share `opt_outs` of them refusals (each refusal of a granted
     purpose starts a propagation workflow: off by default, measured by its own bench)."""
@@ -112,7 +117,9 @@ def write_request(port: int, token: str, n: int, opt_outs: float = 0.0) -> bytes
     return http_load.request_bytes("POST", path, f"{HOST}:{port}", token, json.dumps(body).encode())
 
 
-async def read_runs(port: int, reads: list[bytes], args: argparse.Namespace) -> dict[str, Any]:
+async def read_runs(
+    port: list[int], reads: dict[int, list[bytes]], args: argparse.Namespace
+) -> dict[str, Any]:
     """Warm-up, the paced run at the target rate, rising rates, and a closed loop."""
     warm = await http_load.closed(HOST, port, reads, min(args.seconds, 5), args.connections)
     log(f"  warm-up: {warm.summary()['per_s']}/s")
@@ -136,10 +143,10 @@ async def read_runs(port: int, reads: list[bytes], args: argparse.Namespace) -> 
         if not ok:
             break
         best = rate
-    cpu0 = cpu_seconds(args.serve_pid)
+    cpu0 = server_cpu(args.serve_pids)
     flat_out = (await http_load.closed(HOST, port, reads, args.seconds, args.connections)).summary()
     flat_out["server_cpu_ms_per_request"] = round(
-        1000 * (cpu_seconds(args.serve_pid) - cpu0) / flat_out["requests"], 3
+        1000 * (server_cpu(args.serve_pids) - cpu0) / flat_out["requests"], 3
     )
     log(f"  closed loop: {flat_out['per_s']}/s, p99 {flat_out['p99_ms']} ms")
     return {
@@ -150,21 +157,23 @@ async def read_runs(port: int, reads: list[bytes], args: argparse.Namespace) -> 
     }
 
 
-async def write_run(port: int, token: str, args: argparse.Namespace) -> dict[str, Any]:
+async def write_run(
+    ports: list[int], tokens: dict[int, str], args: argparse.Namespace
+) -> dict[str, Any]:
     """Writes back to back for `seconds` (subject k % N); then any subject not yet written is
     seeded (the read runs read every one)."""
     n = args.subjects
-    cpu0 = cpu_seconds(args.serve_pid)
+    cpu0 = server_cpu(args.serve_pids)
     run = await http_load.closed(
         HOST,
-        port,
-        lambda k: write_request(port, token, k % n, args.opt_outs),
+        ports,
+        lambda k, port: write_request(port, tokens[port], k % n, args.opt_outs),
         args.seconds,
         args.connections,
     )
-    cpu_ms = round(1000 * (cpu_seconds(args.serve_pid) - cpu0) / len(run.latencies), 3)
+    cpu_ms = round(1000 * (server_cpu(args.serve_pids) - cpu0) / len(run.latencies), 3)
     if len(run.latencies) < n:
-        await seed_rest(port, token, len(run.latencies), n, args.connections)
+        await seed_rest(ports[0], tokens[ports[0]], len(run.latencies), n, args.connections)
     return {**run.summary(), "server_cpu_ms_per_request": cpu_ms}
 
 
@@ -185,28 +194,33 @@ async def seed_rest(port: int, token: str, start: int, end: int, conns: int) -> 
 
 def measure_mode(
     platform: Platform, common: list[str], env: dict[str, str], args: argparse.Namespace, mode: str
-) -> tuple[dict[str, Any], str]:
+) -> dict[str, Any]:
     from rightsflow.workflows.devserver import free_port  # noqa: PLC0415
 
-    port = free_port()
     mode_env = {**env, "RIGHTSFLOW_CONSENT_CACHE_OFF": "true" if mode == "database" else "false"}
-    platform.base = f"http://{HOST}:{port}"
-    start_serve(platform, common, port, mode_env)
-    args.serve_pid = platform.by_name("serve")[-1].pid
+    ports: list[int] = []
+    for _ in range(args.processes):
+        ports.append(free_port())
+        platform.base = f"http://{HOST}:{ports[-1]}"
+        start_serve(platform, common, ports[-1], mode_env)
+    args.serve_pids = [proc.pid for proc in platform.by_name("serve")[-args.processes :]]
     args.client = args.client or make_client(common, mode_env)
-    token = access_token(platform.base, args.client)
-    out: dict[str, Any] = {}
+    tokens = {port: access_token(f"http://{HOST}:{port}", args.client) for port in ports}
+    out: dict[str, Any] = {"processes": args.processes}
     before, started, cpu0 = platform.monitor.cpu(), time.perf_counter(), http_load.own_cpu_seconds()
     if mode == "redis":
         log(f"{mode}: writing {args.subjects} subjects' choices")
-        out["writes"] = asyncio.run(write_run(port, token, args))
+        out["writes"] = asyncio.run(write_run(ports, tokens, args))
         log(f"  writes: {out['writes']['per_s']}/s, p99 {out['writes']['p99_ms']} ms")
-    reads = [
-        http_load.request_bytes("GET", f"/api/v1/consent/{subject(i)}", f"{HOST}:{port}", token)
-        for i in range(args.subjects)
-    ]
+    reads = {
+        port: [
+            http_load.request_bytes("GET", f"/api/v1/consent/{subject(i)}", f"{HOST}:{port}", token)
+            for i in range(args.subjects)
+        ]
+        for port, token in tokens.items()
+    }
     log(f"{mode}: reads")
-    out["reads"] = asyncio.run(read_runs(port, reads, args))
+    out["reads"] = asyncio.run(read_runs(ports, reads, args))
     wall = time.perf_counter() - started
     out["cpu"] = cpu_used(before, platform.monitor.cpu(), wall)
     out["cpu"]["load_generator"] = {
@@ -214,7 +228,7 @@ def measure_mode(
         "pct_of_core": round(100 * (http_load.own_cpu_seconds() - cpu0) / wall, 1),
     }
     platform.stop("serve")
-    return out, token
+    return out
 
 
 def ratios(cached: dict[str, Any], database: dict[str, Any]) -> dict[str, Any]:
@@ -233,6 +247,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, nargs="*", default=[2500, 3000, 3500, 4000, 5000])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--processes", type=int, default=1, help="API processes (`serve --no-worker` each)"
+    )
     parser.add_argument("--modes", nargs="*", default=["redis", "database"])
     parser.add_argument("--opt-outs", type=float, default=0.0, help="share of refusals")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
@@ -275,7 +292,7 @@ def main() -> None:
             assert redis_server.process is not None
             monitor.watch(redis_server.process.pid, "redis")
             for mode in args.modes:
-                results[mode], _ = measure_mode(platform, common, env, args, mode)
+                results[mode] = measure_mode(platform, common, env, args, mode)
         finally:
             platform.stop()
             redis_server.stop()
@@ -286,6 +303,7 @@ def main() -> None:
         "subjects": args.subjects,
         "connections": args.connections,
         "seconds": args.seconds,
+        "processes": args.processes,
         "serve_env": args.env,
         "target": TARGET,
         **results,

@@ -9,6 +9,9 @@ of Content-Length bytes. Two shapes of run:
   (no "coordinated omission").
 - `closed`: C connections each sending the next request as soon as the last answered, for a
   while: the most the server sustains, and the latency at that load.
+
+`port` may be several ports (API processes): connection i goes to port i % len(ports), and
+`requests` is then a mapping port -> that server's requests (a token's audience is one URL).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import os
 import random
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,14 +57,21 @@ class Tally:
         }
 
 
+Ports = int | Sequence[int]
+Requests = Sequence[bytes] | Mapping[int, Sequence[bytes]]
+MakeRequest = Callable[[int, int], bytes]  # (request number, port) -> request
+
+
 class Connection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int = 0
+    ) -> None:
+        self.reader, self.writer, self.port = reader, writer, port
 
     @classmethod
     async def open(cls, host: str, port: int) -> Connection:
         reader, writer = await asyncio.open_connection(host, port)
-        return cls(reader, writer)
+        return cls(reader, writer, port)
 
     async def send(self, request: bytes) -> tuple[int, bytes]:
         self.writer.write(request)
@@ -87,12 +97,17 @@ def request_bytes(
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
 
 
-async def connections(host: str, port: int, count: int) -> list[Connection]:
-    return [await Connection.open(host, port) for _ in range(count)]
+async def connections(host: str, port: Ports, count: int) -> list[Connection]:
+    ports = [port] if isinstance(port, int) else list(port)
+    return [await Connection.open(host, ports[i % len(ports)]) for i in range(count)]
+
+
+def _for(requests: Requests, conn: Connection) -> Sequence[bytes]:
+    return requests[conn.port] if isinstance(requests, Mapping) else requests
 
 
 async def paced(
-    host: str, port: int, requests: Sequence[bytes], *, rate: float, seconds: float, conns: int
+    host: str, port: Ports, requests: Requests, *, rate: float, seconds: float, conns: int
 ) -> Tally:
     """An open loop at `rate` requests/s for `seconds` (requests drawn at random)."""
     pool = await connections(host, port, conns)
@@ -100,13 +115,13 @@ async def paced(
     t0 = time.perf_counter() + 0.05
 
     async def run(i: int, conn: Connection) -> None:
-        pick = random.Random(i).choice  # noqa: S311 (a load pattern, not a secret)
+        pick, mine = random.Random(i).choice, _for(requests, conn)  # noqa: S311 (a load pattern)
         due = t0 + i / rate
         while due < t0 + seconds:
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            status, _ = await conn.send(pick(requests))
+            status, _ = await conn.send(pick(mine))
             tally.add(status, time.perf_counter() - due)
             due += period
 
@@ -120,23 +135,25 @@ async def paced(
 
 async def closed(
     host: str,
-    port: int,
-    requests: Sequence[bytes] | Callable[[int], bytes],
+    port: Ports,
+    requests: Requests | MakeRequest,
     seconds: float,
     conns: int,
 ) -> Tally:
-    """`conns` connections back to back for `seconds`; a callable gives request number n."""
+    """`conns` connections back to back for `seconds`; a callable gives request number n for
+    a port."""
     pool = await connections(host, port, conns)
     tally, counter = Tally(), itertools.count()
-    make = requests if callable(requests) else None
-    choices = None if callable(requests) else requests
     tally.started = time.perf_counter()
     end = tally.started + seconds
 
     async def run(i: int, conn: Connection) -> None:
         pick = random.Random(i).choice  # noqa: S311 (a load pattern, not a secret)
         while time.perf_counter() < end:
-            request = make(next(counter)) if make else pick(choices)  # type: ignore[arg-type]
+            if callable(requests):
+                request = requests(next(counter), conn.port)
+            else:
+                request = pick(_for(requests, conn))
             start = time.perf_counter()
             status, _ = await conn.send(request)
             tally.add(status, time.perf_counter() - start)
