@@ -48,6 +48,7 @@ from rightsflow.services.ports import UnitOfWork
 
 log = structlog.get_logger("rightsflow.consent_batch")
 MAX_BATCH = 200
+MAX_RUNNING = 1  # batches in flight at once (2 measured no better here: they share one GIL)
 
 
 @dataclass(eq=False)
@@ -55,6 +56,7 @@ class _Pending:
     write: ConsentWrite
     outcome: RecordOutcome | None = None
     error: BaseException | None = None
+    taken: bool = False  # in a batch (its caller no longer may lead)
     done: bool = False
 
     def result(self) -> RecordOutcome:
@@ -88,15 +90,23 @@ class ConsentBatcher:
     """One per Platform and process: `record` blocks its thread until the write is committed
     (or failed) and the cache refreshed."""
 
-    def __init__(self, platform: Platform, window_ms: float, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        window_ms: float,
+        max_batch: int = MAX_BATCH,
+        max_running: int = MAX_RUNNING,
+    ) -> None:
         self._platform = platform
         self._window = window_ms / 1000
         self._max = max_batch
+        self._max_running = max_running
         lock = threading.Lock()
         self._turn = threading.Condition(lock)  # waiting writers: done, or lead
-        self._arrived = threading.Condition(lock)  # the leader: more writes queued
+        self._arrived = threading.Condition(lock)  # a gathering leader: more writes queued
         self._queue: list[_Pending] = []
-        self._leading = False
+        self._gathering = False  # one leader gathers at a time; its batch then runs
+        self._running = 0
         self._last_size = 1
 
     def record(self, write: ConsentWrite) -> RecordOutcome:
@@ -106,20 +116,23 @@ class ConsentBatcher:
             self._arrived.notify()
         while True:
             with self._turn:
-                while self._leading and not mine.done:
+                while not mine.done and not self._may_lead(mine):
                     self._turn.wait()
                 if mine.done:
                     return mine.result()
-                self._leading = True
+                self._gathering = True
             self._lead()
 
     def _lead(self) -> None:
-        batch: list[_Pending] = []
-        try:
-            with self._turn:
-                self._gather()
-                batch, self._queue = self._queue[: self._max], self._queue[self._max :]
+        with self._turn:
+            self._gather()
+            batch, self._queue = self._queue[: self._max], self._queue[self._max :]
+            for pending in batch:
+                pending.taken = True
             self._last_size = len(batch)
+            self._gathering, self._running = False, self._running + 1
+            self._turn.notify_all()  # the next leader may gather while this batch runs
+        try:
             run_batch(self._platform, batch)
         except Exception as error:  # a bug here must not leave callers waiting forever
             for pending in batch:
@@ -129,8 +142,11 @@ class ConsentBatcher:
             with self._turn:
                 for pending in batch:
                     pending.done = True
-                self._leading = False
+                self._running -= 1
                 self._turn.notify_all()
+
+    def _may_lead(self, mine: _Pending) -> bool:
+        return not (mine.taken or self._gathering or self._running >= self._max_running)
 
     def _gather(self) -> None:
         """Wait (lock held, released while waiting) up to the window for as many writes as
@@ -172,22 +188,24 @@ def run_batch(platform: Platform, batch: Sequence[_Pending]) -> None:
     ready = [r for r in (_prepare(platform, p) for p in batch) if r is not None]
     if not ready:
         return
+    made: list[_Made] = []
+    committed = False
     try:
         with platform.uow() as uow:
             made, failures = _write(platform, uow, ready)
             uow.commit()
-    except Exception:
+            committed = True
+            for pending, error in failures:
+                pending.error = error
+            _refresh_with(platform, uow, {m.ready.digest for m in made})
+    except Exception as error:
+        if committed:  # each caller learns its write is in but the cache may be behind
+            for m in made:
+                m.ready.pending.error = error
+            return
         log.warning("consent batch failed: writing one by one", writes=len(ready))
         for r in ready:
             _settle(platform, r.pending)
-        return
-    for pending, error in failures:
-        pending.error = error
-    try:
-        _refresh(platform, {m.ready.digest for m in made})
-    except Exception as error:  # committed: each caller learns the cache is behind
-        for m in made:
-            m.ready.pending.error = error
         return
     for m in made:
         m.ready.pending.outcome = m.outcome
@@ -294,12 +312,12 @@ def _applied(
     return state
 
 
-def _refresh(platform: Platform, digests: set[str]) -> None:
-    """consent_read.refresh for every subject of the batch, in one query."""
+def _refresh_with(platform: Platform, uow: UnitOfWork, digests: set[str]) -> None:
+    """consent_read.refresh_with for every subject of the batch, in one query (on the batch's
+    unit of work, after its commit)."""
     if not digests:
         return
-    with platform.uow() as uow:
-        stored = uow.consent_states.states(sorted(digests))
+    stored = uow.consent_states.states(sorted(digests))
     for digest, state in stored.items():
         platform.consent_cache.put(
             consent_read.cache_key(digest), state.version, consent_read.encode(state)
