@@ -81,11 +81,16 @@ _LOCKED_STATE = sa.select(_LAST.c.last_at, consent_state).select_from(
 _STATE = sa.select(consent_state).where(_s.subject_hash == _HASH)
 _HASHES: sa.BindParameter[str] = sa.bindparam("subject_hashes", expanding=True)
 # Many subjects at once (a batch of writes): their state rows, and their latest record times.
-_STATES_OF = sa.select(consent_state).where(_s.subject_hash.in_(_HASHES))
 _LASTS_OF = (
-    sa.select(_r.subject_hash, sa.func.max(_r.recorded_at).label("last_at"))
+    sa.select(_r.subject_hash.label("of"), sa.func.max(_r.recorded_at).label("last_at"))
     .where(_r.subject_hash.in_(_HASHES))
     .group_by(_r.subject_hash)
+    .subquery("lasts")
+)
+# Many subjects at once (a batch of writes), in one query: each one's latest record time and
+# state rows (a subject with state has records; one with none has neither).
+_STATES_OF = sa.select(_LASTS_OF.c.of, _LASTS_OF.c.last_at, consent_state).select_from(
+    _LASTS_OF.outerjoin(consent_state, _s.subject_hash == _LASTS_OF.c.of)
 )
 # One statement takes every lock of a batch, in the order of the sorted keys (two batches
 # sharing subjects take them in the same order: no deadlock between them).
@@ -172,11 +177,10 @@ class SqlConsentLedgerRepository:
         found: dict[str, tuple[dict[str, PurposeState], datetime | None]] = {
             h: ({}, None) for h in hashes
         }
-        params = {"subject_hashes": hashes}
-        for last in self._conn.execute(_LASTS_OF, params):
-            found[last.subject_hash] = ({}, last.last_at)
-        for row in self._conn.execute(_STATES_OF, params):
-            found[row.subject_hash][0][row.purpose] = _purpose_state(row)
+        for row in self._conn.execute(_STATES_OF, {"subject_hashes": hashes}):
+            states = found[row.of] = (found[row.of][0], row.last_at)
+            if row.purpose is not None:
+                states[0][row.purpose] = _purpose_state(row)
         return found
 
     def erasing(self, identities: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
