@@ -159,8 +159,9 @@ class Settings(BaseSettings):
         default=False, description="Read consent state from the database only (to measure it)"
     )
     # Consent writes: concurrent writes group-committed in one transaction (services/consent_batch).
+    # A lone write never waits; concurrent ones share one transaction (services/consent_batch.py).
     consent_write_batch_ms: float = Field(
-        default=0, ge=0, le=50, description="Window to batch concurrent consent writes; 0: off"
+        default=2, ge=0, le=50, description="Window to batch concurrent consent writes; 0: off"
     )
     # Global Privacy Control: /.well-known/gpc.json's lastUpdate (when GPC handling last changed).
     gpc_last_update: date = Field(
