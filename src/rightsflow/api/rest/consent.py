@@ -13,13 +13,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, Path, Query, Request, Security
+from fastapi import APIRouter, Body, Header, Query, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from rightsflow.api.auth import ActorDep, AuthenticatedRoute, bearer_scheme, requires
 from rightsflow.api.deps import PlatformDep
 from rightsflow.api.problems import problem_responses
+from rightsflow.api.rest.consent_read import Subject
 from rightsflow.domain.access import Scope
 from rightsflow.domain.consent import (
     MAX_SUBJECT_VALUE,
@@ -47,14 +48,6 @@ router = APIRouter(
     responses=problem_responses(401, 403, 422),
 )
 
-Subject = Annotated[
-    str,
-    Path(
-        min_length=1,
-        max_length=MAX_SUBJECT_VALUE + 16,
-        description='"user_id:<id>", "device_id:<id>" or "email:<address>" (bare: a user id)',
-    ),
-]
 SecGpc = Annotated[
     str | None,
     Header(alias="Sec-GPC", max_length=8, description="1: the browser's GPC signal"),
