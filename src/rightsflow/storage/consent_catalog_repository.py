@@ -48,12 +48,12 @@ class SqlConsentCatalogRepository:
         query = sa.select(consent_purposes).order_by(_p.key)
         if not include_retired:
             query = query.where(_p.retired.is_(False))
-        return [_to_purpose(row) for row in self._conn.execute(query).mappings()]
+        return [purpose_of(row) for row in self._conn.execute(query).mappings()]
 
     def purpose(self, key: str) -> Purpose | None:
         query = sa.select(consent_purposes).where(_p.key == key)
         row = self._conn.execute(query).mappings().first()
-        return None if row is None else _to_purpose(row)
+        return None if row is None else purpose_of(row)
 
     def put_purpose(self, purpose: Purpose) -> None:
         now = utcnow()
@@ -130,7 +130,7 @@ def _purpose_values(purpose: Purpose) -> dict[str, Any]:
     }
 
 
-def _to_purpose(row: RowMapping) -> Purpose:
+def purpose_of(row: RowMapping) -> Purpose:
     return Purpose(
         key=row["key"],
         name=row["name"],

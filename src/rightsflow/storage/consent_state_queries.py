@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from rightsflow.domain.consent import NoticeRef, Purpose, PurposeState, Source
 from rightsflow.domain.consent_state import DeliveryStatus, GpcSeen, StoredConsent
+from rightsflow.storage.consent_catalog_repository import purpose_of
 from rightsflow.storage.consent_tables import (
     consent_deliveries,
     consent_purposes,
@@ -108,7 +109,7 @@ class SqlConsentStateQueries:
         return _assemble(subject_hashes, rows)
 
     def purposes(self) -> Sequence[Purpose]:
-        return [_purpose(row) for row in self._conn.execute(_PURPOSES).mappings()]
+        return [purpose_of(row) for row in self._conn.execute(_PURPOSES).mappings()]
 
 
 class _Parts:
@@ -156,17 +157,4 @@ def _purpose_state(row: Row[Any]) -> PurposeState:
         entry_id=int(row.entry_id),
         notice=notice,
         resolution=row.resolution,
-    )
-
-
-def _purpose(row: sa.RowMapping) -> Purpose:
-    return Purpose(
-        key=row["key"],
-        name=row["name"],
-        description=row["description"],
-        legal_bases=dict(row["legal_bases"] or {}),
-        default_basis=row["default_basis"],
-        gpc=bool(row["gpc"]),
-        essential=bool(row["essential"]),
-        retired=bool(row["retired"]),
     )
