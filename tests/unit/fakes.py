@@ -282,6 +282,9 @@ class NoConsentRows:
     def erase_subject(self, _subject_hash: str) -> int:
         return 0
 
+    def erase_subjects(self, _subject_hashes: Collection[str]) -> int:
+        return 0
+
     def linked_to(self, _subject_hashes: Collection[str]) -> list[str]:
         return []
 

@@ -5,7 +5,12 @@ nothing is changed twice.
 
 A chunk's outcomes, its "done" mark, the job's counts and its audit event are written in ONE
 transaction: after a crash the job resumes from the last chunk that finished. Audit events
-carry counts only."""
+carry counts only.
+
+An erase chunk also erases, in that transaction, the consent data of its subjects whose
+erasure succeeded (services/consent_erasure.py, set-based for the chunk), as a single
+erasure request does when it completes; a subject with a problem keeps it, as a failed
+request does. A rerun after a crash finds the chunk done, or erases again and finds nothing."""
 
 from __future__ import annotations
 
@@ -14,9 +19,9 @@ from dataclasses import dataclass
 
 from rightsflow.domain.bulk import BulkKind, BulkStatus, BulkSubject, CollectionOutcome
 from rightsflow.domain.bulk import SubjectOutcome as Outcome
-from rightsflow.domain.bulk_jobs import FINISHED, BulkJob, SubjectRecord
+from rightsflow.domain.bulk_jobs import FINISHED, BulkJob, ChunkTally, SubjectRecord
 from rightsflow.domain.plan import ExecutionPlan
-from rightsflow.services import audit, bulk_engine
+from rightsflow.services import audit, bulk_engine, consent_erasure
 from rightsflow.services.bulk_intake import open_chunk
 from rightsflow.services.platform import Platform
 from rightsflow.services.rows import to_json
@@ -62,9 +67,31 @@ def run_chunk(
         sealed_rows: dict[int, bytes] = {}
     else:
         outcomes, sealed_rows = _read(platform, job, plan, subjects, heartbeat)
+    erasing = None  # an erase chunk: the identities of the subjects it erased
+    if job.kind is BulkKind.ERASE:
+        erasing = [s.identities for s, o in zip(subjects, outcomes, strict=True) if o.ok]
+    tally = _finish_chunk(platform, job_id, chunk_no, outcomes, sealed_rows, erasing=erasing)
+    return ChunkResult(stop=False, subjects=tally.subjects, failed=tally.failed)
+
+
+def _finish_chunk(
+    platform: Platform,
+    job_id: str,
+    chunk_no: int,
+    outcomes: list[Outcome],
+    sealed_rows: dict[int, bytes],
+    *,
+    erasing: list[dict[str, str]] | None,
+) -> ChunkTally:
+    """The chunk's outcomes, done mark, job counts, consent erasure and audit event: one
+    transaction. The audit event carries counts only."""
     records = [SubjectRecord.of(o, chunk_no) for o in outcomes]
     now = platform.clock()
     with platform.uow() as uow:
+        consent: dict[str, int] = {}
+        if erasing is not None:
+            erased = consent_erasure.erase_consent_subjects(platform, uow, erasing)
+            consent = _consent_counts(erased)
         tally = uow.bulk.finish_chunk(job_id, chunk_no, records, sealed_rows, now)
         audit.record(
             uow,
@@ -76,9 +103,21 @@ def run_chunk(
             failed=tally.failed,
             rows_found=tally.rows_found,
             rows_written=tally.rows_written,
+            actor="system",
+            **consent,
         )
         uow.commit()
-    return ChunkResult(stop=False, subjects=tally.subjects, failed=tally.failed)
+    return tally
+
+
+def _consent_counts(erased: consent_erasure.ConsentErasure) -> dict[str, int]:
+    """What an erase chunk erased of its subjects' consent data (counts only)."""
+    return {
+        "consent_subjects": erased.subjects,
+        "experiment_rows": erased.experiment_rows,
+        "sealed_cleared": erased.sealed_cleared,
+        "keys_destroyed": erased.keys_destroyed,
+    }
 
 
 def _read(

@@ -13,7 +13,7 @@ gone nothing in it leads back to the person without their identity.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from rightsflow.domain.consent import SubjectKind
@@ -40,17 +40,28 @@ class ConsentErasure:
 def erase_consent_subject(
     platform: Platform, uow: UnitOfWork, identities: Mapping[str, str]
 ) -> ConsentErasure:
-    """Erase in the caller's transaction (it commits). Idempotent: a second run finds nothing.
+    """Erase one subject in the caller's transaction (see `erase_consent_subjects`)."""
+    return erase_consent_subjects(platform, uow, [identities])
+
+
+def erase_consent_subjects(
+    platform: Platform, uow: UnitOfWork, subjects: Iterable[Mapping[str, str]]
+) -> ConsentErasure:
+    """Erase every subject's consent data in the caller's transaction (it commits), with one
+    statement per table for all of them. Idempotent: a second run finds nothing.
 
     Keys are destroyed at once (the vault is not transactional); if the transaction then
     rolls back, the rerun clears the column of records whose key is gone already."""
     hashes = {
         identity_hash(platform.vault, kind, value)
+        for identities in subjects
         for kind, value in identities.items()
         if kind in _KINDS and value.strip()
     }
+    if not hashes:
+        return ConsentErasure(0, 0, 0, 0)
     hashes |= set(uow.consent_subjects.linked_to(hashes))
-    rows = sum(uow.experiments.erase_subject(digest) for digest in sorted(hashes))
+    rows = uow.experiments.erase_subjects(hashes)
     records = uow.consent_subjects.sealed_records(hashes)
     destroyed = sum(1 for record_id in records if platform.vault.destroy_key(record_id))
     cleared = uow.consent_subjects.clear_sealed(records)

@@ -119,6 +119,10 @@ class ConsentPropagator(Protocol):
     withdrawal). Called after the record is committed; must be idempotent per record id."""
 
     async def propagate(self, record_id: str) -> None: ...
+    async def retry(self, record_id: str, run: int, systems: Sequence[str]) -> None:
+        """Tell these systems (failed, reset to pending) again: run `run` of the record's
+        retries; idempotent per record and run."""
+        ...
 
 
 class DeliveryRepository(Protocol):
@@ -135,6 +139,10 @@ class DeliveryRepository(Protocol):
     def get(self, record_id: str, system: str) -> Delivery | None: ...
     def save(self, delivery: Delivery) -> None: ...
     def for_record(self, record_id: str) -> list[Delivery]: ...
+    def reset(self, record_id: str, systems: Collection[str], at: datetime) -> list[str]:
+        """Failed deliveries of these systems back to pending; returns the systems reset."""
+        ...
+
     def set_receipt(self, record_id: str, receipt: Mapping[str, Any]) -> None: ...
     def for_subject(self, subject_hash: str) -> Sequence[Mapping[str, Any]]: ...
 
@@ -175,6 +183,11 @@ class ExperimentRepository(Protocol):
 
     def erase_subject(self, subject_hash: str) -> int:
         """Delete the subject's assignments and events; return how many rows went."""
+        ...
+
+    def erase_subjects(self, subject_hashes: Collection[str]) -> int:
+        """Delete these subjects' assignments and events, one statement per table; return
+        how many rows went."""
         ...
 
 

@@ -8,7 +8,7 @@ and then reads back what is stored.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -172,11 +172,17 @@ class SqlExperimentRepository:
         return {variant: VariantCounts(variant, **numbers) for variant, numbers in tallies.items()}
 
     def erase_subject(self, subject_hash: str) -> int:
+        return self.erase_subjects([subject_hash])
+
+    def erase_subjects(self, subject_hashes: Collection[str]) -> int:
+        if not subject_hashes:
+            return 0
+        wanted = sorted(subject_hashes)
         gone = self._conn.execute(
-            experiment_events.delete().where(_e.subject_hash == subject_hash)
+            experiment_events.delete().where(_e.subject_hash.in_(wanted))
         ).rowcount
         gone += self._conn.execute(
-            experiment_assignments.delete().where(_a.subject_hash == subject_hash)
+            experiment_assignments.delete().where(_a.subject_hash.in_(wanted))
         ).rowcount
         return int(gone)
 
