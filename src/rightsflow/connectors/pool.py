@@ -43,6 +43,14 @@ class ConnectorPool:
     def answers_itself(self, system_key: str) -> bool:
         return isinstance(self._open_one(system_key), SystemConnector)
 
+    def declares(self, system_key: str, capability: str) -> bool | None:
+        """Whether the system's kind declares `capability`, from its spec, without opening the
+        connector; None if the system or its kind is unknown."""
+        system = self._systems.get(system_key)
+        if system is None or system.connector not in self._registry:
+            return None
+        return self._registry.get(system.connector).supports(capability)
+
     def close(self) -> None:
         with self._lock:
             for connector in self._open.values():

@@ -12,13 +12,18 @@ A system is told when its connector is a `ConsentReceiver` (spec capability "con
 wants the record: its config has not turned telling off, and it knows people by the record's
 kind of subject and acts on a purpose the record withdraws. The systems are chosen once per
 record: a run started again after a crash tells the same ones, and never a confirmed one twice.
+A system whose connector cannot be opened (a missing secret, a bad config) and whose kind may
+have the capability is recorded `failed` with the reason; the others are still told. An
+operator can `retry` failed deliveries: they go back to pending and a new run tells only them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
 from rightsflow.domain.connector import ConsentNotice, ConsentReceiver
 from rightsflow.domain.consent_delivery import (
@@ -29,12 +34,29 @@ from rightsflow.domain.consent_delivery import (
     RecordToTell,
     failure_text,
 )
-from rightsflow.domain.errors import ConnectorFailure, NotFound, RightsflowError
+from rightsflow.domain.errors import (
+    Conflict,
+    ConnectorFailure,
+    InvalidInput,
+    NotFound,
+    RightsflowError,
+)
 from rightsflow.services import audit, consent_read
 from rightsflow.services.platform import Platform
+from rightsflow.services.ports import UnitOfWork
 
 RECEIPT_FORMAT = "rightsflow.consent-propagation/1"
 NOT_KEPT = "the subject's identity was not kept with the record (or was erased): cannot tell"
+CONSENT = "consent"
+RETRIED = "consent.delivery_retried"
+
+
+@runtime_checkable
+class _DeclaresCapabilities(Protocol):
+    """Connectors that can tell a system's capabilities from its kind's spec without opening
+    it (connectors/pool.py)."""
+
+    def declares(self, system_key: str, capability: str) -> bool | None: ...
 
 
 def receiver(platform: Platform, system: str) -> ConsentReceiver | None:
@@ -47,17 +69,49 @@ def receiver(platform: Platform, system: str) -> ConsentReceiver | None:
     return connector if isinstance(connector, ConsentReceiver) else None
 
 
-def systems_to_tell(platform: Platform, record: RecordToTell) -> list[str]:
-    """The data map's systems that want to be told about this record, sorted."""
+def _may_consent(platform: Platform, system: str) -> bool:
+    """Whether the system's kind may have the consent capability, without opening it (True
+    when the spec cannot be checked: better a failed delivery an operator sees than silence)."""
+    connectors = platform.connectors
+    if isinstance(connectors, _DeclaresCapabilities):
+        try:
+            declared = connectors.declares(system, CONSENT)
+        except Exception:  # (a plugin's spec that fails to import: unknown)
+            declared = None
+        return declared is not False
+    return True
+
+
+def _unopened(system: str, exc: Exception) -> str:
+    """Why a connector could not be opened: a domain error's message (they carry no secrets
+    or personal data by rule), otherwise only the error's type (a plugin's may carry anything)."""
+    why = str(exc) if isinstance(exc, RightsflowError) else type(exc).__name__
+    return failure_text(f"{system}: consent not delivered: connector could not be opened: {why}")
+
+
+def choose(platform: Platform, record: RecordToTell) -> tuple[list[str], dict[str, str]]:
+    """The data map's systems that want to be told about this record, sorted, and those that
+    may but whose connector cannot be opened, with the reason."""
     withdrawn = record.withdrawn()
     if not withdrawn:
-        return []
-    chosen = []
+        return [], {}
+    chosen: list[str] = []
+    broken: dict[str, str] = {}
     for system in platform.datamap.systems:
-        found = receiver(platform, system.key)
+        try:
+            found = receiver(platform, system.key)
+        except Exception as exc:  # (one system's broken connector is its own failure)
+            if _may_consent(platform, system.key):
+                broken[system.key] = _unopened(system.key, exc)
+            continue
         if found is not None and found.wants_consent(record.subject_kind.value, withdrawn):
             chosen.append(system.key)
-    return sorted(chosen)
+    return sorted(chosen), broken
+
+
+def systems_to_tell(platform: Platform, record: RecordToTell) -> list[str]:
+    """The data map's systems that want to be told about this record, sorted."""
+    return choose(platform, record)[0]
 
 
 def _record(platform: Platform, record_id: str) -> RecordToTell:
@@ -76,15 +130,27 @@ def begin(platform: Platform, record_id: str) -> list[str]:
         known = uow.deliveries.for_record(record_id)
     if known:
         return [d.system for d in known]
-    systems = systems_to_tell(platform, record)
+    systems, broken = choose(platform, record)
     now = platform.clock()
     with platform.uow() as uow:
-        uow.deliveries.open(record_id, record.subject_hash, systems, now)
-        audit.record(uow, record_id, "consent.propagation_started", now, systems=systems)
+        everyone = sorted([*systems, *broken])
+        uow.deliveries.open(record_id, record.subject_hash, everyone, now)
+        audit.record(uow, record_id, "consent.propagation_started", now, systems=everyone)
+        for system, reason in sorted(broken.items()):
+            _fail(uow, record, system, reason, now)
         uow.commit()
-    if systems:
+    for system, reason in sorted(broken.items()):
+        _tell_operators(platform, record_id, system, reason)
+    if everyone:
         consent_read.refresh(platform, record.subject_hash)
     return systems
+
+
+def _fail(uow: UnitOfWork, record: RecordToTell, system: str, reason: str, now: datetime) -> None:
+    """A delivery that could not even be tried: failed, with its reason, audited."""
+    rid = record.record_id
+    uow.deliveries.save(Delivery(rid, system, record.subject_hash, FAILED, 0, now, failure=reason))
+    audit.record(uow, rid, "consent.delivery_failed", now, system=system, reason=reason)
 
 
 def tell(platform: Platform, record_id: str, system: str) -> str:
@@ -95,7 +161,12 @@ def tell(platform: Platform, record_id: str, system: str) -> str:
     delivery = _delivery(platform, record_id, system)
     if _taken(delivery) or delivery.status == FAILED:
         return delivery.status
-    found = receiver(platform, system)
+    try:
+        found = receiver(platform, system)
+    except Exception as exc:  # (still broken when told again: counted, given up on)
+        reason = _unopened(system, exc)
+        _save(platform, delivery, attempts=delivery.attempts + 1, failure=reason)
+        raise ConnectorFailure(reason, retryable=False) from None
     if found is None:
         raise ConnectorFailure(f"{system}: no longer has the consent capability", retryable=False)
     try:
@@ -178,14 +249,46 @@ def give_up(platform: Platform, record_id: str, system: str, why: str) -> str:
         )
         audit.record(uow, record_id, "consent.delivery_failed", now, system=system, reason=reason)
         uow.commit()
+    _tell_operators(platform, record_id, system, reason)
+    consent_read.refresh(platform, delivery.subject_hash)
+    return reason
+
+
+def _tell_operators(platform: Platform, record_id: str, system: str, reason: str) -> None:
     platform.notifier.send(
         platform.operators,
         f"Consent record {record_id}: {system} failed",
         f"{reason}.\nThe other systems were told. The system still applies the person's "
-        "earlier choice until it is told; fix it and tell it again.\n",
+        "earlier choice until it is told; fix it and tell it again (POST "
+        f"/api/v1/consent/records/{record_id}/deliveries/retry).\n",
     )
-    consent_read.refresh(platform, delivery.subject_hash)
-    return reason
+
+
+def retry(
+    platform: Platform, record_id: str, systems: Sequence[str] | None, actor: str
+) -> tuple[list[str], int]:
+    """Put the record's failed deliveries (or those of `systems`) back to pending, audited;
+    the systems to tell again and the retry's run number (1, 2, ...). NotFound for an unknown
+    record, InvalidInput for a system not told about it, Conflict when none of them failed.
+    Confirmed systems are never reset, so never told twice."""
+    record = _record(platform, record_id)
+    now = platform.clock()
+    with platform.uow() as uow:
+        known = {d.system: d for d in uow.deliveries.for_record(record_id)}
+        for index, system in enumerate(systems or ()):
+            if system not in known:
+                raise InvalidInput(f"systems[{index}]: not a system told about this record")
+        wanted = sorted(set(systems) if systems else known)
+        reset = uow.deliveries.reset(
+            record_id, [s for s in wanted if known[s].status == FAILED], now
+        )
+        if not reset:
+            raise Conflict("no failed delivery of this record to tell again")
+        run = 1 + sum(1 for e in uow.audit.for_request(record_id) if e.action == RETRIED)
+        audit.record(uow, record_id, RETRIED, now, actor=actor, systems=reset, run=run)
+        uow.commit()
+    consent_read.refresh(platform, record.subject_hash)
+    return reset, run
 
 
 def finish(platform: Platform, record_id: str) -> dict[str, int]:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from rightsflow.domain.consent import SubjectKind
-from rightsflow.domain.consent_delivery import PENDING, Delivery, RecordToTell
+from rightsflow.domain.consent_delivery import FAILED, PENDING, Delivery, RecordToTell
 from rightsflow.storage.consent_tables import consent_deliveries, consent_entries, consent_records
 
 _d = consent_deliveries.c
@@ -119,6 +119,20 @@ class SqlDeliveryRepository:
                 updated_at=delivery.updated_at,
             )
         )
+
+    def reset(self, record_id: str, systems: Collection[str], at: datetime) -> list[str]:
+        """Failed deliveries of these systems back to pending (their failure kept, so they are
+        told again); the systems reset. Conditional per row: of two concurrent resets, one wins."""
+        reset = []
+        for system in sorted(set(systems)):
+            done = self._conn.execute(
+                consent_deliveries.update()
+                .where(_d.record_id == record_id, _d.system == system, _d.status == FAILED)
+                .values(status=PENDING, updated_at=at)
+            )
+            if done.rowcount == 1:
+                reset.append(system)
+        return reset
 
     def for_record(self, record_id: str) -> list[Delivery]:
         rows = self._conn.execute(

@@ -2,6 +2,8 @@
 `consent-<record id>`: choose the systems with the consent capability, tell each of them (at
 once, each with the request activities' retry policy), give up on a system that keeps failing
 (the operators are told, as for a failing erasure system), then sign the record's receipt.
+An operator's retry starts another run, id `consent-<record id>-retry-<n>`, that tells only
+the systems it reset (failed ones; confirmed systems are never told twice).
 
 Inputs and histories hold ids and system names only: the tell activity opens the subject's
 sealed value itself (services/consent_propagation.py). A worker that dies mid-way is replaced
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -34,14 +36,15 @@ MAX_HEARTBEAT_S = 30.0  # a worker that died is noticed within this, whatever th
 T = TypeVar("T")
 
 
-def consent_workflow_id(record_id: str) -> str:
-    return f"consent-{record_id}"
+def consent_workflow_id(record_id: str, retry: int = 0) -> str:
+    return f"consent-{record_id}" + (f"-retry-{retry}" if retry else "")
 
 
 @dataclass(frozen=True)
 class PropagateRecord:
     record_id: str
     steps: StepPolicy
+    systems: list[str] | None = None  # a retry: tell only these (None: the ones chosen)
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ class ConsentPropagationWorkflow:
         self._steps = params.steps
         rid = params.record_id
         systems: list[str] = await self._step("consent_begin", rid, list[str])
+        if params.systems is not None:
+            systems = [s for s in systems if s in params.systems]
         await asyncio.gather(*(self._tell(rid, system) for system in systems))
         counts: dict[str, int] = await self._step("consent_finish", rid, dict[str, int])
         return counts
@@ -165,11 +170,18 @@ class TemporalConsentPropagator:
         self._steps = steps
 
     async def propagate(self, record_id: str) -> None:
+        await self._start(PropagateRecord(record_id, self._steps), consent_workflow_id(record_id))
+
+    async def retry(self, record_id: str, run: int, systems: Sequence[str]) -> None:
+        params = PropagateRecord(record_id, self._steps, list(systems))
+        await self._start(params, consent_workflow_id(record_id, run))
+
+    async def _start(self, params: PropagateRecord, workflow_id: str) -> None:
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await self._client.start_workflow(
                 CONSENT_WORKFLOW,
-                PropagateRecord(record_id, self._steps),
-                id=consent_workflow_id(record_id),
+                params,
+                id=workflow_id,
                 task_queue=self._task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             )
