@@ -4,8 +4,9 @@ given up on, the signed receipt, the audit trail and the deliveries route."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from rightsflow.api.app import create_app
 from rightsflow.api.deps import ApiDeps
 from rightsflow.bootstrap import Runtime, build_runtime
+from rightsflow.connectors.pool import ConnectorPool
 from rightsflow.domain.consent_delivery import CONFIRMED, FAILED, PENDING
 from rightsflow.domain.errors import ConnectorFailure, RightsflowError
 from rightsflow.domain.signature import verify_document
@@ -34,6 +36,7 @@ from tests.support.stack import make_shop, stack_settings
 from tests.unit.fakes import RecordingStarter, TestClient, all_ok
 
 EMAIL = "ada@example.test"
+SAMPLE_SAAS = Path(__file__).parents[2] / "src" / "rightsflow" / "sample" / "saas"
 
 
 @dataclass
@@ -223,3 +226,128 @@ def test_the_deliveries_route_shows_the_outcomes_and_the_receipt(world: World) -
     assert verify_document(body["receipt"]).valid
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+def _break_vendor(tmp_path: Path, mapdir: Path, url: str) -> Path:
+    """A saas system `news` with its own copy of the SendGrid vendor file (valid when the
+    runtime starts); returns the file, to be broken afterwards."""
+    vendor = tmp_path / "news-vendor.yml"
+    vendor.write_text((SAMPLE_SAAS / "sendgrid.yml").read_text())
+    add_system(
+        mapdir,
+        {
+            "key": "news",
+            "connector": "saas",
+            "datasets": [],
+            "config": {
+                "vendor": str(vendor),
+                "base_url": url,
+                "secrets": {"api_key": SENDGRID_KEY},
+                "allow_private_network": True,
+                "retries": {"attempts": 1},
+            },
+        },
+        "news.yml",
+        "dataset: []\n",
+    )
+    return vendor
+
+
+def test_a_system_whose_connector_cannot_be_opened_fails_alone_and_can_be_retried(
+    world: World, tmp_path: Path
+) -> None:
+    vendor = _break_vendor(tmp_path, tmp_path / "datamap", "http://127.0.0.1:9")
+    runtime = build_runtime(world.runtime.settings)
+    try:
+        platform = runtime.platform
+        assert isinstance(platform.connectors, ConnectorPool)
+        assert platform.connectors.declares("news", "consent") is True
+        assert platform.connectors.declares("shop", "consent") is False
+        # The vendor file now needs a secret the system's config does not give.
+        vendor.write_text(vendor.read_text().replace("api_key", "api_token"))
+        write_record(
+            runtime.engine, platform.vault, "r-7", {"advertising": False}, subject=("email", EMAIL)
+        )
+        assert propagation.begin(platform, "r-7") == ["mail", "orders-svc"]  # still told
+        assert propagation.tell(platform, "r-7", "news") == FAILED  # not tried again by itself
+        deliveries, _ = propagation.deliveries_of(platform, "r-7")
+        news = next(d for d in deliveries if d.system == "news")
+        assert (news.status, news.attempts) == (FAILED, 0)
+        assert news.failure is not None
+        assert "connector could not be opened" in news.failure
+        assert "secrets: missing api_token" in news.failure
+        assert SENDGRID_KEY not in news.failure
+        assert EMAIL not in news.failure
+        audited = _audit(world, "r-7")
+        assert ("consent.delivery_failed", {"system": "news", "reason": news.failure}) in audited
+        assert ("consent.propagation_started", {"systems": ["mail", "news", "orders-svc"]}) in (
+            audited
+        )
+        mails = [m.read_text() for m in runtime.settings.outbox_dir.glob("*.eml")]
+        assert any("news failed" in m for m in mails)
+        # Still broken when retried: counted, and refused as a connector failure.
+        assert propagation.retry(platform, "r-7", ["news"], "ops") == (["news"], 1)
+        with pytest.raises(ConnectorFailure, match="could not be opened"):
+            propagation.tell(platform, "r-7", "news")
+        (again,) = [d for d in propagation.deliveries_of(platform, "r-7")[0] if d.system == "news"]
+        assert (again.status, again.attempts) == (PENDING, 1)
+    finally:
+        runtime.close()
+
+
+class _Started:
+    """The ConsentPropagator port, recording what it was asked to start."""
+
+    def __init__(self) -> None:
+        self.retries: list[tuple[str, int, list[str]]] = []
+
+    async def propagate(self, record_id: str) -> None:
+        raise AssertionError(f"not expected: {record_id}")
+
+    async def retry(self, record_id: str, run: int, systems: Sequence[str]) -> None:
+        self.retries.append((record_id, run, list(systems)))
+
+
+def test_the_retry_route_resets_failed_deliveries_only(world: World) -> None:
+    started = _Started()
+    platform = dataclasses.replace(world.runtime.platform, consent_propagator=started)
+    write_record(world.runtime.engine, platform.vault, "r-8", {"advertising": False},
+                 subject=("email", EMAIL))  # fmt: skip
+    propagation.begin(platform, "r-8")
+    assert propagation.tell(platform, "r-8", "orders-svc") == CONFIRMED
+    world.mail.faults.fail_next(503)  # the vendor's one try
+    with pytest.raises(ConnectorFailure):
+        propagation.tell(platform, "r-8", "mail")
+    propagation.give_up(platform, "r-8", "mail", "down")
+    token = "owner-token-for-this-test-0123456789"
+    deps = ApiDeps(
+        platform=platform,
+        workflows=RecordingStarter(),
+        token_is_valid=lambda given: given == token,
+        readiness=all_ok,
+    )
+    url = "/api/v1/consent/records/{}/deliveries/retry"
+    with TestClient(create_app(world.runtime.settings, deps)) as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        unknown = client.post(url.format("nope"), headers=auth)
+        confirmed_only = client.post(
+            url.format("r-8"), json={"systems": ["orders-svc"]}, headers=auth
+        )
+        stranger = client.post(url.format("r-8"), json={"systems": ["shop"]}, headers=auth)
+        first = client.post(url.format("r-8"), headers=auth)
+        second = client.post(url.format("r-8"), headers=auth)
+    assert unknown.status_code == 404
+    assert confirmed_only.status_code == 409
+    assert stranger.status_code == 422
+    assert "systems[0]" in stranger.json()["detail"]
+    assert first.status_code == 202, first.text
+    assert first.json() == {"record_id": "r-8", "systems": ["mail"], "run": 1}
+    assert second.status_code == 409  # nothing failed any more: the run tells it
+    assert started.retries == [("r-8", 1, ["mail"])]
+    deliveries, _ = propagation.deliveries_of(platform, "r-8")
+    assert {d.system: d.status for d in deliveries} == {"mail": PENDING, "orders-svc": CONFIRMED}
+    assert propagation.tell(platform, "r-8", "mail") == CONFIRMED
+    assert propagation.tell(platform, "r-8", "orders-svc") == CONFIRMED
+    assert world.orders.posts == 1  # the confirmed system was not told twice
+    retried = [d for a, d in _audit(world, "r-8") if a == "consent.delivery_retried"]
+    assert retried == [{"systems": ["mail"], "run": 1}]
