@@ -5,6 +5,7 @@ holding no identity."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -20,6 +21,8 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
+from rightsflow.api.app import create_app
+from rightsflow.api.deps import ApiDeps
 from rightsflow.bootstrap import Runtime, build_runtime, step_policy
 from rightsflow.config import Settings
 from rightsflow.domain.consent_delivery import CONFIRMED, FAILED
@@ -36,6 +39,7 @@ from tests.support.consent_service import (
 )
 from tests.support.http_server import serve
 from tests.support.stack import make_shop, stack_settings
+from tests.unit.fakes import RecordingStarter, TestClient, all_ok
 
 pytestmark = pytest.mark.temporal
 
@@ -198,3 +202,51 @@ async def test_a_worker_killed_mid_way_is_replaced_and_no_system_is_told_twice(
     assert len(setup.orders.told) == 1
     assert setup.crm.posts >= 2  # asked again after the crash ...
     assert len(setup.crm.told) == 1  # ... and answered from its store, not run twice
+
+
+async def test_an_operator_retry_tells_only_the_failed_system_in_a_new_run(
+    tmp_path: Path, temporal_server: DevServer, temporal_client: Client
+) -> None:
+    async with (
+        services(tmp_path, temporal_server) as setup,
+        worker(setup.settings, temporal_client) as runtime,
+    ):
+        setup.crm.faults = ["503"] * 3  # every attempt of the first run fails
+        write_record(runtime.engine, runtime.platform.vault, "rec-5", {"analytics": False})
+        assert await _propagated(temporal_client, setup.settings, "rec-5") == {
+            CONFIRMED: 1,
+            FAILED: 1,
+        }
+        propagator = TemporalConsentPropagator(
+            temporal_client, setup.settings.task_queue, step_policy(setup.settings)
+        )
+        platform = dataclasses.replace(runtime.platform, consent_propagator=propagator)
+        token = "owner-token-for-this-test-0123456789"
+        deps = ApiDeps(
+            platform=platform,
+            workflows=RecordingStarter(),
+            token_is_valid=lambda given: given == token,
+            readiness=all_ok,
+        )
+        url = "/api/v1/consent/records/rec-5/deliveries/retry"
+        auth = {"Authorization": f"Bearer {token}"}
+        with TestClient(create_app(setup.settings, deps)) as client:
+            retried = client.post(url, json={"systems": ["crm-svc"]}, headers=auth)
+            handle = temporal_client.get_workflow_handle(consent_workflow_id("rec-5", 1))
+            assert await asyncio.wait_for(handle.result(), 90) == {CONFIRMED: 2}
+            nothing_failed = client.post(url, headers=auth)
+        deliveries, receipt = propagation.deliveries_of(runtime.platform, "rec-5")
+    assert retried.status_code == 202, retried.text
+    assert retried.json() == {"record_id": "rec-5", "systems": ["crm-svc"], "run": 1}
+    assert nothing_failed.status_code == 409
+    assert [(d.system, d.status, d.attempts) for d in deliveries] == [
+        ("crm-svc", CONFIRMED, 4),
+        ("orders-svc", CONFIRMED, 1),
+    ]
+    assert receipt is not None
+    assert {s["system"]: s["status"] for s in receipt["systems"]} == {
+        "crm-svc": CONFIRMED,
+        "orders-svc": CONFIRMED,
+    }
+    assert setup.orders.posts == 1  # confirmed in the first run: not told again
+    assert len(setup.crm.told) == 1
