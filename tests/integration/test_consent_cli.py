@@ -28,9 +28,9 @@ def test_set_history_and_link(tmp_path: Path) -> None:
         app, ["consent", "set", SECRET, "sale_sharing=yes", "--gpc", "--regime", "ccpa", *where]
     )
     assert "gpc_overrides_choice" in gpc.output
-    device = cli.invoke(app, ["consent", "set", "device_id:d-9", "personalisation=yes", *where])
+    device = cli.invoke(app, ["consent", "set", "device_id:dev-zq9", "personalisation=yes", *where])
     assert device.exit_code == 0, device.output
-    linked = cli.invoke(app, ["consent", "link", "device_id:d-9", SECRET, *where])
+    linked = cli.invoke(app, ["consent", "link", "device_id:dev-zq9", SECRET, *where])
     assert linked.exit_code == 0, linked.output
     assert "device_choice_taken" in linked.output
 
@@ -40,7 +40,7 @@ def test_set_history_and_link(tmp_path: Path) -> None:
     assert " link " in shown.output
     for result in (wrote, gpc, device, linked, shown):
         assert SECRET not in result.output
-        assert "d-9" not in result.output
+        assert "dev-zq9" not in result.output  # not hex: cannot be part of an id
 
     bad = cli.invoke(app, ["consent", "set", SECRET, "analytics=maybe", *where])
     assert bad.exit_code == 1
