@@ -25,7 +25,7 @@ from rightsflow.domain.errors import Conflict, InvalidInput, NotFound
 from rightsflow.domain.experiments import EventKind, Experiment, ExperimentStatus, Variant
 from rightsflow.services import audit
 from rightsflow.services.consent_catalog import require_purposes
-from rightsflow.services.identity_lookup import identity_hash
+from rightsflow.services.consent_read import subject_hash
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import UnitOfWork
 
@@ -161,10 +161,6 @@ def _existing(uow: UnitOfWork, key: str) -> Experiment:
 
 
 # -- Subjects -----------------------------------------------------------------------------------
-
-
-def subject_hash(platform: Platform, subject: SubjectRef) -> str:
-    return identity_hash(platform.vault, subject.kind.value, subject.value)
 
 
 def assign(platform: Platform, key: str, subject: SubjectRef) -> Assignment:
