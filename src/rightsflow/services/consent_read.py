@@ -65,19 +65,26 @@ def cache_key(subject_hash: str) -> str:
     return KEY_PREFIX + subject_hash
 
 
-def refresh(platform: Platform, subject_hash: str) -> None:
-    """Put the subject's current stored state in the cache. Call it after a committed write
-    that changes what the document shows (a choice, a GPC signal, a delivery's status)."""
+def refresh(platform: Platform, subject_hash: str) -> bytes:
+    """Put the subject's current stored state in the cache (and answer its document). Call it
+    after a committed write that changes what the document shows (a choice, a GPC signal, a
+    delivery's status); a cache miss calls it too."""
     with platform.uow() as uow:
         stored = uow.consent_states.state(subject_hash)
-    platform.consent_cache.put(cache_key(subject_hash), stored.version, encode(stored))
+    return put_state(platform, stored)
 
 
 def refresh_with(platform: Platform, uow: UnitOfWork, subject_hash: str) -> None:
     """`refresh` on a unit of work the writer already holds, right after its `commit()` (it
     stays usable): saves a connection checkout and a transaction on the write path."""
-    stored = uow.consent_states.state(subject_hash)
-    platform.consent_cache.put(cache_key(subject_hash), stored.version, encode(stored))
+    put_state(platform, uow.consent_states.state(subject_hash))
+
+
+def put_state(platform: Platform, stored: StoredConsent) -> bytes:
+    """Put a subject's stored state, read after its last write, in the cache; its document."""
+    document = encode(stored)
+    platform.consent_cache.put(cache_key(stored.subject_hash), stored.version, document)
+    return document
 
 
 def subject_hash(platform: Platform, subject: SubjectRef) -> str:
@@ -111,13 +118,9 @@ def current(platform: Platform, subject_hash: str, regime: str) -> bytes:
     """The subject's current state under `regime`: from the cache, else the database."""
     catalogue = _catalogue(platform)
     consent_model(regime)  # InvalidInput naming the field before any read
-    key = cache_key(subject_hash)
-    document = platform.consent_cache.get(key)
+    document = platform.consent_cache.get(cache_key(subject_hash))
     if document is None:
-        with platform.uow() as uow:
-            stored = uow.consent_states.state(subject_hash)
-        document = encode(stored)
-        platform.consent_cache.put(key, stored.version, document)
+        document = refresh(platform, subject_hash)
     return _render(document, regime, catalogue)
 
 
