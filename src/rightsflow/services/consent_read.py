@@ -116,8 +116,8 @@ async def cached_async(platform: Platform, subject_hash: str, regime: str) -> by
 
 def current(platform: Platform, subject_hash: str, regime: str) -> bytes:
     """The subject's current state under `regime`: from the cache, else the database."""
-    catalogue = _catalogue(platform)
     consent_model(regime)  # InvalidInput naming the field before any read
+    catalogue = _catalogues.get(platform)
     document = platform.consent_cache.get(cache_key(subject_hash))
     if document is None:
         document = refresh(platform, subject_hash)
@@ -130,14 +130,10 @@ def current_many(
     """Many subjects' states in one database query (always fresh; the cache is not asked, as
     one query beats a round trip per subject)."""
     consent_model(regime)
-    catalogue = _catalogue(platform)
+    catalogue = _catalogues.get(platform)
     with platform.uow() as uow:
         stored = uow.consent_states.states(subject_hashes)
     return {h: _render(encode(s), regime, catalogue) for h, s in stored.items()}
-
-
-def validate_regime(regime: str) -> None:
-    consent_model(regime)
 
 
 # -- Rendering --------------------------------------------------------------------------------
@@ -287,10 +283,6 @@ class _Catalogues:
 
 
 _catalogues = _Catalogues()
-
-
-def _catalogue(platform: Platform) -> _Catalogue:
-    return _catalogues.get(platform)
 
 
 def forget_catalogue(platform: Platform) -> None:
