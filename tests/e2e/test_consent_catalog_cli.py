@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rightsflow.cli.main import app
-from rightsflow.services import consent_catalog as catalog
+from rightsflow.domain.consent_catalog import text_sha256
 from tests.support.stack import make_shop
 
 runner = CliRunner()
@@ -57,7 +57,7 @@ def test_notices_publish_versions_show(where: list[str], tmp_path: Path) -> None
     assert " de " in versions
     shown = run(where, "notices", "show", "banner", "1")
     assert "We measure visits." in shown
-    assert f"sha256 {catalog.sha256_of(text.read_text(encoding='utf-8'))}" in shown
+    assert f"sha256 {text_sha256(text.read_text(encoding='utf-8'))}" in shown
     assert "banner" in run(where, "notices", "list")
 
 

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from rightsflow.domain.consent import Notice, NoticeRef, Purpose
+from rightsflow.domain.consent_catalog import text_sha256
 from rightsflow.domain.errors import Conflict, InvalidInput, NotFound
 from rightsflow.services import consent_catalog as catalog
 from rightsflow.services.platform import Platform
@@ -171,7 +172,7 @@ def test_notice_versions_are_numbered_and_audited_without_text(platform: Platfor
         ("banner", 1),
         ("banner", 2),
     ]
-    assert events[0].detail["sha256"] == catalog.sha256_of(SECRET_TEXT)
+    assert events[0].detail["sha256"] == text_sha256(SECRET_TEXT)
     dumped = json.dumps([dict(e.detail) for e in audit_events(platform)])
     assert "jane.doe" not in dumped
     assert "cookies" not in dumped

@@ -18,7 +18,7 @@ from rich.table import Table
 from rightsflow.bootstrap import build_runtime
 from rightsflow.cli.common import fail, guarded, settings_from
 from rightsflow.domain.consent import Notice, Purpose
-from rightsflow.domain.consent_catalog import MAX_NOTICE_TEXT
+from rightsflow.domain.consent_catalog import MAX_NOTICE_TEXT, text_sha256
 from rightsflow.services import consent_catalog as catalog
 from rightsflow.services.platform import Platform
 
@@ -153,7 +153,7 @@ def publish_notice(
         datamap,
         lambda p: catalog.publish_notice(p, key, text, keys, actor=ACTOR, language=language),
     )
-    digest = catalog.sha256_of(notice.text)
+    digest = text_sha256(notice.text)
     out.print(f"published {key} v{notice.version} (sha256 {digest})", highlight=False)
 
 
@@ -170,7 +170,7 @@ def show_notice(
         config, data_dir, datamap, lambda p: catalog.get_notice(p, key, version)
     )
     _print_versions([notice], "")
-    out.print(f"sha256 {catalog.sha256_of(notice.text)}", highlight=False)
+    out.print(f"sha256 {text_sha256(notice.text)}", highlight=False)
     out.print()
     out.print(notice.text, markup=False, highlight=False)
 

@@ -8,6 +8,7 @@ texts) is never echoed.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 
@@ -24,6 +25,12 @@ LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$")
 
 GDPR_FAMILY = ("gdpr", "uk_gdpr")
 US_STATES = ("ccpa", "vcdpa", "cpa", "ctdpa", "ucpa")
+
+
+def text_sha256(text: str) -> str:
+    """The hex sha256 of a notice's text (UTF-8): stored with the version, shown in lists and
+    audited in place of the text."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def check_purpose(purpose: Purpose) -> None:

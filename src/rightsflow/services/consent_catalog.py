@@ -15,7 +15,6 @@ Other use cases validate what they are given with `require_purposes` and `requir
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
@@ -25,6 +24,7 @@ from rightsflow.domain.consent_catalog import (
     check_notice,
     check_purpose,
     check_purpose_keys,
+    text_sha256,
 )
 from rightsflow.domain.errors import InvalidInput, NotFound
 from rightsflow.services import audit
@@ -37,10 +37,6 @@ PURPOSE_UPDATED = "consent.purpose_updated"
 PURPOSE_RETIRED = "consent.purpose_retired"
 NOTICE_PUBLISHED = "consent.notice_published"
 SYSTEM = "system"
-
-
-def sha256_of(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # -- Purposes ------------------------------------------------------------------------------------
@@ -141,7 +137,7 @@ def publish_notice(
             version=version,
             language=language,
             purposes=list(purposes),
-            sha256=sha256_of(text),
+            sha256=text_sha256(text),
         )
         uow.commit()
     return notice

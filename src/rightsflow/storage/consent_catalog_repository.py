@@ -8,7 +8,6 @@ ledger records which version a person saw, so its text must stay what it was.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from rightsflow.domain.consent import Notice, Purpose
+from rightsflow.domain.consent_catalog import text_sha256
 from rightsflow.domain.errors import Conflict
 from rightsflow.storage.consent_tables import consent_notices, consent_purposes
 from rightsflow.storage.migrate import take_write_lock
@@ -25,10 +25,6 @@ from rightsflow.storage.tables import utcnow
 _p = consent_purposes.c
 _n = consent_notices.c
 CATALOG_LOCK = "rightsflow.consent_catalog"
-
-
-def text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class SqlConsentCatalogRepository:

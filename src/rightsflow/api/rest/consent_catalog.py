@@ -28,6 +28,7 @@ from rightsflow.domain.consent_catalog import (
     MAX_NAME,
     MAX_NOTICE_PURPOSES,
     MAX_NOTICE_TEXT,
+    text_sha256,
 )
 from rightsflow.services import consent_catalog as catalog
 
@@ -128,7 +129,7 @@ class NoticeVersionOut(BaseModel):
             version=notice.version,
             language=notice.language,
             purposes=list(notice.purposes),
-            sha256=catalog.sha256_of(notice.text),
+            sha256=text_sha256(notice.text),
             published_at=notice.published_at,
         )
 
