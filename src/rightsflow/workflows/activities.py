@@ -46,10 +46,10 @@ log = structlog.get_logger("rightsflow.activities")
 
 
 async def _run(call: Callable[[], T], what: str, request_id: str) -> T:
-    return await _guard(asyncio.to_thread(call), what, request_id)
+    return await guard(asyncio.to_thread(call), what, request_id)
 
 
-async def _guard(work: Awaitable[T], what: str, request_id: str) -> T:
+async def guard(work: Awaitable[T], what: str, request_id: str) -> T:
     try:
         return await work
     except ConnectorFailure as exc:
@@ -132,12 +132,12 @@ class RequestActivities:
         if outline.active and outline.request_type == RequestType.OPT_OUT.value:
             # An opt-out is a decision recorded in the consent ledger, then propagated.
             work = consent_requests.opt_out_and_propagate(self._platform, request_id)
-            await _guard(work, "consent", request_id)
+            await guard(work, "consent", request_id)
         return outline
 
     @activity.defn(name="retrieve")
     async def retrieve(self, step: NodeStep) -> int:
-        return await _guard(
+        return await guard(
             self._reads.run(step.address, Step(step.request_id, step.address)),
             f"read {step.address}",
             step.request_id,
@@ -145,7 +145,7 @@ class RequestActivities:
 
     @activity.defn(name="erase")
     async def erase(self, step: NodeStep) -> int:
-        return await _guard(
+        return await guard(
             self._writes.run(step.address, Step(step.request_id, step.address)),
             f"erase {step.address}",
             step.request_id,
@@ -174,7 +174,7 @@ class RequestActivities:
             activity.heartbeat()
         written = [a for group in step.erase_groups for a in group]
         problems = await asyncio.gather(
-            *(_guard(self._rechecks.run(a, Step(rid, a)), f"re-check {a}", rid) for a in written)
+            *(guard(self._rechecks.run(a, Step(rid, a)), f"re-check {a}", rid) for a in written)
         )
         return [p for p in problems if p]
 
@@ -183,7 +183,7 @@ class RequestActivities:
     ) -> None:
         """The nodes at once; when any failed, the first failure (after all have finished)."""
         outcomes = await asyncio.gather(
-            *(_guard(steps.run(a, Step(rid, a)), f"{verb} {a}", rid) for a in addresses),
+            *(guard(steps.run(a, Step(rid, a)), f"{verb} {a}", rid) for a in addresses),
             return_exceptions=True,
         )
         failures = [o for o in outcomes if isinstance(o, BaseException)]

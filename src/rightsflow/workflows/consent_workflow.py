@@ -27,9 +27,9 @@ from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 with workflow.unsafe.imports_passed_through():
     from rightsflow.services import consent_propagation
     from rightsflow.services.platform import Platform
-    from rightsflow.workflows.activities import _guard
+    from rightsflow.workflows.activities import guard
     from rightsflow.workflows.contracts import StepPolicy
-    from rightsflow.workflows.request_workflow import _reason
+    from rightsflow.workflows.request_workflow import failed_step_reason, step_retry_policy
 
 CONSENT_WORKFLOW = "ConsentPropagation"
 MAX_HEARTBEAT_S = 30.0  # a worker that died is noticed within this, whatever the step timeout
@@ -64,7 +64,7 @@ class ConsentActivities:
         return [self.begin, self.tell, self.give_up, self.finish]
 
     async def _run(self, call: Callable[[], T], what: str, record_id: str) -> T:
-        return await _guard(asyncio.to_thread(call), what, record_id)
+        return await guard(asyncio.to_thread(call), what, record_id)
 
     @activity.defn(name="consent_begin")
     async def begin(self, record_id: str) -> list[str]:
@@ -138,7 +138,9 @@ class ConsentPropagationWorkflow:
                 retry_policy=self._retry(),
             )
         except ActivityError as err:
-            await self._step("consent_give_up", ConsentStep(rid, system, _reason(err)), str)
+            await self._step(
+                "consent_give_up", ConsentStep(rid, system, failed_step_reason(err)), str
+            )
 
     async def _step(self, name: str, arg: Any, result_type: type) -> Any:
         return await workflow.execute_activity(
@@ -151,13 +153,7 @@ class ConsentPropagationWorkflow:
 
     def _retry(self) -> RetryPolicy:
         """The request activities' policy (settings step_*), errors mapped by the same guard."""
-        steps = self._steps
-        return RetryPolicy(
-            initial_interval=timedelta(seconds=steps.initial_interval_s),
-            maximum_interval=timedelta(seconds=steps.max_interval_s),
-            maximum_attempts=steps.max_attempts,
-            non_retryable_error_types=["NonRetryable"],
-        )
+        return step_retry_policy(self._steps)
 
 
 class TemporalConsentPropagator:

@@ -163,7 +163,7 @@ class PrivacyRequestWorkflow:
             problems: list[str] = await self._step("recheck", rid, result_type=list[str])
             return await self._finish(rid, problems)
         except ActivityError as err:
-            return await self._finish(rid, [_reason(err)])
+            return await self._finish(rid, [failed_step_reason(err)])
 
     async def _run_rows(self, rid: str, outline: Outline) -> list[str]:
         steps: StepPolicy = self._steps
@@ -198,7 +198,7 @@ class PrivacyRequestWorkflow:
         try:
             state: CallState = await self._step("ask_system", step, result_type=CallState)
         except ActivityError as err:
-            await self._give_up(step, _reason(err))
+            await self._give_up(step, failed_step_reason(err))
             return
         overdue = state.status == "pending" and not await self._wait_for_answer(step, state)
         if overdue and await self._give_up(step, "overdue"):
@@ -262,16 +262,20 @@ class PrivacyRequestWorkflow:
         )
 
     def _retry(self) -> RetryPolicy:
-        steps: StepPolicy = self._steps
-        return RetryPolicy(
-            initial_interval=timedelta(seconds=steps.initial_interval_s),
-            maximum_interval=timedelta(seconds=steps.max_interval_s),
-            maximum_attempts=steps.max_attempts,
-            non_retryable_error_types=["NonRetryable"],
-        )
+        return step_retry_policy(self._steps)
 
 
-def _reason(err: ActivityError) -> str:
+def step_retry_policy(steps: StepPolicy) -> RetryPolicy:
+    """The activities' retry policy (settings step_*); errors marked by `activities.guard`."""
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=steps.initial_interval_s),
+        maximum_interval=timedelta(seconds=steps.max_interval_s),
+        maximum_attempts=steps.max_attempts,
+        non_retryable_error_types=["NonRetryable"],
+    )
+
+
+def failed_step_reason(err: ActivityError) -> str:
     """The failing step's own message (written without personal data by the activities)."""
     cause = err.cause
     if isinstance(cause, ApplicationError) and cause.message:
