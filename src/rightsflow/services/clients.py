@@ -194,9 +194,8 @@ class ClientService:
         claims = self._verified(token)
         if claims is None:
             return True, None
-        with self._lock:
-            cached = self._status.get(claims.client_id)
-        if cached is None or time.monotonic() - cached[0] >= self.status_cache_s:
+        cached = self._cached_status(claims.client_id)
+        if cached is None:
             return False, None
         if cached[1] is None:
             return True, None
@@ -226,12 +225,19 @@ class ClientService:
             raise Conflict("the client is revoked")
         return client
 
-    def _active_scopes(self, client_id: str) -> frozenset[Scope] | None:
-        now = time.monotonic()
+    def _cached_status(self, client_id: str) -> tuple[float, frozenset[Scope] | None] | None:
+        """The client's cached (time, active scopes), while fresh; None: read the database."""
         with self._lock:
             cached = self._status.get(client_id)
-        if cached is not None and now - cached[0] < self.status_cache_s:
+        if cached is None or time.monotonic() - cached[0] >= self.status_cache_s:
+            return None
+        return cached
+
+    def _active_scopes(self, client_id: str) -> frozenset[Scope] | None:
+        cached = self._cached_status(client_id)
+        if cached is not None:
             return cached[1]
+        now = time.monotonic()
         with self.store.begin() as tx:
             scopes = tx.clients.active_scopes(client_id)
         with self._lock:
