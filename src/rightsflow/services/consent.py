@@ -33,6 +33,7 @@ from rightsflow.domain.consent import (
     LedgerEntry,
     NoticeRef,
     Purpose,
+    PurposeState,
     Source,
     SubjectKind,
     SubjectRef,
@@ -40,6 +41,7 @@ from rightsflow.domain.consent import (
 )
 from rightsflow.domain.consent_rules import (
     Outcome,
+    gpc_asserted,
     link_outcomes,
     resolve,
     validate_choices,
@@ -79,23 +81,22 @@ def record(platform: Platform, write: ConsentWrite, record_id: str | None = None
     to be idempotent when retried)."""
     consent_model(write.regime)  # InvalidInput naming the regime before any work
     digest = subject_hash(platform, write.subject)
-    tcf, gpp = decode_signals(write)
+    decoded = decode_signals(write)
     with platform.uow() as uow:
         refuse_under_erasure(uow, write.subject.kind, digest)
         purposes = catalogue(platform, uow, write.choices)
-        validate_choices(write.choices, purposes)  # before the notice check names a purpose
-        if write.notice is not None:
-            check_notice(uow, write.notice, write.choices)
-        saved, last_at = uow.consent.lock_state(digest)
-        outcomes = resolve(write, purposes, saved)
-        gone = withdrawn(outcomes, saved, purposes, write.regime)
-        at = next_time(platform.clock(), last_at)
-        view = new_view(write, digest, record_id or str(uuid.uuid4()), at, (tcf, gpp))
-        outcome = _append(
-            platform, uow, view, outcomes, gone=gone, subject_value=write.subject.value
+        check_write(uow, write, purposes)
+        made = draft(
+            platform,
+            write,
+            purposes,
+            digest=digest,
+            record_id=record_id,
+            decoded=decoded,
+            state=uow.consent.lock_state(digest),
         )
-        # A choice on a notice variant under test is the experiment's outcome (same transaction).
-        experiments.observe_choice(uow, digest, write.notice, write.choices, view.recorded_at)
+        outcome = _append(uow, made)
+        observe(uow, write, made.view)
         uow.commit()
     consent_read.refresh(platform, digest)
     return outcome
@@ -130,8 +131,10 @@ def link(
             actor=actor,
             linked_from=from_hash,
         )
-        gone = withdrawn(outcomes, user, purposes, regime)
-        outcome = _append(platform, uow, view, outcomes, gone=gone, subject_value=to.value)
+        made = drafted(
+            platform, view, outcomes, withdrawn(outcomes, user, purposes, regime), to.value
+        )
+        outcome = _append(uow, made)
         uow.consent.add_link(from_hash, to_hash, view.id, view.recorded_at)
         uow.commit()
     consent_read.refresh(platform, to_hash)
@@ -172,7 +175,7 @@ def new_view(
         regime=write.regime,
         recorded_at=recorded_at,
         notice=write.notice,
-        gpc=write.signals.gpc or write.source is Source.GPC,
+        gpc=gpc_asserted(write),
         actor=write.actor,
         tcf=write.signals.tcf,
         tcf_decoded=None if tcf is None else _fields(tcf),
@@ -217,25 +220,71 @@ def seal_if_told(
     return platform.vault.seal(view.id, value.encode()) if told else None
 
 
-def stored_outcome(
-    view: ConsentRecordView, entries: Sequence[LedgerEntry], ids: Sequence[int], gone: Sequence[str]
-) -> RecordOutcome:
-    stored = tuple(_with_id(e, i) for e, i in zip(entries, ids, strict=True))
-    return RecordOutcome(view.id, view.subject_hash, view.recorded_at, stored, tuple(gone))
+@dataclass(frozen=True)
+class Draft:
+    """A record ready to append: its entries (ids 0 until stored), the subject's value sealed
+    when systems will be told, and the purposes to tell them about."""
+
+    view: ConsentRecordView
+    outcomes: Sequence[Outcome]
+    entries: Sequence[LedgerEntry]
+    sealed: bytes | None
+    gone: Sequence[str]
+
+    def outcome(self, ids: Sequence[int]) -> RecordOutcome:
+        """The outcome once stored, `ids` being the entries' ids."""
+        stored = tuple(_with_id(e, i) for e, i in zip(self.entries, ids, strict=True))
+        view = self.view
+        return RecordOutcome(view.id, view.subject_hash, view.recorded_at, stored, tuple(self.gone))
 
 
-def _append(
+def drafted(
     platform: Platform,
-    uow: UnitOfWork,
     view: ConsentRecordView,
     outcomes: Sequence[Outcome],
-    *,
     gone: Sequence[str],
     subject_value: str,
-) -> RecordOutcome:
-    entries = ledger_entries(view, outcomes)
-    ids = uow.consent.append(view, entries, seal_if_told(platform, view, gone, subject_value))
-    return stored_outcome(view, entries, ids, gone)
+) -> Draft:
+    sealed = seal_if_told(platform, view, gone, subject_value)
+    return Draft(view, outcomes, ledger_entries(view, outcomes), sealed, gone)
+
+
+def check_write(uow: UnitOfWork, write: ConsentWrite, purposes: Mapping[str, Purpose]) -> None:
+    """A write's checks after the erasure one: its choices, then its notice."""
+    validate_choices(write.choices, purposes)  # before the notice check names a purpose
+    if write.notice is not None:
+        check_notice(uow, write.notice, write.choices)
+
+
+def draft(
+    platform: Platform,
+    write: ConsentWrite,
+    purposes: Mapping[str, Purpose],
+    *,
+    digest: str,
+    decoded: tuple[Decoded | None, Decoded | None],
+    state: tuple[Mapping[str, PurposeState], datetime | None],
+    record_id: str | None = None,
+) -> Draft:
+    """A checked write resolved against its subject's state (saved purposes, time of its
+    latest record), as record `record_id` (default: a new id)."""
+    saved, last_at = state
+    outcomes = resolve(write, purposes, saved)
+    gone = withdrawn(outcomes, saved, purposes, write.regime)
+    at = next_time(platform.clock(), last_at)
+    view = new_view(write, digest, record_id or str(uuid.uuid4()), at, decoded)
+    return drafted(platform, view, outcomes, gone, write.subject.value)
+
+
+def observe(uow: UnitOfWork, write: ConsentWrite, view: ConsentRecordView) -> None:
+    """A choice on a notice variant under test is the experiment's outcome (same transaction)."""
+    experiments.observe_choice(
+        uow, view.subject_hash, write.notice, write.choices, view.recorded_at
+    )
+
+
+def _append(uow: UnitOfWork, made: Draft) -> RecordOutcome:
+    return made.outcome(uow.consent.append(made.view, made.entries, made.sealed))
 
 
 def _with_id(entry: LedgerEntry, entry_id: int) -> LedgerEntry:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,15 +32,14 @@ import structlog
 from rightsflow.domain.consent import (
     ConsentRecordView,
     ConsentWrite,
-    LedgerEntry,
     Purpose,
     PurposeState,
     consent_model,
 )
-from rightsflow.domain.consent_rules import Outcome, resolve, validate_choices, withdrawn
+from rightsflow.domain.consent_rules import Outcome
 from rightsflow.domain.consent_signals import Decoded
 from rightsflow.domain.errors import Conflict, RightsflowError
-from rightsflow.services import consent, consent_read, experiments
+from rightsflow.services import consent, consent_read
 from rightsflow.services.consent import RecordOutcome
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import UnitOfWork
@@ -79,10 +77,7 @@ class _Ready:
 @dataclass
 class _Made:
     ready: _Ready
-    view: ConsentRecordView
-    entries: list[LedgerEntry]
-    sealed: bytes | None
-    gone: Sequence[str]
+    draft: consent.Draft
     outcome: RecordOutcome | None = None
 
 
@@ -248,14 +243,11 @@ def _write(
             made.append(_resolve(platform, r, purposes, states))
         except RightsflowError as error:
             failures.append((r.pending, error))
-    stored = uow.consent.append_many([(m.view, m.entries, m.sealed) for m in made])
+    drafts = [m.draft for m in made]
+    stored = uow.consent.append_many([(d.view, d.entries, d.sealed) for d in drafts])
     for m, ids in zip(made, stored, strict=True):
-        m.outcome = consent.stored_outcome(m.view, m.entries, ids, m.gone)
-        write = m.ready.pending.write
-        # A choice on a notice variant under test is the experiment's outcome (same transaction).
-        experiments.observe_choice(
-            uow, m.ready.digest, write.notice, write.choices, m.view.recorded_at
-        )
+        m.outcome = m.draft.outcome(ids)
+        consent.observe(uow, m.ready.pending.write, m.draft.view)
     return made, failures
 
 
@@ -269,9 +261,7 @@ def _check(
     write = r.pending.write
     if (write.subject.kind.value, r.digest) in erasing:
         raise Conflict(consent.UNDER_ERASURE)
-    validate_choices(write.choices, purposes)
-    if write.notice is not None:
-        consent.check_notice(uow, write.notice, write.choices)
+    consent.check_write(uow, write, purposes)
 
 
 def _resolve(
@@ -281,16 +271,17 @@ def _resolve(
     states: dict[str, tuple[dict[str, PurposeState], datetime | None]],
 ) -> _Made:
     """One write against its subject's state as the writes before it in the batch left it."""
-    write = r.pending.write
-    saved, last_at = states[r.digest]
-    outcomes = resolve(write, purposes, saved)
-    gone = withdrawn(outcomes, saved, purposes, write.regime)
-    at = consent.next_time(platform.clock(), last_at)
-    view = consent.new_view(write, r.digest, str(uuid.uuid4()), at, r.decoded)
-    entries = consent.ledger_entries(view, outcomes)
-    sealed = consent.seal_if_told(platform, view, gone, write.subject.value)
-    states[r.digest] = (_applied(saved, view, outcomes), at)
-    return _Made(r, view, entries, sealed, gone)
+    saved = states[r.digest][0]
+    made = consent.draft(
+        platform,
+        r.pending.write,
+        purposes,
+        digest=r.digest,
+        decoded=r.decoded,
+        state=states[r.digest],
+    )
+    states[r.digest] = (_applied(saved, made.view, made.outcomes), made.view.recorded_at)
+    return _Made(r, made)
 
 
 def _applied(
