@@ -109,11 +109,6 @@ def choose(platform: Platform, record: RecordToTell) -> tuple[list[str], dict[st
     return sorted(chosen), broken
 
 
-def systems_to_tell(platform: Platform, record: RecordToTell) -> list[str]:
-    """The data map's systems that want to be told about this record, sorted."""
-    return choose(platform, record)[0]
-
-
 def _record(platform: Platform, record_id: str) -> RecordToTell:
     with platform.uow() as uow:
         record = uow.deliveries.record(record_id)
