@@ -52,6 +52,7 @@ Result = AccessResult | EraseResult | ConsentResult
 Handler = Callable[[SubjectRequest], Any]
 ConsentHandler = Callable[[ConsentRequest], Any]
 H = TypeVar("H", bound=Handler)
+M = TypeVar("M", SubjectRequest, ConsentRequest)
 
 
 class ResultStore(Protocol):
@@ -147,20 +148,26 @@ class PrivacyService:
         return JSONResponse(done.model_dump(), status_code=202 if done.status != "done" else 200)
 
     async def _admit_consent(self, request: Request) -> ConsentRequest | JSONResponse:
+        notice = await self._verified(request, ConsentRequest)
+        if isinstance(notice, JSONResponse):
+            return notice
+        if notice.system != self.system:
+            return _problem(422, "invalid-input", "system does not match")
+        if self._consent is None:
+            return _problem(501, "not-implemented", "this service does not implement consent")
+        return notice
+
+    async def _verified(self, request: Request, model: type[M]) -> M | JSONResponse:
+        """The body as `model` once its signature and freshness check out, or the problem."""
         body = await request.body()
         try:
             verify(self._secret, body, request.headers.get(HEADER), tolerance_s=self._tolerance)
         except SignatureError as exc:
             return _problem(401, "unauthorized", str(exc))
         try:
-            notice = ConsentRequest.model_validate_json(body)
+            return model.model_validate_json(body)
         except ValidationError as exc:
             return _invalid(exc)
-        if notice.system != self.system:
-            return _problem(422, "invalid-input", "system does not match")
-        if self._consent is None:
-            return _problem(501, "not-implemented", "this service does not implement consent")
-        return notice
 
     async def _tell(self, notice: ConsentRequest) -> ConsentResult:
         handler = self._consent
@@ -197,15 +204,9 @@ class PrivacyService:
 
     async def _admit(self, operation: str, request: Request) -> SubjectRequest | JSONResponse:
         """The verified request, or the problem to answer with."""
-        body = await request.body()
-        try:
-            verify(self._secret, body, request.headers.get(HEADER), tolerance_s=self._tolerance)
-        except SignatureError as exc:
-            return _problem(401, "unauthorized", str(exc))
-        try:
-            subject = SubjectRequest.model_validate_json(body)
-        except ValidationError as exc:
-            return _invalid(exc)
+        subject = await self._verified(request, SubjectRequest)
+        if isinstance(subject, JSONResponse):
+            return subject
         if subject.operation != operation or subject.system != self.system:
             return _problem(422, "invalid-input", "operation or system does not match")
         if operation not in self._handlers:
