@@ -226,17 +226,7 @@ class SqlConsentLedgerRepository:
         entries: Sequence[LedgerEntry],
         sealed_subject: bytes | None = None,
     ) -> list[int]:
-        self._conn.execute(_ADD_RECORD, _record_values(record, sealed_subject))
-        if not entries:
-            return []
-        rows = [_entry_values(record, entry) for entry in entries]
-        ids = [int(i) for i in self._conn.execute(_ADD_ENTRIES, rows).scalars()]
-        states = [
-            _state_values(record, entry, entry_id)
-            for entry, entry_id in zip(entries, ids, strict=True)
-        ]
-        self._conn.execute(_UPSERTS[self._conn.dialect.name], states)
-        return ids
+        return self.append_many([(record, entries, sealed_subject)])[0]
 
     def history(
         self, subject_hash: str, after: int | None, limit: int
