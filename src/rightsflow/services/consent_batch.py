@@ -308,8 +308,5 @@ def _refresh_with(platform: Platform, uow: UnitOfWork, digests: set[str]) -> Non
     unit of work, after its commit)."""
     if not digests:
         return
-    stored = uow.consent_states.states(sorted(digests))
-    for digest, state in stored.items():
-        platform.consent_cache.put(
-            consent_read.cache_key(digest), state.version, consent_read.encode(state)
-        )
+    for state in uow.consent_states.states(sorted(digests)).values():
+        consent_read.put_state(platform, state)
