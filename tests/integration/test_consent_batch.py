@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -61,13 +62,18 @@ def make_runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
         runtime.close()
 
 
-def counting(platform: Platform) -> tuple[Platform, list[int]]:
-    """The platform with its units of work counted (how many transactions the writes took)."""
+def counting(platform: Platform, hold_first_s: float = 0.0) -> tuple[Platform, list[int]]:
+    """The platform with its units of work counted (how many transactions the writes took).
+
+    `hold_first_s` delays the first one, so that on a loaded machine the other writers are
+    queued behind the first batch (one runs at a time) rather than arriving one by one."""
     opened = [0]
     factory = platform.uow
 
     def uow() -> Any:
         opened[0] += 1
+        if opened[0] == 1:
+            time.sleep(hold_first_s)
         return factory()
 
     return dataclasses.replace(platform, uow=uow), opened
@@ -146,7 +152,7 @@ def read_back(platform: Platform, outcome: consent.RecordOutcome) -> bool:
 def test_concurrent_writes_leave_the_sequential_ledger(
     make_runtime: Callable[[], Runtime],
 ) -> None:
-    batched, opened = counting(make_runtime().platform)
+    batched, opened = counting(make_runtime().platform, hold_first_s=0.5)
     writes = the_writes()
 
     def write_and_read(w: ConsentWrite) -> tuple[consent.RecordOutcome, bool]:
