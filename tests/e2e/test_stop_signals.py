@@ -24,9 +24,20 @@ def test_sigterm_stops_the_api_and_the_temporal_dev_server(tmp_path: Path) -> No
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rightsflow.cli.main", "serve", "--data-dir", str(data_dir),
-         "--datamap", str(mapdir), "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "rightsflow.cli.main",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--datamap",
+            str(mapdir),
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60
@@ -42,6 +53,7 @@ def test_sigterm_stops_the_api_and_the_temporal_dev_server(tmp_path: Path) -> No
     finally:
         proc.kill()
         log.close()
-    left = subprocess.run(["pgrep", "-f", str(data_dir / "temporal.sqlite")],
-                          capture_output=True, check=False)
+    left = subprocess.run(
+        ["pgrep", "-f", str(data_dir / "temporal.sqlite")], capture_output=True, check=False
+    )
     assert left.stdout == b""
