@@ -10,7 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
 
-from rightsflow.api import drp
+from rightsflow.api import drp, graphql, web
 from rightsflow.api.deps import ApiDeps
 from rightsflow.api.middleware import RequestIdMiddleware, install_security
 from rightsflow.api.problems import install_problem_handlers
@@ -108,4 +108,6 @@ def create_app(settings: Settings, deps: ApiDeps) -> FastAPI:
     app.include_router(clients.router)
     app.include_router(bulk_jobs.router)
     app.include_router(retention.router)  # retention rules and sweep runs
+    graphql.install(app, settings, deps)  # /graphql (Strawberry)
+    web.install(app, settings, deps)  # /console, /privacy, /static: pages, last
     return app
