@@ -233,3 +233,21 @@ def test_restriction_over_http_sets_the_flag(demo: tuple[httpx.Client, Path]) ->
     with sqlite3.connect(data_dir / "shop.db") as db:
         flagged = db.execute("select email from customers where processing_restricted = 1")
         assert flagged.fetchall() == [(subject,)]
+
+
+def test_the_demo_owner_signs_in_to_the_console(demo: tuple[httpx.Client, Path]) -> None:
+    client, data_dir = demo
+    password_file = data_dir / "console-password"
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    log = (data_dir / "stdout.log").read_text()
+    assert "owner@demo.example" in log
+    assert password_file.read_text() not in log  # the banner names the file, not the password
+    with httpx.Client(base_url=str(client.base_url)) as browser:
+        assert browser.get("/console/").status_code == 303  # to the sign-in page
+        signed_in = browser.post(
+            "/api/v1/session",
+            json={"login": "owner@demo.example", "password": password_file.read_text().strip()},
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        assert signed_in.json()["role"] == "owner"
+        assert browser.get("/privacy/").status_code == 200

@@ -10,14 +10,23 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 if TYPE_CHECKING:  # the runner imports the API and Temporal; only serve and demo need them
+    from rightsflow.cli.demo_people import DemoPerson
     from rightsflow.cli.runner import Started
 
 out = Console()
 
 
-def print_started(started: Started, sample_email: str | None = None) -> None:
+def print_started(
+    started: Started, sample_email: str | None = None, console: DemoPerson | None = None
+) -> None:
     token = "created" if started.token_created else "existing"
     out.print(f"[bold green]Rightsflow is running[/bold green] at {started.url}")
+    out.print(f"  Privacy center: {started.url}/privacy/")
+    out.print(f"  Console:       {started.url}/console/", end="")
+    if console is not None:
+        out.print(f" (sign in as {console.login}, password in {console.password_file})", end="")
+    out.print()
+    out.print(f"  GraphQL:       {started.url}/graphql")
     out.print(f"  API docs:      {started.url}/docs")
     if started.temporal_ui:
         out.print(f"  Temporal UI:   {started.temporal_ui}")

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from rightsflow.cli.banner import print_started
 from rightsflow.cli.common import guarded, settings_from
+from rightsflow.cli.demo_people import ensure_demo_person
 from rightsflow.sample.shop import create_shop_sqlite, email_for, write_shop_datamap
 
 if TYPE_CHECKING:
@@ -40,8 +41,9 @@ def demo(
         write_shop_datamap(mapdir, shop_db)
         out.print(f"Wrote its data map to {mapdir}.")
     settings = settings_from(None, data_dir=data_dir, datamap_dir=mapdir, port=port)
+    person = guarded(lambda: ensure_demo_person(settings))
 
     def started(info: Started) -> None:
-        print_started(info, sample_email=email_for(1))
+        print_started(info, sample_email=email_for(1), console=person)
 
     guarded(lambda: asyncio.run(run_platform(settings, started)))
