@@ -87,6 +87,10 @@ RULES: tuple[Rule, ...] = (
     Rule("login", re.compile(r"^/api/v1/session/?$"), "rate_limit_login", _POST),
     Rule("token", re.compile(r"^/oauth/token/?$"), "rate_limit_login", _POST),
     Rule("public", re.compile(r"^/api/v1/(subject/|tasks/[^/]+|packages/)"), "rate_limit_public"),
+    # The privacy center's forms: the same budgets (same names, so shared counters) as the API.
+    Rule("code", re.compile(r"^/privacy/requests/(?P<key>[^/]+)/code$"), "rate_limit_code",
+         _POST, per_key=True),
+    Rule("public", re.compile(r"^/privacy/(requests|preferences)"), "rate_limit_public", _POST),
     Rule("drp", re.compile(r"^/v1/"), "rate_limit_drp"),
 )  # fmt: skip
 
