@@ -1,0 +1,110 @@
+"""The request page's actions: small form posts calling the same services as the REST routes
+(api/rest/decisions.py, privacy_requests.py), with the same scopes. Each answers 303 back to the
+request page with `?done=<action>`, which the page maps to fixed text (never the input)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from starlette.responses import RedirectResponse
+
+from rightsflow.api.deps import api_deps
+from rightsflow.api.web.console_auth import Operator, PostingOperatorDep
+from rightsflow.domain.access import Scope
+from rightsflow.domain.errors import NotFound
+from rightsflow.services import lifecycle, requests
+from rightsflow.services.lifecycle import MAX_REASON
+
+router = APIRouter()
+
+DONE = {
+    "verified": "The subject's identity is marked verified.",
+    "approved": "The request is approved; its workflow was told.",
+    "denied": "The request is denied; the subject is told the reason.",
+    "extended": "The deadline is extended; the subject is told why.",
+    "retried": "The request runs again from where it failed.",
+}
+
+
+def request_id_of(raw: str) -> str:
+    """Anything that is not a UUID cannot name a request: 404, like an unknown id."""
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise NotFound("privacy request not found") from None
+
+
+def _back(request_id: str, done: str) -> RedirectResponse:
+    return RedirectResponse(f"/console/requests/{request_id}?done={done}", status_code=303)
+
+
+def _checked(operator: Operator, scope: Scope, raw_id: str) -> str:
+    operator.require(scope)
+    return request_id_of(raw_id)
+
+
+@router.post("/requests/{request_id}/verify")
+async def verify(
+    request: Request, request_id: str, operator: PostingOperatorDep
+) -> RedirectResponse:
+    rid = _checked(operator, Scope.REQUESTS_APPROVE, request_id)
+    deps = api_deps(request)
+    await lifecycle.verify_manually(deps.platform, deps.workflows, rid, operator.actor)
+    return _back(rid, "verified")
+
+
+@router.post("/requests/{request_id}/approve")
+async def approve(
+    request: Request, request_id: str, operator: PostingOperatorDep
+) -> RedirectResponse:
+    rid = _checked(operator, Scope.REQUESTS_APPROVE, request_id)
+    deps = api_deps(request)
+    await lifecycle.approve(deps.platform, deps.workflows, rid, operator.actor)
+    return _back(rid, "approved")
+
+
+@router.post("/requests/{request_id}/deny")
+async def deny(
+    request: Request,
+    request_id: str,
+    operator: PostingOperatorDep,
+    reason: Annotated[str, Form(max_length=64)] = "",
+) -> RedirectResponse:
+    rid = _checked(operator, Scope.REQUESTS_APPROVE, request_id)
+    deps = api_deps(request)
+    # DenialReason.parse refuses anything off the fixed list (422 naming the field).
+    await lifecycle.deny(deps.platform, deps.workflows, rid, operator.actor, reason)
+    return _back(rid, "denied")
+
+
+@router.post("/requests/{request_id}/extend")
+async def extend(
+    request: Request,
+    request_id: str,
+    operator: PostingOperatorDep,
+    reason: Annotated[str, Form(max_length=MAX_REASON)] = "",
+    period: Annotated[str, Form(max_length=32)] = "",
+) -> RedirectResponse:
+    rid = _checked(operator, Scope.REQUESTS_APPROVE, request_id)
+    deps = api_deps(request)
+    await lifecycle.extend(
+        deps.platform,
+        deps.workflows,
+        rid,
+        actor=operator.actor,
+        reason=reason,
+        period=period.strip() or None,
+    )
+    return _back(rid, "extended")
+
+
+@router.post("/requests/{request_id}/retry")
+async def retry(
+    request: Request, request_id: str, operator: PostingOperatorDep
+) -> RedirectResponse:
+    rid = _checked(operator, Scope.REQUESTS_WRITE, request_id)
+    deps = api_deps(request)
+    await requests.retry(deps.platform, deps.workflows, rid, operator.actor)
+    return _back(rid, "retried")
