@@ -7,6 +7,7 @@ from typing import Protocol, runtime_checkable
 
 from rightsflow.domain.consent import Purpose
 from rightsflow.domain.consent_state import StoredConsent
+from rightsflow.domain.console_metrics import ChoiceCounts
 
 
 class ConsentStateQueries(Protocol):
@@ -22,6 +23,10 @@ class ConsentStateQueries(Protocol):
 
     def purposes(self) -> Sequence[Purpose]:
         """The purpose catalogue, retired purposes included (their stored states still show)."""
+        ...
+
+    def choice_counts(self) -> Mapping[str, ChoiceCounts]:
+        """Purpose key -> current choices granting and refusing it (unchosen purposes absent)."""
         ...
 
 

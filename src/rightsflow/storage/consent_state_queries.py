@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from rightsflow.domain.consent import NoticeRef, Purpose, PurposeState, Source
 from rightsflow.domain.consent_state import DeliveryStatus, GpcSeen, StoredConsent
+from rightsflow.domain.console_metrics import ChoiceCounts
 from rightsflow.storage.consent_catalog_repository import purpose_of
 from rightsflow.storage.consent_tables import (
     consent_deliveries,
@@ -94,6 +95,11 @@ _MANY = _union(_many)
 _PURPOSES = sa.select(consent_purposes).order_by(_p.key)
 
 
+_CHOICES = sa.select(
+    _s.purpose, sa.func.sum(sa.case((_s.granted, 1), else_=0)), sa.func.count()
+).group_by(_s.purpose)
+
+
 class SqlConsentStateQueries:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
@@ -110,6 +116,13 @@ class SqlConsentStateQueries:
 
     def purposes(self) -> Sequence[Purpose]:
         return [purpose_of(row) for row in self._conn.execute(_PURPOSES).mappings()]
+
+    def choice_counts(self) -> Mapping[str, ChoiceCounts]:
+        """One grouped statement over every current state (the console's opt-out rates)."""
+        return {
+            purpose: ChoiceCounts(granted=int(yes or 0), refused=int(total) - int(yes or 0))
+            for purpose, yes, total in self._conn.execute(_CHOICES)
+        }
 
 
 class _Parts:
