@@ -1,0 +1,88 @@
+"""Key journeys in Chromium against the whole platform (`rightsflow serve`: Temporal dev server
+and worker, SQLite, the shop sample; mail through a local SMTP server), so requests really run
+to the end: a subject's erasure from the privacy center, an operator's approval from the console
+and the receipt it leaves, and a visitor whose browser sends GPC."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.browser.browser_flows import search_queue, sign_in
+from tests.e2e.browser.browser_servers import (
+    OPERATOR_LOGIN,
+    OPERATOR_PASSWORD,
+    LivePlatform,
+    live_platform,
+)
+
+pytestmark = [pytest.mark.temporal, pytest.mark.slow]
+OPERATOR_SUBJECT = "customer0000007@shop.example"  # the shop sample's synthetic customers
+FINISHED = re.compile(r"completed|failed|canceled", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePlatform]:
+    with live_platform(tmp_path_factory.mktemp("live")) as platform:
+        yield platform
+
+
+def _verify_over_rest(live: LivePlatform, request_id: str, token: str, email: str) -> None:
+    """The subject's side done over the API (the operator journey is about the console)."""
+    answer = httpx.post(
+        f"{live.base}/api/v1/subject/requests/{request_id}/code",
+        json={"code": live.code_mailed_to(email)},
+        headers={"Subject-Token": token},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "awaiting_approval"
+
+
+def _reload_until(page: Page, status: re.Pattern[str], timeout_s: float = 90) -> None:
+    """Reload the page until its status badge matches (a person pressing F5)."""
+    badge = page.locator(".badge").first
+    deadline = time.monotonic() + timeout_s
+    while not status.search(badge.inner_text()):
+        assert time.monotonic() < deadline, f"still {badge.inner_text()!r}"
+        time.sleep(0.5)
+        page.reload()
+
+
+def test_an_operator_finds_a_request_by_email_approves_it_and_downloads_the_receipt(
+    live: LivePlatform, browser: Browser
+) -> None:
+    with live.rest() as rest:
+        answer = rest.post(
+            "/api/v1/privacy-requests",
+            json={"type": "erasure", "identities": {"email": OPERATOR_SUBJECT}, "regime": "gdpr"},
+        )
+        assert answer.status_code == 202, answer.text
+    request_id, token = answer.json()["id"], answer.json()["subject_token"]
+    _verify_over_rest(live, request_id, token, OPERATOR_SUBJECT)
+    with browser.new_context(viewport={"width": 1280, "height": 900}) as context:
+        page = context.new_page()
+        sign_in(page, live.base, OPERATOR_LOGIN, OPERATOR_PASSWORD)
+        search_queue(page, OPERATOR_SUBJECT)
+        expect(page.get_by_role("status")).to_contain_text("1 request")
+        page.get_by_role("link", name=f"Request {request_id[:8]}").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text(request_id[:8])
+        page.get_by_role("button", name="Approve request").click()
+        expect(page.get_by_role("status")).to_be_visible()
+        _reload_until(page, FINISHED)
+        expect(page.locator(".badge").first).to_have_text(re.compile("completed"))
+        link = page.get_by_role("link", name=re.compile("receipt", re.IGNORECASE))
+        href = link.get_attribute("href")
+        assert href is not None
+        # The link is a JSON document, fetched with the page's own session cookie.
+        receipt = context.request.get(f"{live.base}{href}")
+        assert receipt.ok, receipt.text()
+        body = json.loads(receipt.body())
+        assert body["verified"] is True
+        assert OPERATOR_SUBJECT not in receipt.text()
