@@ -93,8 +93,11 @@ def due_of(request: PrivacyRequest, now: datetime) -> tuple[Due, str]:
     if left < timedelta(0):
         days = math.ceil(-left / _DAY)
         return Due.OVERDUE, f"overdue by {days} day{'' if days == 1 else 's'}"
-    days = math.floor(left / _DAY)
-    text = "due in less than a day" if days == 0 else f"due in {days} day{'' if days == 1 else 's'}"
+    days = round(left / _DAY)  # 29 days 23 hours reads "due in 30 days"
+    if left < _DAY:
+        text = "due in less than a day"
+    else:
+        text = f"due in {days} day{'' if days == 1 else 's'}"
     return (Due.DUE_SOON if left <= DUE_SOON else Due.OPEN), text
 
 

@@ -66,13 +66,17 @@ def plan_graph(plan: Mapping[str, Any] | None, progress: Progress) -> Markup:
         GraphNode(
             id=str(n["address"]),
             label=str(n["address"]),
-            detail=f"{n['action']} · {states.get(str(n['address']), 'pending')}",
+            detail=str(n["action"]),
             state=states.get(str(n["address"]), "pending"),
         )
         for n in plan.get("nodes", ())
     ]
     edges = [
-        GraphEdge(str(e["source_collection"]), str(n["address"]), str(e["source_field"]))
+        GraphEdge(
+            str(e["source_collection"]),
+            str(n["address"]),
+            f"{e['source_field']} → {e['target_field']}",
+        )
         for n in plan.get("nodes", ())
         for e in n.get("edge_inputs", ())
     ]
