@@ -167,6 +167,10 @@ class Settings(BaseSettings):
     gpc_last_update: date = Field(
         default=date(2026, 11, 25), description="YYYY-MM-DD for lastUpdate in gpc.json"
     )
+    # GraphQL (/graphql): the GraphiQL page (off unless asked for), depth and cost limits.
+    graphql_ide: bool = Field(default=False, description="Serve GraphiQL on GET /graphql")
+    graphql_max_depth: int = Field(default=8, ge=2, le=32)
+    graphql_max_cost: int = Field(default=10000, ge=10, description="Fields x list sizes")
 
     @field_validator("data_dir")
     @classmethod

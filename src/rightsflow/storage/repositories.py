@@ -181,6 +181,11 @@ class SqlRequestRepository:
         plan: dict[str, Any] | None = row[0]
         return plan
 
+    def plans(self, request_ids: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """The plans of many requests in one query (unknown ids are left out)."""
+        query = sa.select(_pr.id, _pr.plan).where(_pr.id.in_(list(request_ids)))
+        return {row.id: row.plan for row in self._conn.execute(query)}
+
     def list(
         self, filters: RequestFilter, after: tuple[datetime, str] | None, limit: int
     ) -> Sequence[PrivacyRequest]:
@@ -292,6 +297,15 @@ class SqlResultRepository:
             sa.select(node_results)
             .where(_nr.request_id == request_id)
             .order_by(_nr.phase, _nr.address)
+        )
+        return [_to_result(row) for row in self._conn.execute(query).mappings()]
+
+    def for_requests(self, request_ids: Sequence[str]) -> Sequence[NodeResult]:
+        """The results of many requests in one query, ordered as `for_request` orders them."""
+        query = (
+            sa.select(node_results)
+            .where(_nr.request_id.in_(list(request_ids)))
+            .order_by(_nr.request_id, _nr.phase, _nr.address)
         )
         return [_to_result(row) for row in self._conn.execute(query).mappings()]
 
