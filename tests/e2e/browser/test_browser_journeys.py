@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import zipfile
 from collections.abc import Iterator
 
 import httpx
@@ -23,8 +24,13 @@ from tests.e2e.browser.browser_servers import (
 )
 
 pytestmark = [pytest.mark.temporal, pytest.mark.slow]
-OPERATOR_SUBJECT = "customer0000007@shop.example"  # the shop sample's synthetic customers
+# The shop sample's synthetic customers; one per journey (a subject has one open request).
+OPERATOR_SUBJECT = "customer0000007@shop.example"
+ERASURE_SUBJECT = "customer0000003@shop.example"
+NO_SCRIPT_SUBJECT = "customer0000005@shop.example"
 FINISHED = re.compile(r"completed|failed|canceled", re.IGNORECASE)
+CENTER_FINISHED = re.compile(r"Completed|Refused|Withdrawn|problem")
+REQUEST_PATH = re.compile(r"/privacy/requests/([0-9a-f-]{36})$")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +51,7 @@ def _verify_over_rest(live: LivePlatform, request_id: str, token: str, email: st
     assert answer.json()["status"] == "awaiting_approval"
 
 
-def _reload_until(page: Page, status: re.Pattern[str], timeout_s: float = 90) -> None:
+def _reload_until(page: Page, status: re.Pattern[str], timeout_s: float = 120) -> None:
     """Reload the page until its status badge matches (a person pressing F5)."""
     badge = page.locator(".badge").first
     deadline = time.monotonic() + timeout_s
@@ -86,3 +92,60 @@ def test_an_operator_finds_a_request_by_email_approves_it_and_downloads_the_rece
         body = json.loads(receipt.body())
         assert body["verified"] is True
         assert OPERATOR_SUBJECT not in receipt.text()
+
+
+def _ask_in_the_center(page: Page, live: LivePlatform, right: str, email: str) -> str:
+    """The privacy center's form, then the code from the mail; the request's id."""
+    page.goto(f"{live.base}/privacy/")
+    page.get_by_label(right).check()
+    page.get_by_label("Your email address").fill(email)
+    page.get_by_role("button", name="Send request").click()
+    expect(page.get_by_role("heading", level=1, name="Your request")).to_be_visible()
+    found = REQUEST_PATH.search(page.url)
+    assert found is not None, page.url
+    page.get_by_label("Code from the email").fill(live.code_mailed_to(email))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_label("Code from the email")).to_have_count(0)
+    return found.group(1)
+
+
+def test_a_subject_asks_for_erasure_confirms_with_the_mailed_code_and_sees_it_complete(
+    live: LivePlatform, page: Page
+) -> None:
+    request_id = _ask_in_the_center(page, live, "Delete your data", ERASURE_SUBJECT)
+    expect(page.locator(".badge")).to_have_text("Waiting for approval by our privacy team.")
+    with live.rest() as rest:
+        approved = rest.post(f"/api/v1/privacy-requests/{request_id}/approve")
+        assert approved.status_code == 200, approved.text
+    _reload_until(page, CENTER_FINISHED)
+    expect(page.locator(".badge")).to_have_text("Completed.")
+    # Nothing of the subject's in the page itself (the email was typed, never shown back).
+    assert ERASURE_SUBJECT not in page.content()
+
+
+def test_without_javascript_a_subject_gets_a_copy_and_downloads_it(
+    live: LivePlatform, browser: Browser
+) -> None:
+    with browser.new_context(java_script_enabled=False, accept_downloads=True) as context:
+        page = context.new_page()
+        _ask_in_the_center(page, live, "Get a copy of your data", NO_SCRIPT_SUBJECT)
+        _reload_until(page, CENTER_FINISHED)
+        expect(page.locator(".badge")).to_have_text("Completed.")
+        with page.expect_download() as started:
+            page.get_by_role("button", name="Download your data").click()
+        archive = zipfile.ZipFile(started.value.path())
+        assert "data.json" in archive.namelist()
+
+
+def test_a_visitor_with_gpc_sees_sale_and_sharing_off_and_the_signal_honoured(
+    live: LivePlatform, browser: Browser
+) -> None:
+    with browser.new_context(extra_http_headers={"Sec-GPC": "1"}) as context:
+        page = context.new_page()
+        page.goto(f"{live.base}/privacy/preferences")
+        sale = page.get_by_role("group", name="Sale and sharing")
+        expect(sale.get_by_label("Off", exact=True)).to_be_checked()
+        expect(sale.get_by_label("On", exact=True)).not_to_be_checked()
+        advertising = page.get_by_role("group", name="Targeted advertising")
+        expect(advertising.get_by_label("Off", exact=True)).to_be_checked()
+        expect(page.get_by_role("status")).to_contain_text("Global Privacy Control")
