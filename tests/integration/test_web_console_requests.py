@@ -173,6 +173,7 @@ def test_deny_with_a_reason_from_the_list(stack: WebStack) -> None:
     assert 'value="suspected_fraud"' in page
     bad = _post(reviewer, f"{path}/deny", page, reason="because")
     assert bad.status_code == 422
+    assert 'id="deny-reason-error"' in bad.text
     done = _post(reviewer, f"{path}/deny", page, reason="suspected_fraud")
     assert done.headers["location"] == f"{path}?done=denied"
     stored = _stored(stack, rid)
@@ -188,6 +189,12 @@ def test_extend_takes_a_reason_and_a_period(stack: WebStack) -> None:
     page = reviewer.get(path).text
     no_reason = _post(reviewer, f"{path}/extend", page, reason=" ", period="")
     assert no_reason.status_code == 422
+    assert 'id="extend-reason-error"' in no_reason.text  # the message sits by the field
+    assert 'aria-describedby="extend-reason-error"' in no_reason.text
+    bad_period = _post(reviewer, f"{path}/extend", page, reason="Many systems", period="soon")
+    assert bad_period.status_code == 422
+    assert 'id="extend-period-error"' in bad_period.text
+    assert _stored(stack, rid).extended_at is None
     done = _post(reviewer, f"{path}/extend", page, reason="Many systems", period="30 days")
     assert done.headers["location"] == f"{path}?done=extended"
     stored = _stored(stack, rid)

@@ -8,12 +8,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from starlette.responses import RedirectResponse
+from starlette.responses import RedirectResponse, Response
 
 from rightsflow.api.deps import api_deps
 from rightsflow.api.web.console_auth import Operator, PostingOperatorDep
+from rightsflow.api.web.console_request_page import FormError, request_page
 from rightsflow.domain.access import Scope
-from rightsflow.domain.errors import NotFound
+from rightsflow.domain.errors import InvalidInput, NotFound
 from rightsflow.services import lifecycle, requests
 from rightsflow.services.lifecycle import MAX_REASON
 
@@ -38,6 +39,14 @@ def request_id_of(raw: str) -> str:
 
 def _back(request_id: str, done: str) -> RedirectResponse:
     return RedirectResponse(f"/console/requests/{request_id}?done={done}", status_code=303)
+
+
+async def _refused(
+    request: Request, operator: Operator, rid: str, action: str, error: InvalidInput
+) -> Response:
+    """The page again (422), the service's message next to the field it names."""
+    form_error = FormError(action, error.field or "reason", str(error))
+    return await request_page(request, operator, rid, form_error=form_error)
 
 
 def _checked(operator: Operator, scope: Scope, raw_id: str) -> str:
@@ -71,11 +80,13 @@ async def deny(
     request_id: str,
     operator: PostingOperatorDep,
     reason: Annotated[str, Form(max_length=64)] = "",
-) -> RedirectResponse:
+) -> Response:
     rid = _checked(operator, Scope.REQUESTS_APPROVE, request_id)
     deps = api_deps(request)
-    # DenialReason.parse refuses anything off the fixed list (422 naming the field).
-    await lifecycle.deny(deps.platform, deps.workflows, rid, operator.actor, reason)
+    try:  # DenialReason.parse refuses anything off the fixed list
+        await lifecycle.deny(deps.platform, deps.workflows, rid, operator.actor, reason)
+    except InvalidInput as refused:
+        return await _refused(request, operator, rid, "deny", refused)
     return _back(rid, "denied")
 
 
@@ -86,17 +97,20 @@ async def extend(
     operator: PostingOperatorDep,
     reason: Annotated[str, Form(max_length=MAX_REASON)] = "",
     period: Annotated[str, Form(max_length=32)] = "",
-) -> RedirectResponse:
+) -> Response:
     rid = _checked(operator, Scope.REQUESTS_APPROVE, request_id)
     deps = api_deps(request)
-    await lifecycle.extend(
-        deps.platform,
-        deps.workflows,
-        rid,
-        actor=operator.actor,
-        reason=reason,
-        period=period.strip() or None,
-    )
+    try:
+        await lifecycle.extend(
+            deps.platform,
+            deps.workflows,
+            rid,
+            actor=operator.actor,
+            reason=reason,
+            period=period.strip() or None,
+        )
+    except InvalidInput as refused:
+        return await _refused(request, operator, rid, "extend", refused)
     return _back(rid, "extended")
 
 

@@ -19,6 +19,7 @@ from rightsflow.api.deps import api_deps
 from rightsflow.api.web import console_request_actions
 from rightsflow.api.web.console_auth import Operator, OperatorDep, PostingOperatorDep
 from rightsflow.api.web.console_request_actions import DONE, request_id_of
+from rightsflow.api.web.console_request_page import request_page
 from rightsflow.api.web.console_request_queue import (
     DUE_CHOICES,
     REGIME_KEYS,
@@ -26,12 +27,10 @@ from rightsflow.api.web.console_request_queue import (
     TYPES,
     QueueFilters,
     QueuePage,
-    due_of,
     ordered,
     paged,
     queue_page,
 )
-from rightsflow.api.web.console_request_view import DENY_REASONS, phase_text, request_view
 from rightsflow.api.web.pages import render
 from rightsflow.domain.access import Scope
 from rightsflow.domain.errors import InvalidInput
@@ -113,24 +112,11 @@ async def search(
 
 
 @router.get("/requests/{request_id}")
-async def request_page(
+async def show_request(
     request: Request,
     request_id: str,
     operator: OperatorDep,
     done: Annotated[str, Query(max_length=32)] = "",
 ) -> Response:
     operator.require(Scope.REQUESTS_READ)
-    rid = request_id_of(request_id)
-    platform = api_deps(request).platform
-    view = await asyncio.to_thread(request_view, platform, operator, rid)
-    context = {
-        "operator": operator,
-        "section": "requests",
-        "view": view,
-        "r": view.request,
-        "notice": DONE.get(done),
-        "deny_reasons": DENY_REASONS,
-        "phase_text": phase_text,
-        "due": due_of(view.request, platform.clock()),
-    }
-    return render(request, "console/request.html", context)
+    return await request_page(request, operator, request_id_of(request_id), notice=DONE.get(done))
