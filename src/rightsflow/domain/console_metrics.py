@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from rightsflow.domain.errors import InvalidInput
-from rightsflow.domain.reports import RequestFacts, Tally, Window
+from rightsflow.domain.reports import RequestFacts, Tally, Window, parse_timezone
 from rightsflow.domain.requests import RequestStatus
 
 PERIODS = (30, 90, 365)  # days a dashboard covers; the choice is offered as links
@@ -78,8 +78,9 @@ def activity(facts: Iterable[RequestFacts], window: Window, now: datetime) -> Ac
     starts = _starts(window.first_day, window.last_day, step)
     result = Activity(window, step, starts)
     size = len(starts)
+    zone = parse_timezone(window.timezone)  # a request's day is the window's local day
     for item in facts:
-        day = item.received_at.astimezone(window.start.tzinfo).date()
+        day = item.received_at.astimezone(zone).date()
         index = min((day - window.first_day).days // step, size - 1)
         _bump(result.by_status, item.status.value, size, index)
         _bump(result.by_regime, item.regime, size, index)
