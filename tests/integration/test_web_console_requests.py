@@ -247,3 +247,17 @@ def test_unknown_requests_are_a_404_page(stack: WebStack) -> None:
         assert answer.status_code == 404
         assert "text/html" in answer.headers["content-type"]
         assert "Not found." in answer.text
+
+
+def test_verify_by_hand_moves_an_unverified_request_on(stack: WebStack) -> None:
+    rid = _submit(stack, ALICE)  # CCPA erasure, identity not yet proven
+    assert _stored(stack, rid).status.value == "awaiting_verification"
+    path = f"/console/requests/{rid}"
+    operator = stack.signed_in(Role.PRIVACY_OPERATOR)
+    page = operator.get(path).text
+    assert "Mark identity verified" in page
+    done = _post(operator, f"{path}/verify", page)
+    assert done.headers["location"] == f"{path}?done=verified"
+    stored = _stored(stack, rid)
+    assert stored.verified_at is not None
+    assert stored.status.value != "awaiting_verification"
