@@ -83,7 +83,7 @@ def test_other_periods_are_refused_naming_the_field(raw: str) -> None:
 
 def test_days_are_the_windows_local_days() -> None:
     window = days_window(date(2026, 3, 2), date(2026, 3, 31), "America/Los_Angeles")
-    late_evening = facts("2026-03-03", RequestStatus.RECEIVED)  # 10:00 UTC
+    morning = facts("2026-03-03", RequestStatus.RECEIVED)  # 10:00 UTC, 02:00 in California
     early = RequestFacts(
         type=RequestType.ACCESS,
         regime="gdpr",
@@ -91,5 +91,5 @@ def test_days_are_the_windows_local_days() -> None:
         received_at=datetime(2026, 3, 3, 5, tzinfo=UTC),  # 21:00 on 2 March in California
         due_at=NOW,
     )
-    got = activity([late_evening, early], window, NOW)
+    got = activity([morning, early], window, NOW)
     assert got.by_status["received"][:2] == [1, 1]
