@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, ViewportSize
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
@@ -30,6 +30,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 BLOCKING = frozenset({"serious", "critical"})
 
@@ -56,6 +57,13 @@ def launch(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(
         executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
     )
+
+
+def new_context(browser: Browser, **options: Any) -> BrowserContext:
+    """A fresh context at the screenshots' viewport (1280x900), in English and UTC."""
+    context = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC", **options)
+    context.set_default_timeout(15_000)
+    return context
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:

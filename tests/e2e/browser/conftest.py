@@ -8,10 +8,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.e2e.browser.browser_env import launch, require_chromium
+from tests.e2e.browser.browser_env import launch, new_context, require_chromium
 from tests.e2e.browser.browser_servers import PageServer, page_server
-
-VIEWPORT = {"width": 1280, "height": 900}
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +29,8 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PageServer]:
 
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC")
-    ctx.set_default_timeout(15_000)
-    yield ctx
-    ctx.close()
+    with new_context(browser) as ctx:
+        yield ctx
 
 
 @pytest.fixture
