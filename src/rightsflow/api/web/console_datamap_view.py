@@ -131,13 +131,17 @@ def graph(datamap: DataMap, systems: list[SystemRow], refs: list[ReferenceRow]) 
         )
         for held in system.datasets:
             edges.append(GraphEdge(f"system:{system.key}", f"dataset:{held}", "holds"))
+    # A collection reached by a reference hangs off its parent, not off its dataset too: the
+    # graph stays readable, and the collections table lists every collection's dataset.
+    referenced = {r.target for r in refs}
     for dataset in datamap.datasets:
         nodes.append(GraphNode(f"dataset:{dataset.key}", dataset.key, "dataset"))
         for collection in dataset.collections:
             nodes.append(_collection_node(collection))
-            edges.append(
-                GraphEdge(f"dataset:{dataset.key}", f"collection:{collection.address}", "has")
-            )
+            if collection.address not in referenced:
+                edges.append(
+                    GraphEdge(f"dataset:{dataset.key}", f"collection:{collection.address}", "has")
+                )
     edges.extend(
         GraphEdge(f"collection:{r.source}", f"collection:{r.target}", r.fields) for r in refs
     )

@@ -64,6 +64,14 @@ class FormField:
         return f"Default: {_default_text(self)}."
 
     @property
+    def full_hint(self) -> str:
+        """The description and the default, as sentences."""
+        hint = self.hint.strip()
+        if hint and hint[-1] not in ".!?)":
+            hint += "."
+        return " ".join(part for part in (hint, self.default_hint) if part)
+
+    @property
     def checked(self) -> bool:
         return self.value in {"true", "on"}
 
