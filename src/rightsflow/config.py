@@ -170,7 +170,7 @@ class Settings(BaseSettings):
     # GraphQL (/graphql): the GraphiQL page (off unless asked for), depth and cost limits.
     graphql_ide: bool = Field(default=False, description="Serve GraphiQL on GET /graphql")
     graphql_max_depth: int = Field(default=8, ge=2, le=32)
-    graphql_max_cost: int = Field(default=10000, ge=10, description="Fields x list sizes")
+    graphql_max_cost: int = Field(default=20000, ge=10, description="Fields x list sizes")
 
     @field_validator("data_dir")
     @classmethod

@@ -1,9 +1,10 @@
 """How much one document may ask for: depth, tokens, aliases (strawberry's limiters) and cost.
 
 The cost is counted on the document before anything runs: each field costs 1, times the number
-of items its parent lists can hold. A field with a `first` argument holds that many (its value,
-or the variable's), another list field `LIST_SIZES[name]` (or the default page), so
-`requests(first: 50) { audit { action } }` costs 50 + 50 x 50 x 2. A document over the
+of items the lists above it can hold. A connection's `nodes` and `edges` hold its `first` (the
+value, or the variable's; else the default page), a plan's as many as the default page, another
+list field `LIST_SIZES[name]`: `requests(first: 50) { nodes { id audit { action } } }` costs
+1 + 1 + 50 x (1 + 1 + 20 x 1) = 1102. A document over the
 limit is refused whole with one error coded QUERY_TOO_COSTLY that names the cost and the limit.
 """
 
@@ -35,13 +36,12 @@ from strawberry.extensions import (
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
 # List fields without a `first` argument: how many items they hold at most, roughly.
+_PAGE_LISTS = frozenset({"nodes", "edges"})  # a connection's items, or a plan's nodes and edges
 LIST_SIZES: Mapping[str, int] = {
-    "nodes": DEFAULT_PAGE,
-    "edges": DEFAULT_PAGE,
-    "results": 20,
+    "results": 10,
     "collections": 10,
-    "audit": 50,
-    "systems": 20,
+    "audit": 20,
+    "systems": 10,
     "datasets": 3,
     "purposes": 50,
     "unreachable": 10,
@@ -85,7 +85,8 @@ class _Coster:
                 if fragment is not None and name not in seen:  # cycles are a validation error
                     yield from self.fields(fragment.selection_set, seen | {name})
 
-    def cost(self, selections: SelectionSetNode | None, times: int) -> int:
+    def cost(self, selections: SelectionSetNode | None, times: int, page: int | None) -> int:
+        """`page`: the `first` of the connection these selections belong to, if any."""
         if selections is None:
             return 0
         total = 0
@@ -94,9 +95,14 @@ class _Coster:
             if name.startswith("__"):
                 continue  # introspection is bounded by the schema's size
             total += times
-            page = _page(field, self.variables)
-            size = page if page is not None else LIST_SIZES.get(name, 1)
-            total += self.cost(field.selection_set, times * max(size, 1))
+            first = _page(field, self.variables)
+            if name in _PAGE_LISTS:
+                size = page if page is not None else DEFAULT_PAGE
+            elif first is not None:
+                size = 1  # a connection: its nodes and edges hold `first` items
+            else:
+                size = LIST_SIZES.get(name, 1)
+            total += self.cost(field.selection_set, times * max(size, 1), first)
         return total
 
 
@@ -104,7 +110,7 @@ def document_cost(document: DocumentNode, variables: Mapping[str, Any] | None) -
     """The cost of the costliest operation in `document`."""
     coster = _Coster(document, variables or {})
     costs = [
-        coster.cost(d.selection_set, 1)
+        coster.cost(d.selection_set, 1, None)
         for d in document.definitions
         if isinstance(d, OperationDefinitionNode)
     ]
