@@ -304,3 +304,18 @@ def test_a_post_without_the_device_cookie_goes_to_the_page_first(stack: WebStack
     answer = stack.client().post("/privacy/preferences", data={"purpose-analytics": "on"})
     assert answer.status_code == 303
     assert answer.headers["location"] == "/privacy/preferences"
+
+
+def test_code_entry_through_the_page_shares_the_api_code_budget(stack: WebStack) -> None:
+    browser = stack.client()
+    path, _ = submit(browser)
+    request_id = path.rsplit("/", 1)[1]
+    api = f"/api/v1/subject/requests/{request_id}/code"
+    # rate_limit_code is 10/minute per request: five through the API, five through the page...
+    for _ in range(5):
+        browser.post(api, json={"code": "000000"})
+        browser.post(f"{path}/code", data={"code": "000000"})
+    # ...and the eleventh is refused, whichever way it comes.
+    refused = browser.post(f"{path}/code", data={"code": "000000"})
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"]
