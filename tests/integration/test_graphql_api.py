@@ -151,6 +151,7 @@ def test_decisions_change_the_state_and_are_audited_with_the_caller(stack: Acces
     assert trail[-1].actor == done["decidedBy"]
     again = gql(stack, approve, approver, id=first)  # no longer awaiting approval
     assert codes(again) == ["CONFLICT"]
+    assert again["errors"][0]["extensions"]["current"] == "executing"
     assert again["data"] == {"approveRequest": None}
     missing = gql(stack, approve, approver, id="not-a-uuid")
     assert codes(missing) == ["NOT_FOUND"]
