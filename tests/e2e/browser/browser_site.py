@@ -40,6 +40,7 @@ CONSOLE_PAGES = (
     "console request",
     "console dashboard",
     "console data map",
+    "console connector kinds",
     "console add a system",
     "console consent",
     "console experiment results",
@@ -69,7 +70,8 @@ def seed(server: PageServer) -> Site:
             "console request": f"/console/requests/{ids[0]}",
             "console dashboard": "/console/dashboard",
             "console data map": "/console/datamap",
-            "console add a system": "/console/datamap/systems/new",
+            "console connector kinds": "/console/datamap/systems/new",
+            "console add a system": "/console/datamap/systems/new/sql",
             "console consent": "/console/consent",
             "console experiment results": f"/console/consent/experiments/{EXPERIMENT}",
         },
@@ -99,12 +101,14 @@ def _outcomes(server: PageServer) -> None:
             experiments.outcome(platform, EXPERIMENT, subject, granted=False)
 
 
-def console_session(browser: Browser, base: str) -> StorageState:
-    """The owner's console session (its cookie), opened once: contexts start from it, as
-    sign-ins are rate limited."""
+def console_session(
+    browser: Browser, base: str, login: str = login_of(Role.OWNER), password: str = PASSWORD
+) -> StorageState:
+    """A console session's cookie (by default the owner's), opened once: contexts start from
+    it, as sign-ins are rate limited."""
     with browser.new_context() as context:
         answer = context.request.post(
-            f"{base}/api/v1/session", data={"login": login_of(Role.OWNER), "password": PASSWORD}
+            f"{base}/api/v1/session", data={"login": login, "password": password}
         )
         assert answer.ok, answer.text()
         return context.storage_state()
@@ -122,7 +126,7 @@ def code_in_outbox(server: PageServer, email: str) -> str:
 def center_request(page: Page, base: str, email: str = CENTER_SUBJECT) -> str:
     """An erasure asked in the privacy center by this page's browser; the status page's path
     (now asking for the code)."""
-    page.goto(f"{base}/privacy/")
+    page.goto(f"{base}/privacy/?lang=en")  # the labels below are English
     page.get_by_label("Delete your data").check()
     page.get_by_label("Your email address").fill(email)
     page.get_by_role("button", name="Send request").click()

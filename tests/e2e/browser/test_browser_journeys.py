@@ -146,6 +146,13 @@ def test_a_visitor_with_gpc_sees_sale_and_sharing_off_and_the_signal_honoured(
         sale = page.get_by_role("group", name="Sale and sharing")
         expect(sale.get_by_label("Off", exact=True)).to_be_checked()
         expect(sale.get_by_label("On", exact=True)).not_to_be_checked()
+        # Off because of the signal (the default is off too): the page says which it is.
+        expect(sale).to_contain_text("Global Privacy Control")
         advertising = page.get_by_role("group", name="Targeted advertising")
         expect(advertising.get_by_label("Off", exact=True)).to_be_checked()
         expect(page.get_by_role("status")).to_contain_text("Global Privacy Control")
+    with browser.new_context() as context:  # the same page without the signal: no notice
+        page = context.new_page()
+        page.goto(f"{live.base}/privacy/preferences")
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        expect(page.get_by_text("Global Privacy Control")).to_have_count(0)
