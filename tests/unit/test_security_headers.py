@@ -52,6 +52,11 @@ def test_every_answer_carries_the_security_headers(tmp_path: Path) -> None:
             assert answer.headers["Content-Security-Policy"] == API_CSP
             assert "camera=()" in answer.headers["Permissions-Policy"]
             assert "Strict-Transport-Security" not in answer.headers  # plain http public URL
+        page = http.get("/privacy/")
+        assert page.headers["content-type"].startswith("text/html")
+        # A page's form posts must carry its real Origin (no-referrer would make it "null").
+        assert page.headers["Referrer-Policy"] == "same-origin"
+        assert page.headers["X-Frame-Options"] == "DENY"
 
 
 def test_api_answers_are_not_stored(tmp_path: Path) -> None:

@@ -81,6 +81,7 @@ _COMMON_HEADERS = {
         "microphone=(), payment=(), usb=()"
     ),
 }
+PAGE_REFERRER_POLICY = "same-origin"
 # JSON answers load nothing and may not be framed or used as a page.
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 # Server-rendered pages (none yet under this CSP's name; a page may send its own).
@@ -151,6 +152,10 @@ class SecurityHeadersMiddleware:
         headers = MutableHeaders(scope=message)
         for name, value in _COMMON_HEADERS.items():
             headers[name] = value
+        if headers.get("content-type", "").startswith("text/html"):
+            # Under no-referrer a browser sends `Origin: null` on a page's own form posts,
+            # which the console's CSRF check must refuse; same-origin still tells no other site.
+            headers["Referrer-Policy"] = PAGE_REFERRER_POLICY
         if self.hsts:
             headers["Strict-Transport-Security"] = HSTS
         if path.startswith(_NO_STORE_PREFIXES) and "cache-control" not in headers:
