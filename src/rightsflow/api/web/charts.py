@@ -9,17 +9,23 @@ come from classes (static/charts.css: series-0 ... series-7), never inline style
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from markupsafe import Markup
 
-WIDTH = 640
+WIDTH = 900  # viewBox width; charts.css scales the drawing down to the page
 PLOT_HEIGHT = 200
 TOP = 24  # room for the highest value's label
 AXIS = 40  # room for the category labels under the plot
-LEFT = 8
+LEFT = 56  # the plot's left edge: room for the y-axis tick values
+RIGHT = 32  # room for the last category label, centred on its slot
 SERIES_CLASSES = 8  # series-0 ... series-7 in charts.css; further series reuse them
+MAX_LABELS = 8  # category labels drawn under a plot at most (the table has them all)
+MAX_TICKS = 5  # y-axis ticks at most, 0 included
+NICE_STEPS = (1.0, 2.0, 2.5, 5.0)  # tick steps, times a power of ten
 
 
 @dataclass(frozen=True)
@@ -70,26 +76,82 @@ def _rect(x: float, y: float, w: float, h: float, *, css: str, tip: str) -> Mark
     ).format(c=css, x=_num(x), y=_num(y), w=_num(w), h=_num(h), t=tip)
 
 
-def _baseline() -> Markup:
-    y = TOP + PLOT_HEIGHT
-    return Markup('<line class="chart-axis" x1="{a}" y1="{y}" x2="{b}" y2="{y}"/>').format(
-        a=LEFT, b=WIDTH - LEFT, y=y
+def _hline(y: float, css: str) -> Markup:
+    return Markup('<line class="{c}" x1="{a}" y1="{y}" x2="{b}" y2="{y}"/>').format(
+        c=css, a=LEFT, b=WIDTH - RIGHT, y=_num(y)
     )
 
 
+def _baseline() -> Markup:
+    return _hline(TOP + PLOT_HEIGHT, "chart-axis")
+
+
 def _slot(count: int) -> float:
-    return (WIDTH - 2 * LEFT) / count
+    return (WIDTH - LEFT - RIGHT) / count
+
+
+def nice_ticks(top: float, *, whole: bool = False) -> list[float]:
+    """Round y-axis ticks from 0 up to at least `top`: 3 to MAX_TICKS of them, a round step
+    apart (1, 2, 2.5 or 5 times a power of ten; whole numbers only for counts)."""
+    if top <= 0:
+        return [0.0, 1.0, 2.0] if whole else [0.0, 0.5, 1.0]
+    power = 10.0 ** math.floor(math.log10(top / (MAX_TICKS - 1)))
+    if whole:
+        power = max(power, 1.0)  # counts step by whole numbers
+    steps = [base * power * scale for scale in (1, 10) for base in NICE_STEPS]
+    for step in steps:
+        if whole and (step < 1 or step != int(step)):
+            continue
+        intervals = max(2, math.ceil(top / step - 1e-9))
+        if intervals < MAX_TICKS:
+            return [round(step * i, 10) for i in range(intervals + 1)]
+    raise AssertionError("unreachable: the largest step covers top in two intervals")
+
+
+def _y_axis(ticks: Sequence[float], show: Callable[[float], str]) -> Markup:
+    """Gridlines with their values left of the plot; `ticks` run from 0 to the scale's top."""
+    parts = Markup()
+    for tick in ticks:
+        y = TOP + PLOT_HEIGHT * (1 - tick / ticks[-1])
+        if tick > 0:
+            parts += _hline(y, "chart-grid")
+        parts += _text(LEFT - 8, y + 4, show(tick), "chart-tick", anchor="end")
+    return parts
+
+
+def _count(value: float) -> str:
+    return f"{value:g}"
+
+
+def label_indices(count: int, cap: int = MAX_LABELS) -> list[int]:
+    """Which of `count` category labels to draw: all when they fit, else `cap` of them evenly
+    spaced, always the first and the last."""
+    if count <= cap:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (cap - 1)) for i in range(cap)})
+
+
+def _short(label: str, year: bool) -> str:
+    """A day (or a week's first day) as "Nov 3"; other labels as they are."""
+    try:
+        day = date.fromisoformat(label)
+    except ValueError:
+        return label
+    return f"{day:%b} {day.day}" + (f" {day.year}" if year else "")
 
 
 def _labels(labels: Sequence[str]) -> Markup:
-    """Category labels under the plot; with many categories only some are written (the
-    table has them all)."""
+    """Category labels under the plot, thinned so they never overlap (the table has them
+    all). Dates are written short; with the year where it changes, if the range spans two."""
     slot = _slot(len(labels))
-    every = max(1, round(len(labels) / 12))
-    parts = Markup()
-    for i, label in enumerate(labels):
-        if i % every == 0:
-            parts += _text(LEFT + slot * (i + 0.5), TOP + PLOT_HEIGHT + 16, label, "chart-label")
+    years = {label[:4] for label in labels}
+    parts, last_year = Markup(), ""
+    for i in label_indices(len(labels)):
+        label = labels[i]
+        show_year = len(years) > 1 and label[:4] != last_year
+        last_year = label[:4]
+        x = LEFT + slot * (i + 0.5)
+        parts += _text(x, TOP + PLOT_HEIGHT + 16, _short(label, show_year), "chart-label")
     return parts
 
 
@@ -97,9 +159,10 @@ def bar_chart(items: Sequence[tuple[str, float]], *, title: str) -> Markup:
     """One bar per (label, value); heights proportional to the values (0 at the baseline)."""
     if not items or max(v for _, v in items) <= 0:
         return _empty(title, "bar-chart")
-    top = max(v for _, v in items)
+    ticks = nice_ticks(max(v for _, v in items))
+    top = ticks[-1]
     slot = _slot(len(items))
-    parts = _open(title, TOP + PLOT_HEIGHT + AXIS, "bar-chart")
+    parts = _open(title, TOP + PLOT_HEIGHT + AXIS, "bar-chart") + _y_axis(ticks, _count)
     for i, (label, value) in enumerate(items):
         height = PLOT_HEIGHT * max(value, 0) / top
         x = LEFT + slot * i + slot * 0.15
@@ -128,10 +191,11 @@ def stacked_bars(
     totals = [sum(values[i] for values in series.values()) for i in range(len(buckets))]
     if not buckets or max(totals) <= 0:
         return _empty(title, "stacked-bars")
-    top = max(totals)
+    ticks = nice_ticks(max(totals), whole=True)
+    top = ticks[-1]
     slot = _slot(len(buckets))
     legend_y = TOP + PLOT_HEIGHT + AXIS
-    parts = _open(title, legend_y + 16, "stacked-bars")
+    parts = _open(title, legend_y + 16, "stacked-bars") + _y_axis(ticks, _count)
     for i, bucket in enumerate(buckets):
         y = float(TOP + PLOT_HEIGHT)
         for n, (name, values) in enumerate(series.items()):
@@ -152,11 +216,14 @@ def line_chart(
     """A line through (label, value) points; a None value breaks the line (no data there).
     `maximum` fixes the top of the scale (1 for rates); otherwise the largest value."""
     values = [v for _, v in points if v is not None]
-    top = maximum if maximum is not None else max(values, default=0)
-    if not values or top <= 0:
+    highest = maximum if maximum is not None else max(values, default=0)
+    if not values or highest <= 0:
         return _empty(title, "line-chart")
+    whole = maximum is None and all(v == int(v) for v in values)
+    ticks = nice_ticks(highest, whole=whole)
+    top = ticks[-1]
     slot = _slot(len(points))
-    parts = _open(title, TOP + PLOT_HEIGHT + AXIS, "line-chart")
+    parts = _open(title, TOP + PLOT_HEIGHT + AXIS, "line-chart") + _y_axis(ticks, _count)
     runs: list[list[str]] = [[]]
     for i, (label, value) in enumerate(points):
         if value is None:
@@ -198,6 +265,7 @@ def proportion_bars(items: Sequence[Proportion], *, title: str) -> Markup:
         bars += _rect(middle - slot * 0.3, y, slot * 0.6, height, css="bar series-0", tip=tip)
         overlays += _text(middle + 10, y - 4, _percent(item.rate), "chart-value", "start")
     head = _open(title, TOP + PLOT_HEIGHT + AXIS, "proportion-bars")
+    head += _y_axis([0.0, 0.25, 0.5, 0.75, 1.0], lambda rate: f"{rate * 100:g} %")
     labels = _labels([item.label for item in items])
     return head + bars + overlays + _baseline() + labels + _close()
 
