@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from rightsflow.domain.connector import Scalar
-from rightsflow.domain.errors import Refused
+from rightsflow.domain.errors import Conflict, NotFound, Refused
 from rightsflow.domain.plan import PlanNode
 from rightsflow.domain.records import SystemCallRecord
 from rightsflow.services import audit
@@ -34,12 +34,14 @@ __all__ = [
     "TaskTarget",
     "TaskView",
     "attest",
+    "attest_from_console",
     "check_token",
     "open_tasks",
+    "request_tasks",
     "task_view",
 ]
 
-VIA = "task"  # audit events: "task.refused", "task.viewed"
+VIA = "task"  # audit events: "task.refused", "task.viewed", "task.attested"
 
 
 @dataclass(frozen=True)
@@ -137,21 +139,71 @@ def attest(
     attestation is refused and audited. An invalid attestation (`InvalidInput`) spends nothing."""
     with platform.uow() as uow:
         call = _admit_task(platform, uow, call_id, token)
-        plan = planned(uow, call.request_id)
-        answer = answer_for(system_nodes(plan, call.system, call.operation), call, attestation)
-        # A person's reason stays in our store and on the receipt, never in workflow history.
-        call.detail = attestation.reason.strip() if attestation.reason else None
-        settle(
-            platform,
+        _record(platform, uow, call, attestation)
+        uow.commit()
+    return call
+
+
+def attest_from_console(
+    platform: Platform, request_id: str, call_id: str, operator: str, attestation: Attestation
+) -> SystemCallRecord:
+    """`attest` for a console operator (the caller checked their scope) instead of the token:
+    the operator attests on the assignee's behalf, which the audit trail says. The token is
+    spent all the same (the task is answered); a task already answered is a `Conflict`."""
+    with platform.uow() as uow:
+        call = uow.calls.get(call_id)
+        if call.request_id != request_id or call.assignee is None:
+            raise NotFound("no such manual task on this request")
+        if not call.awaiting:
+            raise Conflict(f"this task is no longer waiting for an attestation ({call.status})")
+        _record(platform, uow, call, attestation)
+        audit.record(
             uow,
-            plan,
-            call,
-            answer,
-            actor=attestation.attested_by.strip(),
-            outcome=attestation.outcome,
+            call.request_id,
+            f"{VIA}.attested",
+            platform.clock(),
+            actor=operator,
+            system=call.system,
+            operation=call.operation,
+            via="console",
+            on_behalf_of=call.assignee,
         )
         uow.commit()
     return call
+
+
+def request_tasks(
+    platform: Platform, request_id: str
+) -> list[tuple[TaskSummary, list[TaskCollection]]]:
+    """A request's tasks still waiting, each with its collections (no identities): what the
+    console's attestation forms ask about."""
+    with platform.uow() as uow:
+        calls = [c for c in uow.calls.for_request(request_id) if c.awaiting and c.assignee]
+        if not calls:
+            return []
+        plan = planned(uow, request_id)
+    return [
+        (_summary(c), [_collection(n) for n in system_nodes(plan, c.system, c.operation)])
+        for c in calls
+    ]
+
+
+def _record(
+    platform: Platform, uow: UnitOfWork, call: SystemCallRecord, attestation: Attestation
+) -> None:
+    plan = planned(uow, call.request_id)
+    answer = answer_for(system_nodes(plan, call.system, call.operation), call, attestation)
+    # A person's reason stays in our store and on the receipt, never in workflow history.
+    call.detail = attestation.reason.strip() if attestation.reason else None
+    settle(
+        platform,
+        uow,
+        plan,
+        call,
+        answer,
+        actor=attestation.attested_by.strip(),
+        outcome=attestation.outcome,
+    )
 
 
 def _admit_task(platform: Platform, uow: UnitOfWork, call_id: str, token: str) -> SystemCallRecord:

@@ -26,6 +26,7 @@ DONE = {
     "denied": "The request is denied; the subject is told the reason.",
     "extended": "The deadline is extended; the subject is told why.",
     "retried": "The request runs again from where it failed.",
+    "attested": "The task is attested on its assignee's behalf; the workflow was told.",
 }
 
 

@@ -17,7 +17,7 @@ from rightsflow.api.web.console_auth import Operator
 from rightsflow.api.web.graph_svg import GraphEdge, GraphNode, draw
 from rightsflow.domain.access import Scope
 from rightsflow.domain.requests import TERMINAL, DenialReason, PrivacyRequest, RequestStatus
-from rightsflow.services import receipt, requests
+from rightsflow.services import receipt, requests, tasks
 from rightsflow.services.lifecycle import REASON_TEXT
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import AuditEvent
@@ -46,6 +46,8 @@ class RequestView:
     receipt: ReceiptSummary | None
     actions: frozenset[str]  # what this person may do now (their role and the status)
     has_package: bool
+    # Manual tasks still waiting, with their collections: attestation forms (requests:approve)
+    open_tasks: Sequence[tuple[tasks.TaskSummary, list[tasks.TaskCollection]]] = ()
 
 
 def node_state(row: CollectionProgress) -> str:
@@ -134,6 +136,11 @@ def request_view(platform: Platform, operator: Operator, request_id: str) -> Req
         receipt=_receipt(platform, request),
         actions=allowed_actions(operator, request, platform.clock()),
         has_package=has_package,
+        open_tasks=(
+            tasks.request_tasks(platform, request_id)
+            if operator.can(Scope.REQUESTS_APPROVE) and request.status not in TERMINAL
+            else ()
+        ),
     )
 
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import Response
 
 from rightsflow.api.deps import api_deps
-from rightsflow.api.web import console_request_actions
+from rightsflow.api.web import console_request_actions, console_request_tasks
 from rightsflow.api.web.console_auth import Operator, OperatorDep, PostingOperatorDep
 from rightsflow.api.web.console_request_actions import DONE, request_id_of
 from rightsflow.api.web.console_request_page import request_page
@@ -38,6 +38,7 @@ from rightsflow.services import identity_lookup
 
 router = APIRouter()
 router.include_router(console_request_actions.router)
+router.include_router(console_request_tasks.router)
 
 SEARCH_KINDS = (("email", "Email address"), ("user_id", "User id"))
 _Choice = Annotated[str, Query(max_length=64)]
