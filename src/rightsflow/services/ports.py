@@ -24,6 +24,7 @@ from rightsflow.services.consent_ports import (
     ExperimentRepository,
 )
 from rightsflow.services.consent_read_ports import ConsentStateQueries
+from rightsflow.services.request_queue_ports import RequestQueue
 
 __all__ = [
     "AuditEvent",
@@ -242,6 +243,8 @@ class UnitOfWork(Protocol):
     def consent_subjects(self) -> ConsentSubjectRows: ...
     @property
     def deliveries(self) -> DeliveryRepository: ...
+    @property
+    def request_queue(self) -> RequestQueue: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

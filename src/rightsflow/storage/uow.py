@@ -19,6 +19,7 @@ from rightsflow.storage.repositories import (
     SqlRequestRepository,
     SqlResultRepository,
 )
+from rightsflow.storage.request_queue import SqlRequestQueue
 from rightsflow.storage.retention_repository import SqlRetentionRepository
 from rightsflow.storage.transaction import AuditedTransaction
 from rightsflow.storage.verification_repository import SqlVerificationRepository
@@ -46,6 +47,7 @@ class SqlUnitOfWork(AuditedTransaction):
     experiments: SqlExperimentRepository
     consent_subjects: SqlConsentSubjectRows
     deliveries: SqlDeliveryRepository
+    request_queue: SqlRequestQueue
 
     def _bind(self, connection: Connection) -> None:
         self.requests = SqlRequestRepository(connection)
@@ -63,6 +65,7 @@ class SqlUnitOfWork(AuditedTransaction):
         self.experiments = SqlExperimentRepository(connection)
         self.consent_subjects = SqlConsentSubjectRows(connection)
         self.deliveries = SqlDeliveryRepository(connection)
+        self.request_queue = SqlRequestQueue(connection)
 
 
 class SqlUnitOfWorkFactory:

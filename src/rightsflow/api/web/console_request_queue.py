@@ -1,9 +1,9 @@
 """The console's request queue: what needs attention first.
 
-Requests are listed through services/requests.list_requests (the REST list) and ordered here
-for people: overdue first, then those due soon, then the other open ones, each by due date,
-then closed requests. The storage lists newest first only, so the queue orders a window of the
-newest `WINDOW` matching requests (a filter narrows the window); the page says when it is full.
+Requests are ordered for people: overdue first, then those due soon, then the other open
+ones, each by due date, then closed requests. The database orders and pages them
+(services/request_queue.py), so every matching request has its place. A search's few results
+are ordered here the same way (`ordered`).
 """
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ from enum import StrEnum
 from rightsflow.domain.errors import InvalidInput
 from rightsflow.domain.regimes import REGIMES, get_regime
 from rightsflow.domain.requests import TERMINAL, PrivacyRequest, RequestStatus, RequestType
-from rightsflow.services import requests
+from rightsflow.services import request_queue
 from rightsflow.services.platform import Platform
 from rightsflow.services.ports import RequestFilter
+from rightsflow.services.request_queue import DUE_SOON
 
-WINDOW = 2_000  # requests ordered per view; past that, narrow the filters
 PAGE_SIZE = 25
-DUE_SOON = timedelta(days=7)  # the first reminder the lifecycle sends (remind_before_days)
-_BATCH = 200
 _DAY = timedelta(days=1)
 
 STATUSES = tuple(s.value for s in RequestStatus)
@@ -83,7 +81,6 @@ class QueuePage:
     page: int
     pages: int
     total: int
-    window_full: bool
 
 
 def due_of(request: PrivacyRequest, now: datetime) -> tuple[Due, str]:
@@ -108,28 +105,24 @@ def ordered(found: Sequence[PrivacyRequest], now: datetime, due: str = "all") ->
     return sorted(rows, key=lambda row: (_RANK[row.due], row.request.due_at, row.request.id))
 
 
-def _window(platform: Platform, filters: RequestFilter) -> list[PrivacyRequest]:
-    found: list[PrivacyRequest] = []
-    after: tuple[datetime, str] | None = None
-    while len(found) < WINDOW:
-        batch = requests.list_requests(platform, filters, after, min(_BATCH, WINDOW - len(found)))
-        found.extend(batch)
-        if len(batch) < _BATCH:
-            break
-        after = (batch[-1].received_at, batch[-1].id)
-    return found
-
-
 def queue_page(platform: Platform, filters: QueueFilters, page: int) -> QueuePage:
-    """One page of the ordered queue (a sync service call: run it in a thread)."""
+    """One page of the ordered queue (a sync service call: run it in a thread); a page past
+    the end shows the last one."""
     storage_filter = filters.checked()
-    found = _window(platform, storage_filter)
-    rows = ordered(found, platform.clock(), filters.due)
-    return paged(rows, page, window_full=len(found) >= WINDOW)
+    due = None if filters.due == "all" else filters.due
+    now = platform.clock()
+    while True:
+        offset = (page - 1) * PAGE_SIZE
+        found, total = request_queue.queue_page(platform, storage_filter, due, offset, PAGE_SIZE)
+        pages = max(1, math.ceil(total / PAGE_SIZE))
+        if page <= pages:
+            rows = [QueueRow(r, *due_of(r, now)) for r in found]
+            return QueuePage(rows, page, pages, total)
+        page = pages
 
 
-def paged(rows: Sequence[QueueRow], page: int, *, window_full: bool = False) -> QueuePage:
+def paged(rows: Sequence[QueueRow], page: int) -> QueuePage:
     pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
     page = min(max(page, 1), pages)
     start = (page - 1) * PAGE_SIZE
-    return QueuePage(rows[start : start + PAGE_SIZE], page, pages, len(rows), window_full)
+    return QueuePage(rows[start : start + PAGE_SIZE], page, pages, len(rows))
