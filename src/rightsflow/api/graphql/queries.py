@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
+from rightsflow.api.choices import choice
 from rightsflow.api.graphql.auth import guarded
 from rightsflow.api.graphql.limits import DEFAULT_PAGE, MAX_PAGE
 from rightsflow.api.graphql.types_catalog import ConsentStateOut, PurposeOut, SystemOut
@@ -31,7 +31,6 @@ from rightsflow.services import consent_catalog, consent_read, requests
 from rightsflow.services.ports import RequestFilter
 
 Ctx = Info[Any, Any]
-E = TypeVar("E", bound=StrEnum)
 
 
 def request_id_of(raw: str) -> str:
@@ -42,20 +41,10 @@ def request_id_of(raw: str) -> str:
         raise NotFound("privacy request not found") from None
 
 
-def _choice(enum: type[E], raw: str | None, field: str) -> E | None:
-    if raw is None:
-        return None
-    try:
-        return enum(raw)
-    except ValueError:
-        allowed = ", ".join(e.value for e in enum)
-        raise InvalidInput(f"expected one of: {allowed}", field=field) from None
-
-
 def _filters(status: str | None, type_: str | None, regime: str | None) -> RequestFilter:
     return RequestFilter(
-        status=_choice(RequestStatus, status, "status"),
-        type=_choice(RequestType, type_, "type"),
+        status=choice(RequestStatus, status, "status"),
+        type=choice(RequestType, type_, "type"),
         regime=get_regime(regime).key if regime is not None else None,
     )
 

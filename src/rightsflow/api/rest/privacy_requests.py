@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from rightsflow.api.auth import ActorDep, AuthenticatedRoute, bearer_scheme, requires
+from rightsflow.api.choices import choice
 from rightsflow.api.deps import PlatformDep, WorkflowsDep
 from rightsflow.api.problems import problem_responses
 from rightsflow.api.rest.consent import SecGpc, gpc_header, propagate_if_withdrawn
@@ -26,13 +26,12 @@ from rightsflow.api.rest.schemas import (
     Submitted,
 )
 from rightsflow.domain.access import Scope
-from rightsflow.domain.errors import InvalidInput, NotFound
+from rightsflow.domain.errors import NotFound
 from rightsflow.domain.regimes import REGIMES, get_regime
 from rightsflow.domain.requests import RequestStatus, RequestType
 from rightsflow.services import consent_requests, lifecycle, package, receipt, requests
 from rightsflow.services.ports import RequestFilter
 
-E = TypeVar("E", bound=StrEnum)
 _STATUSES: dict[str, Any] = {"enum": [s.value for s in RequestStatus]}
 _TYPES: dict[str, Any] = {"enum": [t.value for t in RequestType]}
 _REGIMES: dict[str, Any] = {"enum": sorted(REGIMES)}
@@ -67,16 +66,6 @@ IdempotencyKey = Annotated[
         description="Submitting again with the same key returns the first request (200)",
     ),
 ]
-
-
-def _choice(enum: type[E], raw: str | None, field: str) -> E | None:
-    if raw is None:
-        return None
-    try:
-        return enum(raw)
-    except ValueError:
-        allowed = ", ".join(e.value for e in enum)
-        raise InvalidInput(f"expected one of: {allowed}", field=field) from None
 
 
 # OpenAPI links from a submission to what can be done with the request it made: they document
@@ -163,7 +152,7 @@ async def submit_privacy_request(
 def list_privacy_requests(
     *,
     platform: PlatformDep,
-    # The enums document the accepted values; `_choice` still checks them, naming the field.
+    # The enums document the accepted values; `choice` still checks them, naming the field.
     status: Annotated[
         str | None, Query(description="received | executing | ...", json_schema_extra=_STATUSES)
     ] = None,
@@ -177,8 +166,8 @@ def list_privacy_requests(
     cursor: Annotated[str | None, Query(max_length=512, description="next_cursor")] = None,
 ) -> RequestPage:
     filters = RequestFilter(
-        status=_choice(RequestStatus, status, "status"),
-        type=_choice(RequestType, request_type, "type"),
+        status=choice(RequestStatus, status, "status"),
+        type=choice(RequestType, request_type, "type"),
         regime=get_regime(regime).key if regime is not None else None,
     )
     after = decode_cursor(cursor) if cursor is not None else None
