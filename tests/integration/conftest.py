@@ -1,5 +1,6 @@
 """Shared fixtures: one PostgreSQL and one MariaDB server per session (started on first use),
-and `sql_target`, a fresh database on SQLite, PostgreSQL and MariaDB in turn."""
+and `sql_target`, a fresh database on SQLite, PostgreSQL and MariaDB in turn; `pg_server`, a
+PostgreSQL server per test module (for tests.support.db_runtime)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,15 @@ def sql_pg_server() -> Iterator[PostgresServer]:
     server = start_postgres()
     try:
         server.create_database("connectors")
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def pg_server() -> Iterator[PostgresServer]:
+    server = start_postgres()
+    try:
         yield server
     finally:
         server.stop()

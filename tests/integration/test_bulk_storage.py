@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from rightsflow.bootstrap import Runtime, build_runtime
-from rightsflow.config import Settings
+from rightsflow.bootstrap import Runtime
 from rightsflow.domain.bulk import BulkKind, BulkStatus, BulkSubject
 from rightsflow.domain.bulk_jobs import BulkJob
 from rightsflow.domain.errors import NotFound, RightsflowError
@@ -21,34 +20,16 @@ from rightsflow.sample.shop import email_for
 from rightsflow.services import bulk_jobs, bulk_receipt, bulk_run
 from rightsflow.services.bulk_intake import BadFile, NewBulkJob, intake, seal_chunk
 from tests.support.bulk_stack import csv_lines, new_job
-from tests.support.postgres import PostgresServer, start_postgres
-from tests.support.stack import make_shop, rows
+from tests.support.db_runtime import DB_KINDS, runtime_on
+from tests.support.stack import rows
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DB_KINDS)
 def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
-    _db, mapdir = make_shop(tmp_path, customers=300)
-    database_url = None
-    if request.param == "postgres":
-        server: PostgresServer = request.getfixturevalue("pg_server")
-        name = f"bulk_{uuid.uuid4().hex[:12]}"
-        server.create_database(name)
-        database_url = server.url(name)
-    settings = Settings(data_dir=tmp_path / "data", datamap_dir=mapdir, database_url=database_url)
-    runtime = build_runtime(settings)
-    yield runtime
-    runtime.close()
+    with runtime_on(request, tmp_path, customers=300, prefix="bulk") as runtime:
+        yield runtime
 
 
 def _no_op() -> None:

@@ -4,46 +4,25 @@ many subjects in one query, the latest delivery per system and GPC signal, read-
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rightsflow.bootstrap import Runtime, build_runtime
-from rightsflow.config import Settings
+from rightsflow.bootstrap import Runtime
 from rightsflow.services import consent_read
 from tests.support.consent_rows import at, put_delivery, put_purpose, put_record, put_state
-from tests.support.postgres import PostgresServer, start_postgres
-from tests.support.stack import make_shop
+from tests.support.db_runtime import DB_KINDS, runtime_on
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 
 
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DB_KINDS)
 def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
-    _db, mapdir = make_shop(tmp_path, customers=3)
-    database_url = None
-    if request.param == "postgres":
-        server: PostgresServer = request.getfixturevalue("pg_server")
-        name = f"consent_{uuid.uuid4().hex[:12]}"
-        server.create_database(name)
-        database_url = server.url(name)
-    settings = Settings(data_dir=tmp_path / "data", datamap_dir=mapdir, database_url=database_url)
-    runtime = build_runtime(settings)
-    put_purpose(runtime.engine, "zz_test_purpose")
-    yield runtime
-    runtime.close()
+    with runtime_on(request, tmp_path, customers=3, prefix="consent") as runtime:
+        put_purpose(runtime.engine, "zz_test_purpose")
+        yield runtime
 
 
 def read(runtime: Runtime, subject_hash: str, regime: str = "gdpr") -> dict[str, Any]:

@@ -12,43 +12,23 @@ from pathlib import Path
 
 import pytest
 
-from rightsflow.bootstrap import Runtime, build_runtime
-from rightsflow.config import Settings
+from rightsflow.bootstrap import Runtime
 from rightsflow.domain.errors import InvalidInput
 from rightsflow.domain.records import RequestFilter
 from rightsflow.domain.requests import TERMINAL, PrivacyRequest, RequestStatus, RequestType
 from rightsflow.services import request_queue
 from rightsflow.services.platform import Platform
 from rightsflow.storage.uow import SqlUnitOfWork
-from tests.support.postgres import PostgresServer, start_postgres
-from tests.support.stack import make_shop
+from tests.support.db_runtime import DB_KINDS, runtime_on
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 S = RequestStatus
 
 
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DB_KINDS)
 def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
-    _db, mapdir = make_shop(tmp_path, customers=2)
-    database_url = None
-    if request.param == "postgres":
-        server: PostgresServer = request.getfixturevalue("pg_server")
-        name = f"queue_{uuid.uuid4().hex[:12]}"
-        server.create_database(name)
-        database_url = server.url(name)
-    settings = Settings(data_dir=tmp_path / "data", datamap_dir=mapdir, database_url=database_url)
-    runtime = build_runtime(settings)
-    yield runtime
-    runtime.close()
+    with runtime_on(request, tmp_path, customers=2, prefix="queue") as runtime:
+        yield runtime
 
 
 def _request(
