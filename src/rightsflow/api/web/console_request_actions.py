@@ -5,6 +5,7 @@ request page with `?done=<action>`, which the page maps to fixed text (never the
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -17,6 +18,11 @@ from rightsflow.domain.access import Scope
 from rightsflow.domain.errors import InvalidInput, NotFound
 from rightsflow.services import lifecycle, requests
 from rightsflow.services.lifecycle import MAX_REASON
+from rightsflow.services.platform import Platform
+from rightsflow.services.ports import WorkflowStarter
+
+# A service step taking only the request and the acting operator (verify, approve, retry).
+Step = Callable[[Platform, WorkflowStarter, str, str], Awaitable[object]]
 
 router = APIRouter()
 
@@ -55,24 +61,42 @@ def _checked(operator: Operator, scope: Scope, raw_id: str) -> str:
     return request_id_of(raw_id)
 
 
+async def _step(
+    request: Request, operator: Operator, raw_id: str, step: Step, *, scope: Scope, done: str
+) -> RedirectResponse:
+    """Check the scope and id, run the step as the operator, back to the page with `done`."""
+    rid = _checked(operator, scope, raw_id)
+    deps = api_deps(request)
+    await step(deps.platform, deps.workflows, rid, operator.actor)
+    return _back(rid, done)
+
+
 @router.post("/requests/{request_id}/verify")
 async def verify(
     request: Request, request_id: str, operator: PostingOperatorDep
 ) -> RedirectResponse:
-    rid = _checked(operator, Scope.REQUESTS_APPROVE, request_id)
-    deps = api_deps(request)
-    await lifecycle.verify_manually(deps.platform, deps.workflows, rid, operator.actor)
-    return _back(rid, "verified")
+    return await _step(
+        request,
+        operator,
+        request_id,
+        lifecycle.verify_manually,
+        scope=Scope.REQUESTS_APPROVE,
+        done="verified",
+    )
 
 
 @router.post("/requests/{request_id}/approve")
 async def approve(
     request: Request, request_id: str, operator: PostingOperatorDep
 ) -> RedirectResponse:
-    rid = _checked(operator, Scope.REQUESTS_APPROVE, request_id)
-    deps = api_deps(request)
-    await lifecycle.approve(deps.platform, deps.workflows, rid, operator.actor)
-    return _back(rid, "approved")
+    return await _step(
+        request,
+        operator,
+        request_id,
+        lifecycle.approve,
+        scope=Scope.REQUESTS_APPROVE,
+        done="approved",
+    )
 
 
 @router.post("/requests/{request_id}/deny")
@@ -119,7 +143,6 @@ async def extend(
 async def retry(
     request: Request, request_id: str, operator: PostingOperatorDep
 ) -> RedirectResponse:
-    rid = _checked(operator, Scope.REQUESTS_WRITE, request_id)
-    deps = api_deps(request)
-    await requests.retry(deps.platform, deps.workflows, rid, operator.actor)
-    return _back(rid, "retried")
+    return await _step(
+        request, operator, request_id, requests.retry, scope=Scope.REQUESTS_WRITE, done="retried"
+    )
