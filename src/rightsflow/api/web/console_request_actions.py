@@ -62,9 +62,16 @@ def _checked(operator: Operator, scope: Scope, raw_id: str) -> str:
 
 
 async def _step(
-    request: Request, operator: Operator, raw_id: str, step: Step, *, scope: Scope, done: str
+    request: Request,
+    operator: Operator,
+    raw_id: str,
+    step: Step,
+    done: str,
+    *,
+    scope: Scope = Scope.REQUESTS_APPROVE,
 ) -> RedirectResponse:
-    """Check the scope and id, run the step as the operator, back to the page with `done`."""
+    """Check the scope (requests:approve unless given) and the id, run the step as the operator,
+    back to the page with `done`."""
     rid = _checked(operator, scope, raw_id)
     deps = api_deps(request)
     await step(deps.platform, deps.workflows, rid, operator.actor)
@@ -75,28 +82,14 @@ async def _step(
 async def verify(
     request: Request, request_id: str, operator: PostingOperatorDep
 ) -> RedirectResponse:
-    return await _step(
-        request,
-        operator,
-        request_id,
-        lifecycle.verify_manually,
-        scope=Scope.REQUESTS_APPROVE,
-        done="verified",
-    )
+    return await _step(request, operator, request_id, lifecycle.verify_manually, "verified")
 
 
 @router.post("/requests/{request_id}/approve")
 async def approve(
     request: Request, request_id: str, operator: PostingOperatorDep
 ) -> RedirectResponse:
-    return await _step(
-        request,
-        operator,
-        request_id,
-        lifecycle.approve,
-        scope=Scope.REQUESTS_APPROVE,
-        done="approved",
-    )
+    return await _step(request, operator, request_id, lifecycle.approve, "approved")
 
 
 @router.post("/requests/{request_id}/deny")
@@ -144,5 +137,5 @@ async def retry(
     request: Request, request_id: str, operator: PostingOperatorDep
 ) -> RedirectResponse:
     return await _step(
-        request, operator, request_id, requests.retry, scope=Scope.REQUESTS_WRITE, done="retried"
+        request, operator, request_id, requests.retry, "retried", scope=Scope.REQUESTS_WRITE
     )
