@@ -3,7 +3,6 @@ admin token is, so `rightsflow demo` shows a console one can sign in to at once.
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from rightsflow.cli.users_cmd import CLI_ACTOR, people_for
 from rightsflow.config import Settings
 from rightsflow.domain.access import Role
 from rightsflow.services import users
+from rightsflow.storage.private_files import write_private_file
 
 DEMO_LOGIN = "owner@demo.example"
 SIGN_IN_FILE = "console-password"  # holds the demo owner's password
@@ -31,8 +31,6 @@ def ensure_demo_person(settings: Settings) -> DemoPerson:
         people = people_for(settings, engine)
         if not users.list_users(people):
             password = secrets.token_urlsafe(18)
-            descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(password + "\n")
+            write_private_file(password_file, (password + "\n").encode())
             users.create(people, DEMO_LOGIN, Role.OWNER, password, CLI_ACTOR)
     return DemoPerson(DEMO_LOGIN, password_file)
