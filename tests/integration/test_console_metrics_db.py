@@ -58,10 +58,7 @@ def _request(status: RequestStatus, due_in_days: float) -> PrivacyRequest:
     )
 
 
-def test_overdue_requests_are_open_and_past_due(
-    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(console_metrics, "_PAGE", 3)  # several pages per status
+def test_overdue_requests_are_open_and_past_due(runtime: Runtime) -> None:
     late = [_request(S.RECEIVED, -d) for d in (1, 5, 9, 2, 7)]
     late += [_request(S.FAILED, -3), _request(S.AWAITING_VERIFICATION, -4)]
     on_time = [_request(S.EXECUTING, 2), _request(S.RECEIVED, 0.5)]

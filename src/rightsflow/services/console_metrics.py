@@ -4,17 +4,14 @@ overdue requests, and the current choices per consent purpose. Read-only."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from rightsflow.domain.console_metrics import Activity, ChoiceCounts, activity
 from rightsflow.domain.records import RequestFilter
 from rightsflow.domain.reports import days_window
-from rightsflow.domain.requests import TERMINAL, PrivacyRequest, RequestStatus
+from rightsflow.domain.requests import PrivacyRequest
 from rightsflow.services.platform import Platform
-from rightsflow.services.ports import UnitOfWork
-
-_PAGE = 500
-OPEN = tuple(s for s in RequestStatus if s not in TERMINAL)  # still owed, failed ones too
+from rightsflow.services.request_queue import queue_page
 
 
 def request_activity(platform: Platform, days: int, timezone: str = "UTC") -> Activity:
@@ -26,26 +23,10 @@ def request_activity(platform: Platform, days: int, timezone: str = "UTC") -> Ac
         return activity(uow.reports.request_facts(window.start, window.end), window, now)
 
 
-def _late(uow: UnitOfWork, status: RequestStatus, now: datetime) -> list[PrivacyRequest]:
-    # Open requests are a small share of all requests (the rest are closed); page through
-    # them by status with the request list's own index rather than add a query.
-    found: list[PrivacyRequest] = []
-    after: tuple[datetime, str] | None = None
-    while True:
-        page = uow.requests.list(RequestFilter(status=status), after, _PAGE)
-        found.extend(r for r in page if r.due_at < now)
-        if len(page) < _PAGE:
-            return found
-        after = (page[-1].received_at, page[-1].id)
-
-
 def overdue(platform: Platform, limit: int = 50) -> tuple[Sequence[PrivacyRequest], int]:
-    """Open requests past their due date, soonest due first (up to `limit`), and how many."""
-    now = platform.clock()
-    with platform.uow() as uow:
-        late = [r for status in OPEN for r in _late(uow, status, now)]
-    late.sort(key=lambda r: (r.due_at, r.id))
-    return late[:limit], len(late)
+    """Open requests past their due date, soonest due first (up to `limit`), and how many:
+    the request queue's first page filtered to overdue (one ranked query and one count)."""
+    return queue_page(platform, RequestFilter(), "overdue", 0, limit)
 
 
 def consent_choices(platform: Platform) -> Mapping[str, ChoiceCounts]:
