@@ -27,8 +27,8 @@ async def _context(context: GraphQLContext = Depends(context_for)) -> GraphQLCon
 
 
 class SafeRouter(GraphQLRouter[GraphQLContext, None]):
-    """Masks once more on the way out: an error raised inside an extension (a limiter, say)
-    leaves strawberry's extension chain early, so SafeErrors never sees it."""
+    """Masks errors (errors.safe_errors) on the way out: the one place every answer passes,
+    whether its errors came from a resolver or from an extension (a limiter, say)."""
 
     async def process_result(
         self, request: Request, result: ExecutionResult

@@ -1,5 +1,9 @@
 """Error masking: only errors we raise on purpose reach the caller, with a stable code.
 
+Applied once, to every answer on its way out (`SafeRouter.process_result` in __init__): that
+sees errors from resolvers and from extensions alike, where strawberry's MaskErrors extension
+would miss an error raised inside another extension.
+
 A domain error (NotFound, InvalidInput, Conflict) carries a message written to be safe (no
 personal data), so it passes with `extensions.code` (NOT_FOUND, BAD_USER_INPUT with `field`,
 CONFLICT). GraphQL's own errors (syntax, validation, limits, permissions) pass as they are.
@@ -12,7 +16,6 @@ from typing import Any
 
 import structlog
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
 
 from rightsflow.domain.errors import (
     Conflict,
@@ -84,14 +87,3 @@ def _replace(error: GraphQLError, message: str, extensions: dict[str, Any]) -> G
         original_error=None,
         extensions=extensions,
     )
-
-
-class SafeErrors(MaskErrors):
-    """MaskErrors that keeps our domain errors (re-coded) and GraphQL's own errors. An error
-    raised by an extension itself skips extensions: `SafeRouter` (in __init__) catches that."""
-
-    def __init__(self) -> None:
-        super().__init__(should_mask_error=should_mask, error_message=UNEXPECTED)
-
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return safe_errors(errors)
