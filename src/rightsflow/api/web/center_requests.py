@@ -25,7 +25,7 @@ from rightsflow.api.web.center_pages import (
     request_path,
     see_other,
 )
-from rightsflow.api.web.center_text import msg
+from rightsflow.api.web.center_text import TYPE_TEXT, msg
 from rightsflow.domain.errors import InvalidInput
 from rightsflow.domain.regimes import REGIMES
 from rightsflow.domain.requests import RequestType
@@ -77,6 +77,7 @@ def _form_page(
         {
             "form": form,
             "regime": form.regime or _default_regime(platform),
+            "rights": [(r.value, TYPE_TEXT[r]) for r in RIGHTS],
             "regimes": regimes,
             "fields": rectifiable_fields(platform),
             "errors": errors,
