@@ -37,7 +37,7 @@ from rightsflow.api.web.center_text import (
 )
 from rightsflow.config import Settings
 from rightsflow.domain.errors import Conflict, InvalidInput, InvalidTransition, Refused
-from rightsflow.domain.requests import PrivacyRequest, RequestStatus
+from rightsflow.domain.requests import TERMINAL, PrivacyRequest, RequestStatus
 from rightsflow.domain.verification import ResendRefused
 from rightsflow.services import lifecycle, package_links, requests
 
@@ -80,6 +80,7 @@ def _status_page(
             "path": request_path(found.id),
             "type_text": TYPE_TEXT[found.type],
             "status_text": STATUS_TEXT[found.status],
+            "open": found.status not in TERMINAL,
             "awaiting_code": found.status is RequestStatus.AWAITING_VERIFICATION,
             "downloadable": found.status is RequestStatus.COMPLETED and found.type.reads_only,
             "denial": denial,
