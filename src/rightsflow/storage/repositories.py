@@ -48,7 +48,7 @@ def _not_found() -> NotFound:
     return NotFound("privacy request not found")
 
 
-def _to_request(row: RowMapping) -> PrivacyRequest:
+def to_request(row: RowMapping) -> PrivacyRequest:
     """A stored request. `idempotency_key` carries the stored digest, not the client's key."""
     return PrivacyRequest(
         id=row["id"],
@@ -92,7 +92,7 @@ def _lifecycle_values(request: PrivacyRequest) -> dict[str, Any]:
     return values
 
 
-_REQUEST_COLUMNS = [c for c in privacy_requests.c if c.name not in ("sealed_identities", "plan")]
+REQUEST_COLUMNS = [c for c in privacy_requests.c if c.name not in ("sealed_identities", "plan")]
 
 
 class SqlRequestRepository:
@@ -129,11 +129,11 @@ class SqlRequestRepository:
             ) from None
 
     def get(self, request_id: str) -> PrivacyRequest:
-        query = sa.select(*_REQUEST_COLUMNS).where(_pr.id == request_id)
+        query = sa.select(*REQUEST_COLUMNS).where(_pr.id == request_id)
         row = self._conn.execute(query).mappings().first()
         if row is None:
             raise _not_found()
-        return _to_request(row)
+        return to_request(row)
 
     def save(self, request: PrivacyRequest) -> None:
         """Persist the mutable fields: status, deadline, outcome, attempt and lifecycle facts."""
@@ -154,9 +154,9 @@ class SqlRequestRepository:
             raise _not_found()
 
     def by_idempotency_key(self, key: str) -> PrivacyRequest | None:
-        query = sa.select(*_REQUEST_COLUMNS).where(_pr.idempotency_key == idempotency_digest(key))
+        query = sa.select(*REQUEST_COLUMNS).where(_pr.idempotency_key == idempotency_digest(key))
         row = self._conn.execute(query).mappings().first()
-        return None if row is None else _to_request(row)
+        return None if row is None else to_request(row)
 
     def sealed_identities(self, request_id: str) -> bytes:
         query = sa.select(_pr.sealed_identities).where(_pr.id == request_id)
@@ -192,25 +192,25 @@ class SqlRequestRepository:
         """Newest first (received_at, id descending); received_after <= t < received_before."""
         if limit < 1:
             raise InvalidInput("limit must be at least 1", field="limit")
-        query = sa.select(*_REQUEST_COLUMNS).where(*_conditions(filters))
+        query = sa.select(*REQUEST_COLUMNS).where(*request_conditions(filters))
         if after is not None:
             at, last_id = after
             query = query.where(
                 sa.or_(_pr.received_at < at, sa.and_(_pr.received_at == at, _pr.id < last_id))
             )
         query = query.order_by(_pr.received_at.desc(), _pr.id.desc()).limit(limit)
-        return [_to_request(row) for row in self._conn.execute(query).mappings()]
+        return [to_request(row) for row in self._conn.execute(query).mappings()]
 
     def unfinished(self) -> Sequence[PrivacyRequest]:
         query = (
-            sa.select(*_REQUEST_COLUMNS)
+            sa.select(*REQUEST_COLUMNS)
             .where(_pr.status.in_(_UNFINISHED))
             .order_by(_pr.received_at, _pr.id)
         )
-        return [_to_request(row) for row in self._conn.execute(query).mappings()]
+        return [to_request(row) for row in self._conn.execute(query).mappings()]
 
 
-def _conditions(filters: RequestFilter) -> list[sa.ColumnElement[bool]]:
+def request_conditions(filters: RequestFilter) -> list[sa.ColumnElement[bool]]:
     conditions: list[sa.ColumnElement[bool]] = []
     if filters.status is not None:
         conditions.append(_pr.status == filters.status.value)

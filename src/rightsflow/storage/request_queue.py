@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from rightsflow.domain.errors import InvalidInput
 from rightsflow.domain.records import RequestFilter
 from rightsflow.domain.requests import TERMINAL, PrivacyRequest
-from rightsflow.storage.repositories import _REQUEST_COLUMNS, _conditions, _to_request
+from rightsflow.storage.repositories import REQUEST_COLUMNS, request_conditions, to_request
 from rightsflow.storage.tables import privacy_requests
 
 _pr = privacy_requests.c
@@ -56,15 +56,15 @@ class SqlRequestQueue:
     ) -> tuple[Sequence[PrivacyRequest], int]:
         if not 1 <= limit <= MAX_LIMIT or offset < 0:
             raise InvalidInput(f"limit 1 to {MAX_LIMIT}, offset 0 or more", field="limit")
-        where = [*_conditions(filters), *_due_conditions(due, now, soon)]
+        where = [*request_conditions(filters), *_due_conditions(due, now, soon)]
         count = sa.select(sa.func.count()).select_from(privacy_requests).where(*where)
         total = int(self._conn.execute(count).scalar_one())
         query = (
-            sa.select(*_REQUEST_COLUMNS)
+            sa.select(*REQUEST_COLUMNS)
             .where(*where)
             .order_by(_rank(now, soon), _pr.due_at, _pr.id)
             .limit(limit)
             .offset(offset)
         )
-        rows = [_to_request(row) for row in self._conn.execute(query).mappings()]
+        rows = [to_request(row) for row in self._conn.execute(query).mappings()]
         return rows, total
