@@ -98,10 +98,8 @@ def due_of(request: PrivacyRequest, now: datetime) -> tuple[Due, str]:
     return (Due.DUE_SOON if left <= DUE_SOON else Due.OPEN), text
 
 
-def ordered(found: Sequence[PrivacyRequest], now: datetime, due: str = "all") -> list[QueueRow]:
+def ordered(found: Sequence[PrivacyRequest], now: datetime) -> list[QueueRow]:
     rows = [QueueRow(r, *due_of(r, now)) for r in found]
-    if due != "all":
-        rows = [row for row in rows if row.due.value == due]
     return sorted(rows, key=lambda row: (_RANK[row.due], row.request.due_at, row.request.id))
 
 
