@@ -15,7 +15,7 @@ from rightsflow.api.graphql.auth import guarded_mutation
 from rightsflow.api.graphql.queries import request_id_of, subject_of
 from rightsflow.api.graphql.types_catalog import ConsentRecordedOut
 from rightsflow.api.graphql.types_requests import RequestOut
-from rightsflow.api.rest.consent import propagate_if_withdrawn
+from rightsflow.api.rest.consent import MAX_CHOICES, propagate_if_withdrawn
 from rightsflow.domain.access import Scope
 from rightsflow.domain.consent import Choice, ConsentWrite, NoticeRef, Signals, Source
 from rightsflow.domain.errors import InvalidInput
@@ -24,7 +24,6 @@ from rightsflow.services.platform import Platform
 
 Ctx = Info[Any, Any]
 MAX_IDENTITIES = 20
-MAX_CHOICES = 100
 
 
 @strawberry.input

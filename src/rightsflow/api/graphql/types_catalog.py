@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
+from rightsflow.api.rest import consent_catalog as rest_catalog
 from rightsflow.connectors.registry import ConnectorRegistry
 from rightsflow.domain.consent import Purpose
 from rightsflow.domain.datamap import DataMap, System
@@ -80,16 +81,8 @@ class PurposeOut:
 
     @classmethod
     def of(cls, purpose: Purpose) -> PurposeOut:
-        return cls(
-            key=purpose.key,
-            name=purpose.name,
-            description=purpose.description,
-            legal_bases=cast(JSON, dict(purpose.legal_bases)),
-            default_basis=purpose.default_basis,
-            gpc=purpose.gpc,
-            essential=purpose.essential,
-            retired=purpose.retired,
-        )
+        """As REST maps it (GET /api/v1/consent/purposes)."""
+        return cls(**rest_catalog.PurposeOut.of(purpose).model_dump())
 
 
 @strawberry.type(name="PurposeConsent")
