@@ -5,15 +5,13 @@ values are crypto-shredded, other subjects keep theirs, and the chunk's audit ev
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from rightsflow.bootstrap import Runtime, build_runtime
-from rightsflow.config import Settings
+from rightsflow.bootstrap import Runtime
 from rightsflow.domain.consent import SubjectRef
 from rightsflow.domain.errors import RightsflowError
 from rightsflow.sample.shop import email_for
@@ -25,6 +23,7 @@ from rightsflow.storage.consent_tables import (
 )
 from rightsflow.storage.tables import audit_events
 from tests.support.bulk_stack import new_job
+from tests.support.db_runtime import DB_KINDS, runtime_on
 from tests.support.experiment_data import (
     link,
     publish_notices,
@@ -32,36 +31,18 @@ from tests.support.experiment_data import (
     sealed_record,
     subject_digest,
 )
-from tests.support.postgres import PostgresServer, start_postgres
-from tests.support.stack import make_shop
 
 ERASED = (1, 2, 3, 4)  # customers in the job: two chunks of two
 BYSTANDER = 5
 
 
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DB_KINDS)
 def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
-    url = None
-    if request.param == "postgres":
-        server: PostgresServer = request.getfixturevalue("pg_server")
-        name = f"rf_bulk_consent_{uuid.uuid4().hex[:10]}"
-        server.create_database(name)
-        url = server.url(name)
-    _, mapdir = make_shop(tmp_path, customers=6)
-    settings = Settings(
-        data_dir=tmp_path / "data", datamap_dir=mapdir, database_url=url, auto_approve=["*"]
-    )
-    runtime = build_runtime(settings)
-    publish_notices(runtime.platform)
-    yield runtime
-    runtime.close()
+    with runtime_on(
+        request, tmp_path, customers=6, prefix="rf_bulk_consent", auto_approve=["*"]
+    ) as runtime:
+        publish_notices(runtime.platform)
+        yield runtime
 
 
 def _experiment_rows(runtime: Runtime, digest: str) -> int:

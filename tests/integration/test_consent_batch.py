@@ -6,60 +6,40 @@ reads its own write back as soon as it returns."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rightsflow.bootstrap import Runtime, build_runtime
-from rightsflow.config import Settings
+from rightsflow.bootstrap import Runtime
 from rightsflow.domain.consent import Choice, ConsentWrite, Signals, Source, SubjectRef
 from rightsflow.domain.errors import Conflict, InvalidInput
 from rightsflow.services import consent, consent_batch, consent_read, requests
 from rightsflow.services.platform import Platform
-from tests.support.postgres import PostgresServer, start_postgres
-from tests.support.stack import make_shop
+from tests.support.db_runtime import DB_KINDS, runtime_on
 
 WINDOW_MS = 5.0
 PURPOSES = ("analytics", "personalisation", "advertising")
 
 
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DB_KINDS)
 def make_runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Runtime]]:
     """Fresh runtimes (each its own database) of the parametrised kind."""
-    made: list[Runtime] = []
+    numbers = itertools.count()
+    with ExitStack() as made:
 
-    def make() -> Runtime:
-        where = tmp_path / f"rt{len(made)}"
-        _db, mapdir = make_shop(where, customers=1)
-        url = None
-        if request.param == "postgres":
-            server: PostgresServer = request.getfixturevalue("pg_server")
-            name = f"batch_{uuid.uuid4().hex[:12]}"
-            server.create_database(name)
-            url = server.url(name)
-        settings = Settings(data_dir=where / "data", datamap_dir=mapdir, database_url=url)
-        made.append(build_runtime(settings))
-        return made[-1]
+        def make() -> Runtime:
+            where = tmp_path / f"rt{next(numbers)}"
+            return made.enter_context(runtime_on(request, where, customers=1, prefix="batch"))
 
-    yield make
-    for runtime in made:
-        runtime.close()
+        yield make
 
 
 def counting(platform: Platform, hold_first_s: float = 0.0) -> tuple[Platform, list[int]]:

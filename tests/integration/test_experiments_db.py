@@ -6,15 +6,13 @@ request erases its subject's experiment rows and crypto-shreds their sealed cons
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from rightsflow.bootstrap import Runtime, build_runtime
-from rightsflow.config import Settings
+from rightsflow.bootstrap import Runtime
 from rightsflow.domain.consent import Choice, ConsentWrite, NoticeRef, Source, SubjectRef
 from rightsflow.domain.errors import RightsflowError
 from rightsflow.domain.experiments import EventKind
@@ -27,6 +25,7 @@ from rightsflow.storage.consent_tables import (
     experiment_events,
 )
 from rightsflow.storage.tables import audit_events
+from tests.support.db_runtime import DB_KINDS, runtime_on
 from tests.support.experiment_data import (
     link,
     publish_notices,
@@ -34,35 +33,17 @@ from tests.support.experiment_data import (
     sealed_record,
     subject_digest,
 )
-from tests.support.postgres import PostgresServer, start_postgres
-from tests.support.stack import make_shop
 
 THREADS = 6
 
 
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DB_KINDS)
 def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
-    url = None
-    if request.param == "postgres":
-        server: PostgresServer = request.getfixturevalue("pg_server")
-        name = f"rf_experiments_{uuid.uuid4().hex[:10]}"
-        server.create_database(name)
-        url = server.url(name)
-    _, mapdir = make_shop(tmp_path, customers=5)
-    settings = Settings(
-        data_dir=tmp_path / "data", datamap_dir=mapdir, database_url=url, auto_approve=["*"]
-    )
-    runtime = build_runtime(settings)
-    publish_notices(runtime.platform)
-    yield runtime
-    runtime.close()
+    with runtime_on(
+        request, tmp_path, customers=5, prefix="rf_experiments", auto_approve=["*"]
+    ) as runtime:
+        publish_notices(runtime.platform)
+        yield runtime
 
 
 def count(runtime: Runtime, table: sa.Table, **where: str) -> int:
