@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,27 +20,17 @@ from rightsflow.services import consent_catalog as catalog
 from rightsflow.services.platform import Platform
 from rightsflow.storage.migrate import make_engine, upgrade_database
 from tests.support.catalog_platform import audit_events, catalog_platform
-from tests.support.postgres import PostgresServer, start_postgres
+from tests.support.db_runtime import DB_KINDS, pg_database_url
 
 SECRET_TEXT = "We use cookies. Contact jane.doe@example.test"  # must never reach the audit
 
 
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DB_KINDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'app.db'}"
     else:
-        server: PostgresServer = request.getfixturevalue("pg_server")
-        name = f"rf_catalog_{uuid.uuid4().hex[:10]}"
-        server.create_database(name)
-        url = server.url(name)
+        url = pg_database_url(request, "rf_catalog")
     upgrade_database(url)
     return url
 

@@ -26,31 +26,20 @@ from rightsflow.storage.consent_tables import consent_entries, consent_state
 from rightsflow.storage.migrate import make_engine, upgrade_database
 from rightsflow.storage.tables import metadata
 from rightsflow.storage.uow import SqlUnitOfWork
-from tests.support.postgres import PostgresServer, start_postgres
+from tests.support.db_runtime import DB_KINDS, pg_database_url
 
 T0 = datetime(2026, 5, 1, 12, tzinfo=UTC)
 H = "a" * 64
 
 
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=DB_KINDS)
 def module_engine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Engine]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'app.db'}"
     else:
-        server: PostgresServer = request.getfixturevalue("pg_server")
-        server.create_database("rf_ledger")
-        url = server.url("rf_ledger")
+        url = pg_database_url(request, "rf_ledger")
     upgrade_database(url)
     engine = make_engine(url)
     yield engine
