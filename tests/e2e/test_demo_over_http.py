@@ -6,10 +6,8 @@ import io
 import json
 import os
 import re
-import signal
 import sqlite3
 import subprocess
-import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -20,6 +18,7 @@ import pytest
 
 from rightsflow.storage.outbox import FileOutbox
 from rightsflow.workflows.devserver import free_port
+from tests.support.cli_server import cli_server
 
 pytestmark = [pytest.mark.temporal, pytest.mark.slow]
 SUBJECT = "customer0000011@shop.example"
@@ -31,53 +30,19 @@ DATA_DIRS: dict[httpx.Client, Path] = {}  # the demo's data dir (mail lands in i
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, Path]]:
     data_dir = tmp_path_factory.mktemp("demo")
     port = free_port()
-    log = (data_dir / "stdout.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rightsflow.cli.main",
-            "demo",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(port),
-            "--customers",
-            "300",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "RIGHTSFLOW_STEP_INITIAL_INTERVAL_S": "0.2"},
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(base, proc, data_dir)
+    args = ["demo", "--data-dir", str(data_dir), "--port", str(port), "--customers", "300"]
+    env = {**os.environ, "RIGHTSFLOW_STEP_INITIAL_INTERVAL_S": "0.2"}
+    with cli_server(args, base, data_dir / "stdout.log", env, ready_within=90):
         token = (data_dir / "admin-token").read_text().strip()
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:
             DATA_DIRS[client] = data_dir
             yield client, data_dir
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
-        log.close()
     # Ctrl-C stopped everything it started: no Temporal server is left on this data dir.
     leftovers = subprocess.run(
         ["pgrep", "-f", str(data_dir / "temporal.sqlite")], capture_output=True, check=False
     )
     assert leftovers.stdout == b""
-
-
-def _wait_ready(base: str, proc: subprocess.Popen[bytes], data_dir: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, (data_dir / "stdout.log").read_text()
-        try:
-            if httpx.get(f"{base}/readyz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError("demo did not become ready")
 
 
 def _code_mailed_to(data_dir: Path, email: str) -> str:

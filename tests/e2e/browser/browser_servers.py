@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,11 +25,11 @@ import httpx
 
 from rightsflow.sample.shop import create_shop_sqlite, write_shop_datamap
 from rightsflow.workflows.devserver import free_port
+from tests.support.cli_server import CLI, cli_server
 from tests.support.http_server import free_socket, serve, url_of
 from tests.support.smtp_server import RunningSmtp, smtp_server
 from tests.support.web_stack import WebStack, web_stack
 
-CLI = [sys.executable, "-m", "rightsflow.cli.main"]
 OPERATOR_LOGIN = "operator@ops.example"
 OPERATOR_PASSWORD = "browser tests operator passphrase 7"  # a test-only throwaway
 
@@ -84,19 +82,6 @@ class LivePlatform:
         raise AssertionError("no verification code was mailed")
 
 
-def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"{base}/readyz", timeout=10).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"`rightsflow serve` did not become ready:\n{log.read_text()}")
-
-
 def _create_operator(data_dir: Path, env: dict[str, str]) -> None:
     subprocess.run(
         [*CLI, "users", "create", "--login", OPERATOR_LOGIN, "--role", "privacy_operator",
@@ -124,17 +109,7 @@ def live_platform(root: Path, customers: int = 50) -> Iterator[LivePlatform]:
             "RIGHTSFLOW_PUBLIC_URL": base,
         }
         _create_operator(data_dir, env)
-        log = root / "serve.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [*CLI, "serve", "--data-dir", str(data_dir), "--datamap", str(mapdir),
-                 "--port", str(port)],
-                stdout=out, stderr=subprocess.STDOUT, env=env,
-            )  # fmt: skip
-        try:
-            _wait_ready(base, proc, log)
+        args = ["serve", "--data-dir", str(data_dir), "--datamap", str(mapdir), "--port", str(port)]
+        with cli_server(args, base, root / "serve.log", env):
             token = (data_dir / "admin-token").read_text().strip()
             yield LivePlatform(base, data_dir, smtp, token)
-        finally:
-            proc.send_signal(signal.SIGINT)  # as Ctrl-C: stops its Temporal dev server too
-            proc.wait(timeout=60)
