@@ -76,9 +76,7 @@ class SqlAuditRepository:
             self._locked_in = conn.get_transaction()
 
     def for_request(self, request_id: str) -> Sequence[AuditEvent]:
-        self.flush()
-        query = sa.select(audit_events).where(_ae.request_id == request_id).order_by(_ae.id)
-        return [_to_event(row) for row in self._conn.execute(query).mappings()]
+        return self.for_requests([request_id])
 
     def for_requests(self, request_ids: Sequence[str]) -> Sequence[AuditEvent]:
         """The events of many requests in one query, in id order."""

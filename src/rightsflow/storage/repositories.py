@@ -293,15 +293,10 @@ class SqlResultRepository:
         )
 
     def for_request(self, request_id: str) -> Sequence[NodeResult]:
-        query = (
-            sa.select(node_results)
-            .where(_nr.request_id == request_id)
-            .order_by(_nr.phase, _nr.address)
-        )
-        return [_to_result(row) for row in self._conn.execute(query).mappings()]
+        return self.for_requests([request_id])
 
     def for_requests(self, request_ids: Sequence[str]) -> Sequence[NodeResult]:
-        """The results of many requests in one query, ordered as `for_request` orders them."""
+        """The results of many requests in one query, each request's by phase and address."""
         query = (
             sa.select(node_results)
             .where(_nr.request_id.in_(list(request_ids)))
