@@ -194,6 +194,15 @@ async def submit_code(
     return request
 
 
+class CodeRefused(InvalidInput):
+    """A wrong or expired code, with the facts a page words its own message from."""
+
+    def __init__(self, message: str, *, expired: bool, attempts_left: int | None) -> None:
+        super().__init__(message, field="code")
+        self.expired = expired
+        self.attempts_left = attempts_left
+
+
 def _not_verified(outcome: CheckOutcome) -> RightsflowError:
     if outcome.locked:
         return Conflict(
@@ -201,8 +210,13 @@ def _not_verified(outcome: CheckOutcome) -> RightsflowError:
             "your identity another way"
         )
     if outcome.expired:
-        return InvalidInput("the code has expired; ask for a new one", field="code")
-    return InvalidInput(f"wrong code; {outcome.attempts_left} attempt(s) left", field="code")
+        message = "the code has expired; ask for a new one"
+        return CodeRefused(message, expired=True, attempts_left=None)
+    return CodeRefused(
+        f"wrong code; {outcome.attempts_left} attempt(s) left",
+        expired=False,
+        attempts_left=outcome.attempts_left,
+    )
 
 
 def resend_code(platform: Platform, request_id: str, actor: str = "subject") -> datetime:

@@ -34,7 +34,7 @@ from rightsflow.domain.consent import (
     Source,
     SubjectRef,
 )
-from rightsflow.services import consent, consent_batch
+from rightsflow.services import consent, consent_batch, consent_requests
 from rightsflow.services.platform import Platform
 
 MAX_CHOICES = 100
@@ -184,6 +184,16 @@ def gpc_header(value: str | None) -> bool:
 async def propagate_if_withdrawn(platform: Platform, outcome: consent.RecordOutcome) -> None:
     if outcome.withdrawn and platform.consent_propagator is not None:
         await platform.consent_propagator.propagate(outcome.record_id)
+
+
+async def honour_gpc_on_intake(platform: Platform, request_id: str) -> bool:
+    """Global Privacy Control sent with a new privacy request: recorded in the consent ledger
+    (services/consent_requests.py) and told to systems; False when it did not apply."""
+    honoured = await run_in_threadpool(consent_requests.record_gpc_signal, platform, request_id)
+    if honoured is None:
+        return False
+    await propagate_if_withdrawn(platform, honoured)
+    return True
 
 
 @router.post(

@@ -6,14 +6,13 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, Security
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from rightsflow.api.auth import ActorDep, AuthenticatedRoute, bearer_scheme, requires
 from rightsflow.api.choices import choice
 from rightsflow.api.deps import PlatformDep, WorkflowsDep
 from rightsflow.api.problems import problem_responses
-from rightsflow.api.rest.consent import SecGpc, gpc_header, propagate_if_withdrawn
+from rightsflow.api.rest.consent import SecGpc, gpc_header, honour_gpc_on_intake
 from rightsflow.api.rest.paging import decode_cursor, encode_cursor
 from rightsflow.api.rest.progress import detail_out
 from rightsflow.api.rest.schemas import (
@@ -29,7 +28,7 @@ from rightsflow.domain.access import Scope
 from rightsflow.domain.errors import NotFound
 from rightsflow.domain.regimes import REGIMES, get_regime
 from rightsflow.domain.requests import RequestStatus, RequestType
-from rightsflow.services import consent_requests, lifecycle, package, receipt, requests
+from rightsflow.services import lifecycle, package, receipt, requests
 from rightsflow.services.ports import RequestFilter
 
 _STATUSES: dict[str, Any] = {"enum": [s.value for s in RequestStatus]}
@@ -133,13 +132,10 @@ async def submit_privacy_request(
     )
     stored, created = await requests.submit_and_start(platform, workflows, new)
     response.status_code = 202 if created else 200
-    if created and gpc_header(sec_gpc):
-        # Global Privacy Control on intake: recorded in the consent ledger; the request's audit
-        # trail and the GPC-Honoured header say so (services/consent_requests.py).
-        honoured = await run_in_threadpool(consent_requests.record_gpc_signal, platform, stored.id)
-        if honoured is not None:
-            response.headers["GPC-Honoured"] = "1"
-            await propagate_if_withdrawn(platform, honoured)
+    # Global Privacy Control on intake: recorded in the consent ledger; the request's audit
+    # trail and the GPC-Honoured header say so (services/consent_requests.py).
+    if created and gpc_header(sec_gpc) and await honour_gpc_on_intake(platform, stored.id):
+        response.headers["GPC-Honoured"] = "1"
     response.headers["Location"] = str(
         request.app.url_path_for("get_privacy_request", request_id=stored.id)
     )

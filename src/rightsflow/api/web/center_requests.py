@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from rightsflow.api.deps import api_deps
-from rightsflow.api.rest.consent import gpc_header, propagate_if_withdrawn
+from rightsflow.api.rest.consent import gpc_header, honour_gpc_on_intake
 from rightsflow.api.web.center_pages import (
     FieldError,
     errors_by_field,
@@ -29,7 +28,7 @@ from rightsflow.api.web.center_text import TYPE_TEXT, msg
 from rightsflow.domain.errors import InvalidInput
 from rightsflow.domain.regimes import REGIMES
 from rightsflow.domain.requests import RequestType
-from rightsflow.services import consent_requests, lifecycle, requests
+from rightsflow.services import lifecycle, requests
 from rightsflow.services.platform import Platform
 
 router = APIRouter()
@@ -163,11 +162,7 @@ async def submit(request: Request) -> Response:
         return _form_page(request, form, [_service_error(exc)], 422)
     if created and gpc_header(request.headers.get("sec-gpc")):
         # As the REST intake: the browser's Global Privacy Control goes to the consent ledger.
-        honoured = await run_in_threadpool(
-            consent_requests.record_gpc_signal, deps.platform, stored.id
-        )
-        if honoured is not None:
-            await propagate_if_withdrawn(deps.platform, honoured)
+        await honour_gpc_on_intake(deps.platform, stored.id)
     response = see_other(request_path(stored.id))
     token = lifecycle.subject_token(deps.platform, stored.id)
     keep_subject_token(request, response, stored.id, token)

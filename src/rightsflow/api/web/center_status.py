@@ -10,7 +10,6 @@ REST routes (api/rest/subject.py, api/rest/package_links.py subject_router)."""
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from datetime import timedelta
 
@@ -40,9 +39,9 @@ from rightsflow.domain.errors import Conflict, InvalidInput, InvalidTransition, 
 from rightsflow.domain.requests import TERMINAL, PrivacyRequest, RequestStatus
 from rightsflow.domain.verification import ResendRefused
 from rightsflow.services import lifecycle, package_links, requests
+from rightsflow.services.lifecycle import CodeRefused
 
 router = APIRouter()
-_LEFT = re.compile(r"(\d+) attempt")
 MAX_CODE = 64
 
 
@@ -109,10 +108,9 @@ def _code_error(exc: InvalidInput | Conflict) -> FieldError:
                 "or check your identity another way."
             ),
         )
-    if "expired" in str(exc):
+    if isinstance(exc, CodeRefused) and exc.expired:
         return FieldError("code", msg("This code has expired. Ask for a new one below."))
-    left = _LEFT.search(str(exc))
-    if left is not None and left.group(1) == "1":
+    if isinstance(exc, CodeRefused) and exc.attempts_left == 1:
         return FieldError("code", msg("That code is not right. You have 1 attempt left."))
     return FieldError("code", msg("That code is not right. Check the email and try again."))
 
