@@ -22,16 +22,16 @@ def print_started(
     token = "created" if started.token_created else "existing"
     out.print(f"[bold green]Rightsflow is running[/bold green] at {started.url}")
     out.print(f"  Privacy center: {started.url}/privacy/")
-    out.print(f"  Console:       {started.url}/console/", end="")
+    out.print(f"  Console:        {started.url}/console/", end="")
     if console is not None:
         out.print(f" (sign in as {console.login}, password in {console.password_file})", end="")
     out.print()
-    out.print(f"  GraphQL:       {started.url}/graphql")
-    out.print(f"  API docs:      {started.url}/docs")
+    out.print(f"  GraphQL:        {started.url}/graphql")
+    out.print(f"  API docs:       {started.url}/docs")
     if started.temporal_ui:
-        out.print(f"  Temporal UI:   {started.temporal_ui}")
-    out.print(f"  Temporal:      {started.temporal_address}")
-    out.print(f"  Admin token:   {started.token_file} ({token}; keep it secret)")
+        out.print(f"  Temporal UI:    {started.temporal_ui}")
+    out.print(f"  Temporal:       {started.temporal_address}")
+    out.print(f"  Admin token:    {started.token_file} ({token}; keep it secret)")
     if started.resumed:
         out.print(f"  Resumed {started.resumed} unfinished request(s).")
     if sample_email:
