@@ -11,8 +11,9 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from rightsflow.api.choices import request_id_of
 from rightsflow.api.graphql.auth import guarded_mutation
-from rightsflow.api.graphql.queries import request_id_of, subject_of
+from rightsflow.api.graphql.queries import subject_of
 from rightsflow.api.graphql.types_catalog import ConsentRecordedOut
 from rightsflow.api.graphql.types_requests import RequestOut
 from rightsflow.api.rest.consent import MAX_CHOICES, propagate_if_withdrawn

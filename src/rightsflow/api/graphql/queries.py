@@ -5,13 +5,12 @@ calls the same service function."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
-from rightsflow.api.choices import choice
+from rightsflow.api.choices import request_filter, request_id_of
 from rightsflow.api.graphql.auth import guarded
 from rightsflow.api.graphql.limits import DEFAULT_PAGE, MAX_PAGE
 from rightsflow.api.graphql.types_catalog import ConsentStateOut, PurposeOut, SystemOut
@@ -24,29 +23,10 @@ from rightsflow.api.graphql.types_requests import (
 from rightsflow.api.rest.paging import decode_cursor, encode_cursor
 from rightsflow.domain.access import Scope
 from rightsflow.domain.consent import MAX_SUBJECT_VALUE, SubjectRef
-from rightsflow.domain.errors import InvalidInput, NotFound
-from rightsflow.domain.regimes import get_regime
-from rightsflow.domain.requests import RequestStatus, RequestType
+from rightsflow.domain.errors import InvalidInput
 from rightsflow.services import consent_catalog, consent_read, requests
-from rightsflow.services.ports import RequestFilter
 
 Ctx = Info[Any, Any]
-
-
-def request_id_of(raw: str) -> str:
-    """Anything that is not a UUID cannot name a request: not found, like an unknown id."""
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError:
-        raise NotFound("privacy request not found") from None
-
-
-def _filters(status: str | None, type_: str | None, regime: str | None) -> RequestFilter:
-    return RequestFilter(
-        status=choice(RequestStatus, status, "status"),
-        type=choice(RequestType, type_, "type"),
-        regime=get_regime(regime).key if regime is not None else None,
-    )
 
 
 def subject_of(text: str) -> SubjectRef:
@@ -75,7 +55,7 @@ class Query:
     ) -> RequestConnectionOut | None:
         if not 1 <= first <= MAX_PAGE:
             raise InvalidInput(f"first must be 1 to {MAX_PAGE}", field="first")
-        filters = _filters(status, type, regime)
+        filters = request_filter(status, type, regime)
         cursor = decode_cursor(after) if after is not None else None
         found = await asyncio.to_thread(
             requests.list_requests, info.context.platform, filters, cursor, first + 1

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, Security
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from rightsflow.api.auth import ActorDep, AuthenticatedRoute, bearer_scheme, requires
-from rightsflow.api.choices import choice
+from rightsflow.api.choices import request_filter, request_id_of
 from rightsflow.api.deps import PlatformDep, WorkflowsDep
 from rightsflow.api.problems import problem_responses
 from rightsflow.api.rest.consent import SecGpc, gpc_header, honour_gpc_on_intake
@@ -25,11 +24,9 @@ from rightsflow.api.rest.schemas import (
     Submitted,
 )
 from rightsflow.domain.access import Scope
-from rightsflow.domain.errors import NotFound
-from rightsflow.domain.regimes import REGIMES, get_regime
+from rightsflow.domain.regimes import REGIMES
 from rightsflow.domain.requests import RequestStatus, RequestType
 from rightsflow.services import lifecycle, package, receipt, requests
-from rightsflow.services.ports import RequestFilter
 
 _STATUSES: dict[str, Any] = {"enum": [s.value for s in RequestStatus]}
 _TYPES: dict[str, Any] = {"enum": [t.value for t in RequestType]}
@@ -49,10 +46,7 @@ def _request_id(
     request_id: Annotated[str, Path(description="The request's id (a UUID)")],
 ) -> str:
     """Anything that is not a UUID cannot name a request: 404, like an unknown id."""
-    try:
-        return str(uuid.UUID(request_id))
-    except ValueError:
-        raise NotFound("privacy request not found") from None
+    return request_id_of(request_id)
 
 
 RequestId = Annotated[str, Depends(_request_id)]
@@ -161,11 +155,7 @@ def list_privacy_requests(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512, description="next_cursor")] = None,
 ) -> RequestPage:
-    filters = RequestFilter(
-        status=choice(RequestStatus, status, "status"),
-        type=choice(RequestType, request_type, "type"),
-        regime=get_regime(regime).key if regime is not None else None,
-    )
+    filters = request_filter(status, request_type, regime)
     after = decode_cursor(cursor) if cursor is not None else None
     found = list(requests.list_requests(platform, filters, after, limit + 1))
     page = found[:limit]

@@ -4,18 +4,18 @@ request page with `?done=<action>`, which the page maps to fixed text (never the
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
+from rightsflow.api.choices import request_id_of
 from rightsflow.api.deps import api_deps
 from rightsflow.api.web.console_auth import Operator, PostingOperatorDep
 from rightsflow.api.web.console_request_page import FormError, request_page
 from rightsflow.domain.access import Scope
-from rightsflow.domain.errors import InvalidInput, NotFound
+from rightsflow.domain.errors import InvalidInput
 from rightsflow.services import lifecycle, requests
 from rightsflow.services.lifecycle import MAX_REASON
 from rightsflow.services.platform import Platform
@@ -34,14 +34,6 @@ DONE = {
     "retried": "The request runs again from where it failed.",
     "attested": "The task is attested on its assignee's behalf; the workflow was told.",
 }
-
-
-def request_id_of(raw: str) -> str:
-    """Anything that is not a UUID cannot name a request: 404, like an unknown id."""
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError:
-        raise NotFound("privacy request not found") from None
 
 
 def _back(request_id: str, done: str) -> RedirectResponse:

@@ -19,9 +19,9 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
+from rightsflow.api.choices import request_id_of
 from rightsflow.api.deps import api_deps
 from rightsflow.api.web.console_auth import PostingOperatorDep
-from rightsflow.api.web.console_request_actions import request_id_of
 from rightsflow.api.web.console_request_page import FormError, request_page
 from rightsflow.domain.access import Scope
 from rightsflow.domain.errors import InvalidInput

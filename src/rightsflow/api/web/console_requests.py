@@ -15,10 +15,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import Response
 
+from rightsflow.api.choices import request_id_of
 from rightsflow.api.deps import api_deps
 from rightsflow.api.web import console_request_actions, console_request_tasks
 from rightsflow.api.web.console_auth import Operator, OperatorDep, PostingOperatorDep
-from rightsflow.api.web.console_request_actions import DONE, request_id_of
+from rightsflow.api.web.console_request_actions import DONE
 from rightsflow.api.web.console_request_page import request_page
 from rightsflow.api.web.console_request_queue import (
     DUE_CHOICES,
