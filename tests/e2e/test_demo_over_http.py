@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rightsflow.storage.outbox import FileOutbox
 from rightsflow.workflows.devserver import free_port
 from tests.support.cli_server import cli_server
+from tests.support.outbox_codes import code_in_outbox
 
 pytestmark = [pytest.mark.temporal, pytest.mark.slow]
 SUBJECT = "customer0000011@shop.example"
@@ -45,15 +45,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Clien
     assert leftovers.stdout == b""
 
 
-def _code_mailed_to(data_dir: Path, email: str) -> str:
-    for mail in reversed(FileOutbox(data_dir / "outbox").messages()):
-        if mail["To"] == email and "verification" in mail["Subject"].lower():
-            found = re.search(r"\b(\d{6})\b", str(mail.get_body(("plain",)).get_content()))
-            assert found is not None
-            return found.group(1)
-    raise AssertionError("no code was mailed")
-
-
 def _submit(client: httpx.Client, kind: str, email: str) -> str:
     """The whole lifecycle: submit, the subject enters the mailed code, an operator approves
     what is not approved automatically."""
@@ -65,7 +56,7 @@ def _submit(client: httpx.Client, kind: str, email: str) -> str:
     body = answer.json()
     assert body["status"] == "awaiting_verification"
     rid, token = str(body["id"]), body["subject_token"]
-    code = _code_mailed_to(DATA_DIRS[client], email)
+    code = code_in_outbox(DATA_DIRS[client] / "outbox", email)
     verified = client.post(
         f"/api/v1/subject/requests/{rid}/code",
         json={"code": code},

@@ -8,7 +8,6 @@ checks are about each page as it renders."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from playwright.sync_api import Browser, Page, StorageState, expect
@@ -16,10 +15,10 @@ from playwright.sync_api import Browser, Page, StorageState, expect
 from rightsflow.domain.access import Role
 from rightsflow.domain.consent import SubjectKind, SubjectRef
 from rightsflow.services import experiments
-from rightsflow.storage.outbox import FileOutbox
 from tests.e2e.browser.browser_flows import submit_request
 from tests.e2e.browser.browser_servers import PageServer
 from tests.support.experiment_data import publish_notices, running_experiment
+from tests.support.outbox_codes import code_in_outbox
 from tests.support.web_stack import PASSWORD, login_of
 
 EXPERIMENT = "banner_copy"
@@ -114,15 +113,6 @@ def console_session(
         return context.storage_state()
 
 
-def code_in_outbox(server: PageServer, email: str) -> str:
-    for mail in reversed(FileOutbox(server.stack.settings.outbox_dir).messages()):
-        if mail["To"] == email:
-            found = re.search(r"\b(\d{6})\b", str(mail.get_body(("plain",)).get_content()))
-            assert found is not None
-            return found.group(1)
-    raise AssertionError("no code was mailed")
-
-
 def center_request(page: Page, base: str, email: str = CENTER_SUBJECT) -> str:
     """An erasure asked in the privacy center by this page's browser; the status page's path
     (now asking for the code)."""
@@ -135,6 +125,8 @@ def center_request(page: Page, base: str, email: str = CENTER_SUBJECT) -> str:
 
 
 def confirm_code(page: Page, server: PageServer, email: str = CENTER_SUBJECT) -> None:
-    page.get_by_label("Code from the email").fill(code_in_outbox(server, email))
+    page.get_by_label("Code from the email").fill(
+        code_in_outbox(server.stack.settings.outbox_dir, email)
+    )
     page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_label("Code from the email")).to_have_count(0)
