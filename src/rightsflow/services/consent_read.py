@@ -114,6 +114,15 @@ async def cached_async(platform: Platform, subject_hash: str, regime: str) -> by
     return None if document is None else _render(document, regime, catalogue)
 
 
+async def current_async(platform: Platform, subject_hash: str, regime: str) -> bytes:
+    """`current` for an event loop: a cache hit is answered in place (a thread hop costs more
+    than the read); a miss reads the database in a thread."""
+    body = await cached_async(platform, subject_hash, regime)
+    if body is None:
+        body = await asyncio.to_thread(current, platform, subject_hash, regime)
+    return body
+
+
 def current(platform: Platform, subject_hash: str, regime: str) -> bytes:
     """The subject's current state under `regime`: from the cache, else the database."""
     consent_model(regime)  # InvalidInput naming the field before any read

@@ -89,10 +89,7 @@ class Query:
         platform = info.context.platform
         regime = regime or platform.consent_regime
         digest = consent_read.subject_hash(platform, subject_of(subject))
-        body = await consent_read.cached_async(platform, digest, regime)
-        if body is None:
-            body = await asyncio.to_thread(consent_read.current, platform, digest, regime)
-        return ConsentStateOut.of(body)
+        return ConsentStateOut.of(await consent_read.current_async(platform, digest, regime))
 
     @guarded(Scope.CONSENT_READ, "The purposes people are asked about")
     async def purposes(self, info: Ctx, include_retired: bool = False) -> list[PurposeOut] | None:

@@ -116,12 +116,8 @@ async def read_consent(subject: Subject, request: Request, regime: Regime = None
     ref = SubjectRef.parse(subject)
     regime = regime or platform.consent_regime
     digest = consent_read.subject_hash(platform, ref)
-    # A hit (in-process, or Redis through its asyncio client) is answered on the event loop:
-    # a thread hop costs more than the read.
-    body = await consent_read.cached_async(platform, digest, regime)
-    if body is None:
-        body = await run_in_threadpool(consent_read.current, platform, digest, regime)
-    return _json(body)
+    # A hit (in-process, or Redis through its asyncio client) is answered on the event loop.
+    return _json(await consent_read.current_async(platform, digest, regime))
 
 
 @router.post(
