@@ -1,6 +1,6 @@
 """Shared fixtures: one PostgreSQL and one MariaDB server per session (started on first use),
-and `sql_target`, a fresh database on SQLite, PostgreSQL and MariaDB in turn; `pg_server`, a
-PostgreSQL server per test module (for tests.support.db_runtime)."""
+and `sql_target`, a fresh database on SQLite, PostgreSQL and MariaDB in turn; `pg_server`, the
+same PostgreSQL server under the name tests.support.db_runtime asks for."""
 
 from __future__ import annotations
 
@@ -31,13 +31,11 @@ def sql_pg_server() -> Iterator[PostgresServer]:
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    try:
-        yield server
-    finally:
-        server.stop()
+@pytest.fixture(scope="session")
+def pg_server(sql_pg_server: PostgresServer) -> PostgresServer:
+    """The session's PostgreSQL again: tests.support.db_runtime makes uniquely named databases,
+    so its tests need no server of their own."""
+    return sql_pg_server
 
 
 @pytest.fixture(scope="session")
